@@ -1,0 +1,36 @@
+"""serkit: speech emotion recognition toolkit.
+
+The public API is imported lazily so that ``import serkit`` (and the CLI) start fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_API = {
+    "Utterance": "serkit.data.utterance",
+    "read_manifest": "serkit.data.utterance",
+    "write_manifest": "serkit.data.utterance",
+    "list_corpora": "serkit.data.corpora",
+    "load_corpus": "serkit.data.corpora",
+    "LabelSet": "serkit.data.labels",
+    "get_label_set": "serkit.data.labels",
+    "apply_label_set": "serkit.data.labels",
+    "Fold": "serkit.data.protocols",
+    "make_folds": "serkit.data.protocols",
+    "list_protocols": "serkit.data.protocols",
+}
+
+__all__ = ["__version__", *_API]
+
+
+def __getattr__(name: str):
+    if name in _API:
+        return getattr(importlib.import_module(_API[name]), name)
+    raise AttributeError(f"module 'serkit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,282 @@
+"""The ``serkit`` command. Thin: parses arguments, calls library functions, prints results.
+
+Errors that come from bad input (:class:`serkit.errors.SerkitError`, unknown names, bad options) are printed as
+one line ``serkit: error: ...`` with exit code 2; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from serkit import __version__
+from serkit.errors import SerkitError
+
+__all__ = ["build_parser", "main"]
+
+
+def _cmd_corpus_list(args: argparse.Namespace) -> int:
+    import inspect
+
+    from serkit.data.corpora import CORPORA
+    from serkit.options import option_names
+
+    for name in CORPORA.names():
+        loader = CORPORA.get(name)
+        module_doc = inspect.getdoc(sys.modules[loader.__module__]) or ""
+        # a module that registers several corpora (generic lists) describes each in the loader's docstring
+        shared = sum(CORPORA.get(other).__module__ == loader.__module__ for other in CORPORA.names()) > 1
+        doc = (inspect.getdoc(loader) or "") if shared else module_doc
+        summary = doc.splitlines()[0] if doc else ""
+        options = ", ".join(option_names(loader))
+        print(f"{name:<16} {summary}")
+        if args.verbose:
+            print(f"{'':<16} options: {options or '(none)'}")
+            print("\n".join(f"{'':<16} {line}" for line in module_doc.splitlines()[1:] if line.strip()))
+            print()
+    return 0
+
+
+def _load_labelled(args: argparse.Namespace):
+    """Corpus utterances after the optional --labels/--merge filter, and a note on what was left out."""
+    from serkit.data.corpora import load_corpus
+    from serkit.data.labels import apply_label_set, parse_label_set
+    from serkit.options import parse_key_values
+
+    utterances = load_corpus(args.name, args.root, options=parse_key_values(args.opt),
+                             durations=not args.no_durations, content_hashes=not args.no_hash,
+                             skip_unreadable=args.skip_unreadable)
+    if args.labels:
+        label_set = parse_label_set(args.labels, parse_key_values(args.merge, what="--merge"))
+        utterances, left_out = apply_label_set(utterances, label_set)
+        if left_out:
+            print(f"label set {list(label_set.labels)}: left out "
+                  + ", ".join(f"{k} {v}" for k, v in sorted(left_out.items())), file=sys.stderr)
+    return utterances
+
+
+def _cmd_corpus_prepare(args: argparse.Namespace) -> int:
+    from serkit.data.utterance import write_manifest
+
+    utterances = _load_labelled(args)
+    path = write_manifest(utterances, args.output, relative=not args.absolute)
+    hours = sum(u.duration or 0.0 for u in utterances) / 3600
+    print(f"wrote {path}: {len(utterances)} utterances, {len({u.speaker for u in utterances})} speakers, "
+          f"{hours:.3f} h")
+    return 0
+
+
+def _cmd_corpus_stats(args: argparse.Namespace) -> int:
+    from serkit.data.stats import corpus_stats, format_stats
+    from serkit.data.utterance import read_manifest
+
+    stats = corpus_stats(read_manifest(args.manifest))
+    if args.json:
+        import json
+
+        print(json.dumps(stats, indent=2, ensure_ascii=False))
+    else:
+        print(format_stats(stats))
+    return 0
+
+
+def _cmd_corpus_folds(args: argparse.Namespace) -> int:
+    from serkit.data.protocols import describe_folds, make_folds, write_folds
+    from serkit.data.utterance import read_manifest
+    from serkit.options import parse_key_values
+
+    utterances = read_manifest(args.manifest)
+    options = parse_key_values(args.opt)
+    folds = make_folds(utterances, args.protocol, seed=args.seed, options=options)
+    write_folds(folds, args.output, protocol=args.protocol, seed=args.seed, manifest=str(args.manifest),
+                options=options)
+    print(describe_folds(folds, utterances))
+    print(f"wrote {args.output}")
+    return 0
+
+
+def _print_tree_report(report, what: str) -> int:
+    print(f"{what}: {report.done} written, {report.skipped} already done, {len(report.failed)} failed")
+    for path, message in report.failed:
+        print(f"  FAILED {path}: {message}", file=sys.stderr)
+    return 1 if report.failed else 0
+
+
+def _cmd_audio_resample(args: argparse.Namespace) -> int:
+    from serkit.audio.tools import resample_tree
+
+    report = resample_tree(args.src, args.dst, sample_rate=args.sr, progress=not args.quiet)
+    return _print_tree_report(report, f"resample to {args.sr} Hz")
+
+
+def _cmd_audio_normalize(args: argparse.Namespace) -> int:
+    from serkit.audio.tools import normalize_tree
+
+    report = normalize_tree(args.src, args.dst, peak=args.peak, progress=not args.quiet)
+    return _print_tree_report(report, f"peak-normalise to {args.peak}")
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from serkit.demo import run_demo
+
+    return run_demo(args.output, seed=args.seed, epochs=args.epochs)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from serkit.config import load_experiment
+    from serkit.evaluation.report import format_summary
+    from serkit.training.runner import run_experiment
+
+    config = load_experiment(args.recipe, args.set)
+    output = args.out or Path("runs") / config.name
+    summary = run_experiment(config, output)
+    print(format_summary(summary))
+    print(f"\nrun folder: {output} (summary.md, summary.csv, summary.json, figures)")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from serkit.evaluation.report import format_summary, read_summary
+
+    print(format_summary(read_summary(args.run_dir)))
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from serkit.evaluation.report import compare_summaries, read_summary
+
+    print(compare_summaries([read_summary(d) for d in args.run_dirs], [str(d) for d in args.run_dirs]))
+    return 0
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from serkit.models import count_parameters, create_model, list_models, model_arguments
+
+    for name in list_models():
+        defaults = {k: v for k, v in model_arguments(name).items() if k != "num_classes"}
+        try:
+            size = f"{count_parameters(create_model(name, num_classes=args.num_classes)):,}"
+        except (TypeError, ValueError):  # models whose size depends on a required input shape
+            size = "depends on input"
+        print(f"{name:<20} {size:>14} parameters ({args.num_classes} classes)  defaults: {defaults}")
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from serkit.inference.export import write_predictions
+    from serkit.inference.recognizer import Recognizer
+
+    recognizer = Recognizer.from_checkpoint(args.model)
+    return write_predictions(recognizer, args.audio, output=args.output, fmt=args.format, timeline=args.timeline,
+                             window=args.window, hop=args.hop)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="serkit", description="Speech emotion recognition toolkit.")
+    parser.add_argument("--version", action="version", version=f"serkit {__version__}")
+    parser.add_argument("-v", "--verbose-log", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="generate the synthetic demo corpus and run the pipeline on it")
+    demo.add_argument("-o", "--output", type=Path, default=Path("serkit_demo"), help="output folder")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--epochs", type=int, default=None, help="training epochs (default: the demo recipe's)")
+    demo.set_defaults(func=_cmd_demo)
+
+    train = commands.add_parser("train", help="run a recipe: every fold x seed, then the summary")
+    train.add_argument("recipe", type=Path, help="recipe YAML (see recipes/)")
+    train.add_argument("--set", action="append", metavar="KEY.SUB=VALUE", help="override a recipe value")
+    train.add_argument("--out", type=Path, help="run folder (default runs/<recipe name>); rerun to resume")
+    train.set_defaults(func=_cmd_train)
+
+    report = commands.add_parser("report", help="print the summary of a run folder")
+    report.add_argument("run_dir", type=Path)
+    report.set_defaults(func=_cmd_report)
+
+    compare = commands.add_parser("compare", help="several run folders side by side")
+    compare.add_argument("run_dirs", type=Path, nargs="+")
+    compare.set_defaults(func=_cmd_compare)
+
+    models = commands.add_parser("models", help="registered models with parameter counts")
+    models.add_argument("--num-classes", type=int, default=4)
+    models.set_defaults(func=_cmd_models)
+
+    predict = commands.add_parser("predict", help="emotion of audio files, folders or long recordings")
+    predict.add_argument("model", type=Path, help="best.pt of a finished run")
+    predict.add_argument("audio", type=Path, nargs="+", help="audio files or folders")
+    predict.add_argument("--format", choices=("table", "csv", "json", "npz"), default="table")
+    predict.add_argument("-o", "--output", type=Path, help="write to this file instead of printing")
+    predict.add_argument("--timeline", action="store_true", help="emotion over time, window by window")
+    predict.add_argument("--window", type=float, default=3.0, help="timeline window (s)")
+    predict.add_argument("--hop", type=float, default=1.0, help="timeline hop (s)")
+    predict.set_defaults(func=_cmd_predict)
+
+    corpus = commands.add_parser("corpus", help="corpus loaders, manifests, statistics, folds")
+    corpus_cmds = corpus.add_subparsers(dest="corpus_command", required=True)
+
+    listing = corpus_cmds.add_parser("list", help="registered corpora (with --verbose: layout and options)")
+    listing.add_argument("--verbose", action="store_true")
+    listing.set_defaults(func=_cmd_corpus_list)
+
+    prepare = corpus_cmds.add_parser("prepare", help="read a corpus folder and write a manifest CSV")
+    prepare.add_argument("name", help="corpus name (see `serkit corpus list`)")
+    prepare.add_argument("root", type=Path, help="corpus folder (or list file for generic lists)")
+    prepare.add_argument("-o", "--output", type=Path, required=True, help="manifest CSV to write")
+    prepare.add_argument("--opt", action="append", metavar="KEY=VALUE", help="loader option (repeatable)")
+    prepare.add_argument("--labels", help="label set name (e.g. iemocap_4class) or comma list of emotions to keep")
+    prepare.add_argument("--merge", action="append", metavar="FROM=TO", help="merge an emotion into another")
+    prepare.add_argument("--no-hash", action="store_true", help="do not hash file contents (duplicate detection)")
+    prepare.add_argument("--no-durations", action="store_true",
+                         help="do not read audio headers (text-only use, e.g. MELD with --opt missing_audio=keep)")
+    prepare.add_argument("--skip-unreadable", action="store_true", help="leave unreadable files out with a warning")
+    prepare.add_argument("--absolute", action="store_true", help="write absolute audio paths")
+    prepare.set_defaults(func=_cmd_corpus_prepare)
+
+    stats = corpus_cmds.add_parser("stats", help="counts per emotion, speaker, session; hours")
+    stats.add_argument("manifest", type=Path)
+    stats.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    stats.set_defaults(func=_cmd_corpus_stats)
+
+    folds = corpus_cmds.add_parser("folds", help="split a manifest into train/validation/test folds")
+    folds.add_argument("manifest", type=Path)
+    folds.add_argument("--protocol", required=True, help="protocol name (see `serkit corpus folds --help`)")
+    folds.add_argument("--seed", type=int, default=0)
+    folds.add_argument("--opt", action="append", metavar="KEY=VALUE", help="protocol option (repeatable)")
+    folds.add_argument("-o", "--output", type=Path, required=True, help="folds JSON to write")
+    folds.set_defaults(func=_cmd_corpus_folds)
+
+    audio = commands.add_parser("audio", help="audio tools that mirror a folder tree")
+    audio_cmds = audio.add_subparsers(dest="audio_command", required=True)
+    resample = audio_cmds.add_parser("resample", help="resample every audio file of SRC into DST")
+    resample.add_argument("src", type=Path)
+    resample.add_argument("dst", type=Path)
+    resample.add_argument("--sr", type=int, default=16000, help="target sample rate (Hz)")
+    resample.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    resample.set_defaults(func=_cmd_audio_resample)
+    normalize = audio_cmds.add_parser("normalize", help="peak-normalise every audio file of SRC into DST")
+    normalize.add_argument("src", type=Path)
+    normalize.add_argument("dst", type=Path)
+    normalize.add_argument("--peak", type=float, default=1.0, help="target peak |x| (0 < peak <= 1)")
+    normalize.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    normalize.set_defaults(func=_cmd_audio_normalize)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose_log else logging.INFO, format="%(levelname)s: %(message)s")
+    try:
+        return args.func(args)
+    except BrokenPipeError:  # output piped into `head` and closed early
+        return 0
+    except (SerkitError, KeyError, ValueError, FileNotFoundError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"serkit: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,335 @@
+"""Typed configuration: frozen dataclasses, plain YAML, dotted ``--set`` overrides.
+
+A recipe YAML holds names and numbers only (no import paths, no object tags). It is read into nested frozen
+dataclasses by :func:`from_dict`, which fails on unknown keys with the closest valid names and checks every value's
+type, so a typo in a recipe (``train.lr`` written ``train.lrr``) stops the run before any work is done.
+
+See ``tests/test_config.py`` for examples.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from serkit.errors import SerkitError
+from serkit.fileio import atomic_write_text
+from serkit.registry import closest_names
+
+__all__ = [
+    "ConfigError",
+    "CorpusConfig",
+    "ExperimentConfig",
+    "InputConfig",
+    "LabelsConfig",
+    "ModelConfig",
+    "ProtocolConfig",
+    "TrainConfig",
+    "apply_overrides",
+    "from_dict",
+    "load_experiment",
+    "read_yaml",
+    "to_dict",
+    "write_yaml",
+]
+
+T = TypeVar("T")
+
+
+class ConfigError(SerkitError, ValueError):
+    """A recipe or override is invalid; the message names the dotted key and the fix."""
+
+
+def _unknown_key(key: str, valid: list[str], where: str) -> ConfigError:
+    hint = closest_names(key, valid)
+    did_you_mean = f" Did you mean {', '.join(repr(f'{where}{h}') for h in hint)}?" if hint else ""
+    return ConfigError(f"unknown config key {where + key!r}.{did_you_mean} Valid keys here: {', '.join(valid)}.")
+
+
+def _type_name(annotation: Any) -> str:
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def _coerce(value: Any, annotation: Any, key: str) -> Any:
+    """Check ``value`` against ``annotation`` (converting int->float, list->tuple) or raise ConfigError."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if annotation is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for option in (a for a in args if a is not type(None)):
+            try:
+                return _coerce(value, option, key)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(f"{key}: {value!r} fits none of {' | '.join(_type_name(a) for a in args)}.")
+    if dataclasses.is_dataclass(annotation):
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{key}: expected a mapping of {annotation.__name__} fields, got {value!r}.")
+        return from_dict(annotation, value, prefix=f"{key}.")
+    if origin in (tuple, list):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, got {value!r}.")
+        item_type = args[0] if args else Any
+        return tuple(_coerce(v, item_type, f"{key}[{i}]") for i, v in enumerate(value))
+    if origin in (dict, Mapping) or annotation in (dict, Mapping):
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}.")
+        return dict(value)
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key}: expected true or false, got {value!r}.")
+    if annotation is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"{key}: expected a number, got {value!r}.")
+    if annotation is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key}: expected an integer, got {value!r}.")
+    if annotation is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{key}: expected a string, got {value!r}.")
+    return value
+
+
+def from_dict(cls: type[T], data: Mapping[str, Any] | None, *, prefix: str = "") -> T:
+    """Build dataclass ``cls`` from ``data``; unknown keys and wrong types raise ConfigError."""
+    data = dict(data or {})
+    hints = typing.get_type_hints(cls)
+    valid = [f.name for f in dataclasses.fields(cls) if f.init]
+    for key in data:
+        if key not in valid:
+            raise _unknown_key(key, valid, prefix)
+    values = {key: _coerce(value, hints[key], f"{prefix}{key}") for key, value in data.items()}
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{prefix.rstrip('.') or cls.__name__}: {exc}") from None
+
+
+def to_dict(config: Any) -> Any:
+    """Plain dict/list/scalar form of a config (tuples become lists), ready for YAML or JSON."""
+    if dataclasses.is_dataclass(config):
+        return {f.name: to_dict(getattr(config, f.name)) for f in dataclasses.fields(config)}
+    if isinstance(config, (list, tuple)):
+        return [to_dict(v) for v in config]
+    if isinstance(config, Mapping):
+        return {k: to_dict(v) for k, v in config.items()}
+    return config
+
+
+def apply_overrides(data: Mapping[str, Any], overrides: list[str] | None) -> dict[str, Any]:
+    """Apply ``key.sub=value`` overrides (values parsed as YAML scalars/lists) to a nested dict copy.
+
+    Key validity is checked afterwards by :func:`from_dict`, which knows the schema.
+    """
+    result = _deep_copy(data)
+    for item in overrides or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r} is not of the form key.sub=value (for example --set train.lr=3e-4).")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--set {item!r}: value is not valid YAML ({exc}).") from None
+        if isinstance(value, str) and _looks_numeric(value):
+            value = float(value)  # YAML 1.1 reads 3e-4 as a string
+        node = result
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            elif not isinstance(child, dict):
+                raise ConfigError(f"--set {item!r}: {part!r} is a value, not a section.")
+            node = child
+        node[parts[-1]] = value
+    return result
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _deep_copy(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _deep_copy(v) if isinstance(v, Mapping) else v for k, v in data.items()}
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping (safe loader only), with errors naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: recipe file not found.")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections at the top level, got {type(data).__name__}.")
+    return data
+
+
+def write_yaml(path: str | Path, data: Any) -> None:
+    """Write a config (dataclass or dict) as YAML, atomically."""
+    atomic_write_text(path, yaml.safe_dump(to_dict(data), sort_keys=False, allow_unicode=True))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The experiment recipe schema. Every key a recipe may use is a field below; defaults are defined once, here.
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CorpusConfig:
+    """Where the utterances come from: a registered corpus folder, or an existing manifest CSV."""
+
+    name: str = "synthetic"
+    root: str = ""
+    manifest: str = ""
+    options: dict = field(default_factory=dict)
+    skip_unreadable: bool = True
+
+
+@dataclass(frozen=True)
+class LabelsConfig:
+    """The class list: a registered label set (``set``) or an explicit ``labels`` list, plus merges and drops."""
+
+    set: str = ""
+    labels: tuple[str, ...] = ()
+    merge: dict = field(default_factory=dict)
+    drop: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProtocolConfig:
+    """The split protocol (see ``serkit corpus folds``); ``folds`` limits the run to some fold indices.
+
+    ``split_seed`` seeds the split; ``null`` uses each run's seed (a new random split per seed, as GLAM did).
+    """
+
+    name: str = "speaker_kfold"
+    options: dict = field(default_factory=dict)
+    folds: tuple[int, ...] = ()
+    split_seed: int | None = 0
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    """How waveforms become model inputs.
+
+    ``mode: segments`` cuts fixed windows (GLAM: 1.8 s, hop 0.2 s); the model is trained on segments with the
+    utterance label and an utterance's prediction is the mean of its segments' logits. ``mode: utterance`` feeds
+    whole utterances (truncated to ``max_seconds`` if set) with padding and lengths.
+    """
+
+    sample_rate: int = 16000
+    mode: str = "segments"
+    window: float = 1.8
+    hop: float = 0.2
+    eval_hop: float = 0.2
+    short_policy: str = "pad"
+    max_seconds: float | None = None
+    normalize: str = "global"
+
+    def __post_init__(self) -> None:
+        for name, value, allowed in (("mode", self.mode, ("segments", "utterance")),
+                                     ("short_policy", self.short_policy, ("pad", "tile", "drop", "keep")),
+                                     ("normalize", self.normalize, ("global", "none"))):
+            if value not in allowed:
+                raise ValueError(f"input.{name}={value!r}: use one of {', '.join(allowed)}.")
+        if self.mode == "segments" and not (0 < self.hop and 0 < self.eval_hop and 0 < self.window):
+            raise ValueError("input.window, input.hop and input.eval_hop must be > 0 seconds.")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """A registered model (``serkit models``) and its keyword arguments."""
+
+    name: str = "cnn_small"
+    args: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The training loop. ``select_on`` picks the checkpoint: ``validation`` (default), ``last`` epoch, or
+    ``test`` (the original papers' behaviour: every report then says the test set was used for selection)."""
+
+    epochs: int = 30
+    batch_size: int = 32
+    eval_batch_size: int = 64
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    momentum: float = 0.9
+    scheduler: str = "none"
+    gamma: float = 0.95
+    step_size: int = 10
+    warmup: float = 0.1
+    min_lr: float = 0.0
+    plateau_decays: int = 2
+    mixup_alpha: float = 0.0
+    class_weights: bool = False
+    loss: str = "cross_entropy"
+    focal_gamma: float = 2.0
+    grad_clip: float | None = None
+    precision: str = "no"
+    early_stopping: int = 0
+    select_on: str = "validation"
+    select_metric: str = "ua"
+    num_workers: int = 0
+    threads: int = 1
+    tensorboard: bool = False
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """A whole recipe: data, labels, protocol, input, features, model, training and the seeds to run.
+
+    ``features`` is a registered feature with its options in one mapping (``{name: mfcc, n_mfcc: 26}``, see
+    :mod:`serkit.features.spectral`); it is validated when the recipe is loaded.
+    """
+
+    name: str = "experiment"
+    corpus: CorpusConfig = field(default_factory=CorpusConfig)
+    labels: LabelsConfig = field(default_factory=LabelsConfig)
+    protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
+    input: InputConfig = field(default_factory=InputConfig)
+    features: dict = field(default_factory=lambda: {"name": "mfcc", "n_mfcc": 26})
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    seeds: tuple[int, ...] = (0,)
+    cache_dir: str = ""
+
+
+def load_experiment(path: str | Path | None = None, overrides: list[str] | None = None,
+                    base: Mapping[str, Any] | None = None) -> ExperimentConfig:
+    """Read a recipe YAML (or start from ``base``), apply ``--set`` overrides, and validate it."""
+    from serkit.features.spectral import feature_from_dict
+
+    data = read_yaml(path) if path is not None else dict(base or {})
+    config = from_dict(ExperimentConfig, apply_overrides(data, overrides))
+    try:
+        feature_from_dict(config.features)
+    except (KeyError, ValueError) as exc:
+        raise ConfigError(f"features: {exc.args[0] if exc.args else exc}") from None
+    return config

@@ -1,0 +1,1 @@
+"""Utterance records, corpus loaders, label maps and split protocols."""

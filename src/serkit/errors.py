@@ -1,0 +1,60 @@
+"""User-facing error types. Every message names the file, key or value at fault and says how to fix it."""
+
+from __future__ import annotations
+
+__all__ = [
+    "AudioDecodeError",
+    "AudioError",
+    "AudioFileNotFoundError",
+    "CorpusLayoutError",
+    "EmptyAudioError",
+    "ManifestError",
+    "NonFiniteAudioError",
+    "ProtocolError",
+    "SerkitError",
+    "UnsupportedAudioFormatError",
+]
+
+
+class SerkitError(Exception):
+    """Base class of every error serkit raises on bad input; the CLI prints these without a traceback."""
+
+
+class AudioError(SerkitError):
+    """An audio file could not be used. ``path`` is the offending file."""
+
+    def __init__(self, path: object, message: str) -> None:
+        self.path = str(path)
+        super().__init__(f"{self.path}: {message}")
+
+
+class AudioFileNotFoundError(AudioError, FileNotFoundError):
+    pass
+
+
+class AudioDecodeError(AudioError):
+    """The file exists but is unreadable, truncated or corrupt."""
+
+
+class UnsupportedAudioFormatError(AudioError):
+    """The container/codec is not one the backend reads (or the file is not audio at all)."""
+
+
+class EmptyAudioError(AudioError):
+    """The file decodes to zero samples."""
+
+
+class NonFiniteAudioError(AudioError):
+    """The decoded samples contain NaN or infinity."""
+
+
+class CorpusLayoutError(SerkitError):
+    """A corpus folder does not have the layout its loader documents."""
+
+
+class ManifestError(SerkitError, ValueError):
+    """A manifest or list file is malformed (missing column, bad row, duplicate id, ...)."""
+
+
+class ProtocolError(SerkitError, ValueError):
+    """A split protocol cannot be built from the given utterances and options."""

@@ -1,0 +1,132 @@
+"""From audio files to model inputs: load, segment, compute features, cache, standardise.
+
+:class:`InputPipeline` turns an utterance into its *chunks* ``(num_chunks, frames, num_features)``: the fixed
+segments of ``input.mode: segments`` (training and evaluation may use different hops) or the whole utterance
+(``mode: utterance``). Results are cached on disk by audio content + feature config + segmentation, so a second
+epoch, fold, seed or run never recomputes them. The same object serves training, evaluation and prediction, so new
+audio goes through exactly the steps the model was trained on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from serkit.audio import io as audio_io
+from serkit.audio.transforms import segment
+from serkit.config import InputConfig
+from serkit.features.cache import FeatureCache
+from serkit.features.spectral import FeatureConfig, feature_from_dict
+
+__all__ = ["InputPipeline", "Standardizer"]
+
+logger = logging.getLogger(__name__)
+
+
+class Standardizer:
+    """Per-feature mean/std standardisation fitted on training chunks (``input.normalize: global``)."""
+
+    def __init__(self, mean: np.ndarray | None = None, std: np.ndarray | None = None) -> None:
+        self.mean, self.std = mean, std
+
+    @classmethod
+    def fit(cls, chunks: list[np.ndarray]) -> Standardizer:
+        """chunks: arrays (frames, num_features); statistics over every frame of every chunk."""
+        frames = np.concatenate([c.reshape(-1, c.shape[-1]) for c in chunks], axis=0).astype(np.float64)
+        return cls(frames.mean(axis=0).astype(np.float32), np.maximum(frames.std(axis=0), 1e-5).astype(np.float32))
+
+    def __call__(self, chunk: np.ndarray) -> np.ndarray:
+        if self.mean is None:
+            return chunk
+        return ((chunk - self.mean) / self.std).astype(np.float32)
+
+    def to_dict(self) -> dict[str, list[float]] | None:
+        return None if self.mean is None else {"mean": self.mean.tolist(), "std": self.std.tolist()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> Standardizer:
+        if not data:
+            return cls()
+        return cls(np.asarray(data["mean"], dtype=np.float32), np.asarray(data["std"], dtype=np.float32))
+
+
+class InputPipeline:
+    """Audio -> chunks of features for one feature config and input config.
+
+    Args:
+        feature: a feature config or its recipe mapping (``{"name": "mfcc", "n_mfcc": 26}``).
+        inputs: segmentation and sample rate.
+        cache_dir: folder of the feature cache; None computes every time (prediction on new files).
+    """
+
+    def __init__(self, feature: FeatureConfig | Mapping[str, Any], inputs: InputConfig,
+                 cache_dir: str | Path | None = None) -> None:
+        feature = feature if isinstance(feature, FeatureConfig) else feature_from_dict(feature)
+        if getattr(feature, "sample_rate", inputs.sample_rate) != inputs.sample_rate:
+            raise ValueError(f"features.sample_rate={feature.sample_rate} differs from "
+                             f"input.sample_rate={inputs.sample_rate}; set them equal.")
+        if len(feature.feature_shape) != 1:
+            raise ValueError(f"feature {feature.name!r} has frames of shape {feature.feature_shape}; the chunk "
+                             "pipeline takes one feature vector per frame (mfcc, log_mel, apcnn_spectrogram).")
+        self.feature, self.inputs = feature, inputs
+        self.cache = FeatureCache(cache_dir) if cache_dir is not None else None
+        self.short_utterances: set[str] = set()
+
+    @property
+    def num_features(self) -> int:
+        return self.feature.num_features
+
+    def _window_hop(self, train: bool) -> tuple[int, int]:
+        rate = self.inputs.sample_rate
+        hop = self.inputs.hop if train else self.inputs.eval_hop
+        return int(round(self.inputs.window * rate)), int(round(hop * rate))
+
+    def cache_key(self, train: bool) -> str:
+        """Feature key plus the segmentation that produced the chunks."""
+        window, hop = self._window_hop(train) if self.inputs.mode == "segments" else (0, 0)
+        spec = {"mode": self.inputs.mode, "window": window, "hop": hop, "short": self.inputs.short_policy,
+                "max_seconds": self.inputs.max_seconds}
+        digest = hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:8]
+        return f"{self.feature.key()}-{self.inputs.mode}-{digest}"
+
+    def chunks_from_waveform(self, waveform: np.ndarray, *, train: bool = False, name: str = "") -> np.ndarray:
+        """waveform (samples,) at ``input.sample_rate`` -> chunks (num_chunks, frames, num_features).
+
+        ``num_chunks`` is 0 only with ``short_policy: drop`` for an utterance shorter than one window.
+        """
+        if self.inputs.max_seconds is not None:
+            waveform = waveform[: int(round(self.inputs.max_seconds * self.inputs.sample_rate))]
+        if self.inputs.mode == "utterance":
+            features = self.feature.compute(waveform[None, :])  # (1, num_features, frames)
+        else:
+            window, hop = self._window_hop(train)
+            if len(waveform) < window:
+                self.short_utterances.add(name or f"<{len(waveform)} samples>")
+            pieces = segment(waveform, window=window, hop=hop, short_policy=self.inputs.short_policy)
+            if len(pieces) == 0:
+                return np.zeros((0, self.feature.num_frames(window), self.num_features), dtype=np.float32)
+            features = self.feature.compute(pieces)  # (num_chunks, num_features, frames)
+        return features.transpose(1, 2).contiguous().numpy().astype(np.float32, copy=False)
+
+    def chunks(self, path: str | Path, *, train: bool = False, name: str = "") -> np.ndarray:
+        """Chunks of an audio file, from the cache when possible."""
+        def compute() -> np.ndarray:
+            return self.chunks_from_waveform(audio_io.load(path, self.inputs.sample_rate), train=train, name=name)
+
+        if self.cache is None:
+            return compute()
+        result = self.cache.get_or_compute(path, self.cache_key(train), compute)
+        if self.inputs.mode == "segments" and audio_io.duration(path) < self.inputs.window:
+            self.short_utterances.add(name or str(path))  # also counted when served from the cache
+        return result
+
+    def describe(self) -> dict[str, Any]:
+        """The feature and input configs, as stored in checkpoints and run folders."""
+        return {"feature": self.feature.to_dict(), "input": asdict(self.inputs)}

@@ -1,0 +1,95 @@
+"""Writing predictions: a table on screen, CSV, JSON, or NPZ posteriors (the DCNN seed's "servectors", without
+pickles). One unreadable file does not stop the others: it is reported at the end and the exit code is 1."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from serkit.errors import AudioError
+from serkit.fileio import atomic_open, atomic_write_text
+from serkit.inference.recognizer import Recognizer, expand_audio_paths
+
+__all__ = ["prediction_rows", "write_predictions"]
+
+
+def prediction_rows(recognizer: Recognizer, paths: Iterable[str | os.PathLike], *, timeline: bool = False,
+                    window: float = 3.0, hop: float = 1.0, failures: list[str] | None = None
+                    ) -> Iterator[dict[str, Any]]:
+    """One dict per file (or per timeline window): path, [start, end,] label and one ``p_<class>`` per class.
+
+    Unreadable files are appended to ``failures`` (if given) and skipped.
+    """
+    for path in expand_audio_paths(paths):
+        try:
+            if timeline:
+                for entry in recognizer.timeline(path, window=window, hop=hop):
+                    yield {"path": str(path), "start": entry.start, "end": entry.end, "label": entry.label,
+                           **{f"p_{c}": p for c, p in zip(recognizer.classes_, entry.probabilities)}}
+            else:
+                probabilities = recognizer.predict_proba([path])[0]
+                yield {"path": str(path), "label": recognizer.classes_[int(probabilities.argmax())],
+                       **{f"p_{c}": float(p) for c, p in zip(recognizer.classes_, probabilities)}}
+        except (AudioError, ValueError) as exc:
+            if failures is None:
+                raise
+            failures.append(str(exc))
+
+
+def _format_value(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def write_predictions(recognizer: Recognizer, paths: Iterable[str | os.PathLike], *, output: Path | None = None,
+                      fmt: str = "table", timeline: bool = False, window: float = 3.0, hop: float = 1.0) -> int:
+    """Predict and write rows in ``fmt`` (table, csv, json, npz) to ``output`` or stdout; returns the exit code.
+
+    ``table`` and ``csv`` to stdout stream row by row (a long timeline appears as it is computed); files are
+    written atomically at the end. ``npz`` needs ``output`` and stores ``paths``, ``labels``, ``posteriors``
+    ((rows, num_classes)) and ``classes`` (plus ``start``/``end`` for a timeline), loadable without pickle.
+    """
+    if fmt == "npz" and output is None:
+        raise ValueError("--format npz needs -o FILE.npz (binary output is not printed).")
+    failures: list[str] = []
+    rows = prediction_rows(recognizer, paths, timeline=timeline, window=window, hop=hop, failures=failures)
+    columns = ["path", *(["start", "end"] if timeline else []), "label", *[f"p_{c}" for c in recognizer.classes_]]
+    streaming = output is None and fmt in ("table", "csv")
+    buffer = io.StringIO()
+    sink = sys.stdout if streaming else buffer
+    collected = []
+    if fmt in ("table", "csv"):
+        writer = csv.writer(sink, delimiter="\t" if fmt == "table" else ",", lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([_format_value(row[c]) for c in columns])
+            sink.flush()
+    else:
+        collected = list(rows)
+    if fmt == "json":
+        text = json.dumps({"classes": recognizer.classes_, "predictions": collected}, indent=2) + "\n"
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            atomic_write_text(output, text)
+    elif fmt == "npz":
+        arrays = {"paths": np.array([r["path"] for r in collected]), "labels": np.array([r["label"] for r in collected]),
+                  "classes": np.array(recognizer.classes_),
+                  "posteriors": np.array([[r[f"p_{c}"] for c in recognizer.classes_] for r in collected],
+                                         dtype=np.float32).reshape(len(collected), len(recognizer.classes_))}
+        if timeline:
+            arrays.update(start=np.array([r["start"] for r in collected]), end=np.array([r["end"] for r in collected]))
+        with atomic_open(output, "wb") as handle:
+            np.savez(handle, **arrays)
+    elif not streaming:
+        atomic_write_text(output, buffer.getvalue())
+    for failure in failures:
+        print(f"FAILED {failure}", file=sys.stderr)
+    return 1 if failures else 0

@@ -1,0 +1,193 @@
+"""The one training loop (Hugging Face Accelerate: CPU here, multi-GPU / multi-node via ``accelerate launch``).
+
+``train_one`` trains a model on chunks, evaluates utterances every epoch, keeps the best checkpoint by the
+selection rule, stops early, and can be interrupted at any point: ``last.pt`` (written atomically after each
+epoch) holds everything to continue, and the data order, dropout and mixup draws depend only on (seed, epoch), so a
+resumed run ends with the same weights as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from serkit.config import TrainConfig
+from serkit.evaluation.metrics import classification_metrics
+from serkit.training.checkpoint import load_checkpoint, save_checkpoint
+from serkit.training.data import ChunkSet, make_loader, utterance_logits
+from serkit.training.losses import LOSSES, balanced_class_weights, mixup
+from serkit.training.optim import build_optimizer, build_scheduler
+
+__all__ = ["TrainOutcome", "selection_score", "train_one"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainOutcome:
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_epoch: int = -1
+    best_score: float = -math.inf
+    stopped_early: bool = False
+
+
+def selection_score(metrics: dict[str, Any], name: str) -> float:
+    """The number checkpoints are ranked by: a metric key, or ``wa_ua_mean`` ((WA+UA)/2, GLAM's rule)."""
+    if name == "wa_ua_mean":
+        return (metrics["wa"] + metrics["ua"]) / 2
+    if name not in metrics:
+        raise ValueError(f"train.select_metric={name!r} is not a metric; use ua, wa, macro_f1, weighted_f1 "
+                         "or wa_ua_mean.")
+    return float(metrics[name])
+
+
+def _evaluate(model, dataset: ChunkSet, config: TrainConfig, label_names, device) -> dict[str, Any]:
+    logits, _ = utterance_logits(model, dataset, batch_size=config.eval_batch_size, device=device)
+    loss = torch.nn.functional.cross_entropy(logits, torch.from_numpy(dataset.targets).long()).item()
+    metrics = classification_metrics(dataset.targets, logits.argmax(1).numpy(), label_names)
+    return {**metrics, "loss": loss}
+
+
+def train_one(
+    model: torch.nn.Module,
+    train_set: ChunkSet,
+    val_set: ChunkSet | None,
+    *,
+    config: TrainConfig,
+    seed: int,
+    run_dir: str | Path,
+    label_names: list[str],
+    checkpoint_meta: dict[str, Any],
+    test_set: ChunkSet | None = None,
+) -> TrainOutcome:
+    """Train ``model``; the selected weights end up in ``run_dir/best.pt`` with ``checkpoint_meta``.
+
+    Args:
+        train_set: training chunks. val_set: validation utterances (required for ``select_on: validation``).
+        test_set: only used per epoch when ``config.select_on == "test"`` (the original papers' protocol).
+        checkpoint_meta: model name/args, labels, feature and input configs stored beside the weights.
+    """
+    from accelerate import Accelerator
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    select_set = {"validation": val_set, "test": test_set, "last": None}[config.select_on]
+    if config.select_on != "last" and (select_set is None or select_set.num_utterances == 0):
+        raise ValueError(f"train.select_on={config.select_on!r} but that part of the fold is empty; use a protocol "
+                         "with a validation part or set train.select_on=last.")
+    torch.set_num_threads(max(1, config.threads))
+    accelerator = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=config.precision,
+                              log_with="tensorboard" if config.tensorboard else None, project_dir=str(run_dir))
+    if config.tensorboard:
+        accelerator.init_trackers("tensorboard")
+    num_classes = len(label_names)
+    weight = balanced_class_weights(train_set.chunk_targets(), num_classes) if config.class_weights else None
+    loss_fn = LOSSES.get(config.loss)
+    loss_kwargs = {"weight": weight.to(accelerator.device) if weight is not None else None,
+                   "gamma": config.focal_gamma}
+    steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
+    optimizer = build_optimizer(config.optimizer, model.parameters(), lr=config.lr,
+                                weight_decay=config.weight_decay, momentum=config.momentum)
+    schedule = build_scheduler(config.scheduler, optimizer, epochs=config.epochs, steps_per_epoch=steps_per_epoch,
+                               gamma=config.gamma, step_size=config.step_size, warmup=config.warmup,
+                               min_lr=config.min_lr)
+    model, optimizer = accelerator.prepare(model, optimizer)
+
+    outcome, start_epoch, patience, decays = TrainOutcome(), 0, 0, 0
+    last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
+    if last_path.is_file():  # resume an interrupted run
+        state = load_checkpoint(last_path, require=("model", "optimizer", "epoch"))
+        accelerator.unwrap_model(model).load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["schedule"])
+        start_epoch, patience, decays = state["epoch"] + 1, state["patience"], state["decays"]
+        outcome = TrainOutcome(state["history"], state["best_epoch"], state["best_score"], state["stopped"])
+        if outcome.stopped_early:
+            start_epoch = config.epochs
+        logger.info("resuming %s from epoch %d", run_dir, start_epoch)
+
+    for epoch in range(start_epoch, config.epochs):
+        torch.manual_seed(seed * 100_003 + epoch)  # dropout draws depend only on (seed, epoch)
+        mix_generator = torch.Generator().manual_seed(seed * 100_003 + epoch + 7)
+        loader = accelerator.prepare(make_loader(train_set, batch_size=config.batch_size, shuffle=True, seed=seed,
+                                                 num_workers=config.num_workers, epoch=epoch))
+        model.train()
+        total, count = 0.0, 0
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False,
+                   disable=not config.progress or not accelerator.is_local_main_process)
+        for batch in bar:
+            features, targets = batch["features"], batch["targets"]
+            with accelerator.autocast():
+                if config.mixup_alpha > 0:
+                    mixed = mixup(features, targets, config.mixup_alpha, mix_generator)
+                    loss = mixed.loss(loss_fn, model(mixed.features, batch["lengths"]), **loss_kwargs)
+                else:
+                    loss = loss_fn(model(features, batch["lengths"]), targets, **loss_kwargs)
+            optimizer.zero_grad(set_to_none=True)
+            accelerator.backward(loss)
+            if config.grad_clip:
+                accelerator.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            schedule.step("step")
+            total, count = total + loss.item() * len(targets), count + len(targets)
+            bar.set_postfix(loss=f"{total / count:.4f}")
+        record = {"epoch": epoch + 1, "train_loss": total / max(1, count), "lr": optimizer.param_groups[0]["lr"]}
+        schedule.step("epoch")
+
+        plain_model = accelerator.unwrap_model(model)
+        improved = config.select_on == "last"
+        if val_set is not None and val_set.num_utterances:
+            val = _evaluate(plain_model, val_set, config, label_names, accelerator.device)
+            record.update(val_loss=val["loss"], val_wa=val["wa"], val_ua=val["ua"], val_macro_f1=val["macro_f1"])
+        if select_set is not None:
+            chosen = val if select_set is val_set else _evaluate(plain_model, select_set, config, label_names,
+                                                                  accelerator.device)
+            score = selection_score(chosen, config.select_metric)
+            record["selection_score"] = score
+            improved = score > outcome.best_score
+        outcome.history.append(record)
+        if improved:
+            outcome.best_epoch, outcome.best_score = epoch + 1, record.get("selection_score", math.nan)
+            patience = 0
+            if accelerator.is_main_process:
+                extra = {"optimizer": optimizer.state_dict()} if config.scheduler == "plateau_reload" else {}
+                save_checkpoint(best_path, {**checkpoint_meta, "epoch": epoch + 1,
+                                            "state_dict": plain_model.state_dict(), **extra})
+        elif config.scheduler == "plateau_reload" and decays < config.plateau_decays:
+            decays += 1  # MAT: reload the best weights and optimizer state, then decay the rate
+            best = load_checkpoint(best_path)
+            plain_model.load_state_dict(best["state_dict"])
+            optimizer.load_state_dict(best["optimizer"])
+            for group in optimizer.param_groups:
+                group["lr"] = config.lr * config.gamma ** decays
+        else:
+            patience += 1
+        if config.tensorboard:
+            accelerator.log({k: v for k, v in record.items() if isinstance(v, float)}, step=epoch + 1)
+        logger.info("epoch %d: %s", epoch + 1, ", ".join(f"{k}={v:.4g}" for k, v in record.items()
+                                                         if isinstance(v, float)))
+        stop = bool(config.early_stopping) and patience >= config.early_stopping
+        if accelerator.is_main_process:
+            save_checkpoint(last_path, {"model": plain_model.state_dict(), "optimizer": optimizer.state_dict(),
+                                        "schedule": schedule.state_dict(), "epoch": epoch,
+                                        "patience": patience, "decays": decays, "history": outcome.history,
+                                        "best_epoch": outcome.best_epoch, "best_score": outcome.best_score,
+                                        "stopped": stop})
+        if stop:
+            outcome.stopped_early = True
+            break
+    if config.tensorboard:
+        accelerator.end_training()
+    return outcome
+
+
+def history_array(history: list[dict[str, Any]], key: str) -> np.ndarray:
+    """One column of a history as an array (NaN where an epoch lacks it)."""
+    return np.array([record.get(key, np.nan) for record in history], dtype=float)

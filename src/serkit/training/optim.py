@@ -1,0 +1,121 @@
+"""Optimisers and learning-rate schedules, by name.
+
+Schedules step either once per epoch (``exponential``, ``step``, ``cosine``) or once per optimiser step
+(``linear_warmup``); ``plateau_reload`` is MAT's policy (reload the best weights and decay the learning rate when
+validation stops improving), which the engine carries out itself because it touches the model, not only the rate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import torch
+
+from serkit.registry import Registry
+
+__all__ = ["OPTIMIZERS", "SCHEDULERS", "Schedule", "build_optimizer", "build_scheduler"]
+
+OPTIMIZERS: Registry = Registry("optimizer")
+SCHEDULERS: Registry = Registry("scheduler")
+
+
+@OPTIMIZERS.register("adam")
+def _adam(params: Iterable, *, lr: float, weight_decay: float, momentum: float) -> torch.optim.Optimizer:
+    return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+
+
+@OPTIMIZERS.register("adamw")
+def _adamw(params: Iterable, *, lr: float, weight_decay: float, momentum: float) -> torch.optim.Optimizer:
+    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+
+
+@OPTIMIZERS.register("sgd_nesterov")
+def _sgd_nesterov(params: Iterable, *, lr: float, weight_decay: float, momentum: float) -> torch.optim.Optimizer:
+    return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay, momentum=momentum, nesterov=True)
+
+
+@OPTIMIZERS.register("sgd")
+def _sgd(params: Iterable, *, lr: float, weight_decay: float, momentum: float) -> torch.optim.Optimizer:
+    return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay, momentum=momentum)
+
+
+def build_optimizer(name: str, params: Iterable, *, lr: float, weight_decay: float = 0.0,
+                    momentum: float = 0.9) -> torch.optim.Optimizer:
+    return OPTIMIZERS.get(name)(params, lr=lr, weight_decay=weight_decay, momentum=momentum)
+
+
+@dataclass
+class Schedule:
+    """A learning-rate schedule and when to step it (``"epoch"`` or ``"step"``); ``scheduler`` None = constant."""
+
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None
+    interval: str = "epoch"
+    min_lr: float = 0.0
+
+    def step(self, interval: str) -> None:
+        if self.scheduler is None or interval != self.interval:
+            return
+        # GLAM steps its schedule only while the rate is still above lr_min
+        if self.min_lr and all(group["lr"] < self.min_lr for group in self.scheduler.optimizer.param_groups):
+            return
+        self.scheduler.step()
+
+    def state_dict(self) -> dict:
+        return {} if self.scheduler is None else self.scheduler.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        if self.scheduler is not None and state:
+            self.scheduler.load_state_dict(state)
+
+
+@SCHEDULERS.register("none")
+def _none(optimizer, *, epochs: int, steps_per_epoch: int, gamma: float, step_size: int, warmup: float) -> Schedule:
+    return Schedule(None)
+
+
+@SCHEDULERS.register("plateau_reload")
+def _plateau_reload(optimizer, *, epochs: int, steps_per_epoch: int, gamma: float, step_size: int,
+                    warmup: float) -> Schedule:
+    return Schedule(None)  # the engine reloads the best weights and multiplies the rate by ``gamma``
+
+
+@SCHEDULERS.register("exponential")
+def _exponential(optimizer, *, epochs: int, steps_per_epoch: int, gamma: float, step_size: int,
+                 warmup: float) -> Schedule:
+    return Schedule(torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=gamma))
+
+
+@SCHEDULERS.register("step")
+def _step(optimizer, *, epochs: int, steps_per_epoch: int, gamma: float, step_size: int, warmup: float) -> Schedule:
+    return Schedule(torch.optim.lr_scheduler.StepLR(optimizer, step_size=step_size, gamma=gamma))
+
+
+@SCHEDULERS.register("cosine")
+def _cosine(optimizer, *, epochs: int, steps_per_epoch: int, gamma: float, step_size: int,
+            warmup: float) -> Schedule:
+    return Schedule(torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, epochs)))
+
+
+@SCHEDULERS.register("linear_warmup")
+def _linear_warmup(optimizer, *, epochs: int, steps_per_epoch: int, gamma: float, step_size: int,
+                   warmup: float) -> Schedule:
+    """Linear warm-up over the first ``warmup`` fraction of all steps, then linear decay to 0 (CASE's option)."""
+    total = max(1, epochs * steps_per_epoch)
+    warm = max(1, math.ceil(warmup * total)) if warmup > 0 else 0
+
+    def factor(step: int) -> float:
+        if warm and step < warm:
+            return (step + 1) / warm
+        return max(0.0, (total - step) / max(1, total - warm))
+
+    return Schedule(torch.optim.lr_scheduler.LambdaLR(optimizer, factor), interval="step")
+
+
+def build_scheduler(name: str, optimizer: torch.optim.Optimizer, *, epochs: int, steps_per_epoch: int,
+                    gamma: float = 0.95, step_size: int = 10, warmup: float = 0.1, min_lr: float = 0.0) -> Schedule:
+    schedule = SCHEDULERS.get(name)(optimizer, epochs=epochs, steps_per_epoch=steps_per_epoch, gamma=gamma,
+                                    step_size=step_size, warmup=warmup)
+    schedule.min_lr = min_lr
+    return schedule

@@ -1,0 +1,269 @@
+"""The folds x seeds runner: ``run_experiment(config, output_dir)``.
+
+Output folder layout::
+
+    <output_dir>/
+      config.yaml               resolved recipe (every default written out)
+      folds.json                the folds used, with the protocol's guarantees
+      runs/<fold>/seed<k>/      config.yaml, history.json, metrics.json, predictions.csv, embeddings.npy,
+                                best.pt (self-describing), last.pt (resume state)
+      summary.md / .csv / .json, runs.csv, confusion_matrix.png, training_curves.png, tsne.png
+
+A run whose ``metrics.json`` exists is finished and skipped; an interrupted run continues from its ``last.pt``.
+Unreadable audio files are skipped with a warning and listed in the summary.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from serkit import __version__
+from serkit.config import ExperimentConfig, LabelsConfig, read_yaml, to_dict, write_yaml
+from serkit.data.corpora import fill_content_hashes, load_corpus
+from serkit.data.labels import LabelSet, apply_label_set, get_label_set
+from serkit.data.protocols import Fold, make_folds, protocol_info, write_folds
+from serkit.data.utterance import Utterance, read_manifest
+from serkit.errors import AudioError, SerkitError
+from serkit.evaluation.metrics import classification_metrics
+from serkit.evaluation.plots import plot_confusion_matrix, plot_training_curves, plot_tsne
+from serkit.evaluation.report import summarize_runs, write_summary
+from serkit.features.pipeline import InputPipeline, Standardizer
+from serkit.fileio import atomic_open, atomic_write_json
+from serkit.models import create_model, model_arguments
+from serkit.training.checkpoint import load_checkpoint
+from serkit.training.data import ChunkSet, utterance_logits
+from serkit.training.engine import train_one
+
+__all__ = ["build_model", "load_utterances", "resolve_label_set", "run_experiment"]
+
+logger = logging.getLogger(__name__)
+
+
+def resolve_label_set(config: LabelsConfig) -> LabelSet:
+    """The recipe's label set: a registered ``set``, optionally overridden by explicit labels/merge/drop."""
+    if config.set:
+        base = get_label_set(config.set)
+        return LabelSet(config.labels or base.labels, {**base.merge, **config.merge}, config.drop or base.drop)
+    if not config.labels:
+        raise SerkitError("labels: give a registered label set (labels.set: iemocap_4class) or an explicit list "
+                          "(labels.labels: [neutral, happy, sad, angry]).")
+    return LabelSet(tuple(config.labels), dict(config.merge), tuple(config.drop))
+
+
+def load_utterances(config: ExperimentConfig) -> tuple[list[Utterance], LabelSet, list[str]]:
+    """Utterances of the recipe's corpus after the label set, and notes on what was left out."""
+    corpus = config.corpus
+    if corpus.manifest:
+        utterances = read_manifest(corpus.manifest, corpus=corpus.name)
+    else:
+        if not corpus.root:
+            raise SerkitError("corpus: set corpus.root (the corpus folder) or corpus.manifest (a manifest CSV).")
+        utterances = load_corpus(corpus.name, corpus.root, options=corpus.options, content_hashes=True,
+                                 skip_unreadable=corpus.skip_unreadable)
+    if any(not u.content_hash for u in utterances):
+        utterances = fill_content_hashes(utterances)
+    label_set = resolve_label_set(config.labels)
+    kept, left_out = apply_label_set(utterances, label_set)
+    notes = []
+    if left_out:
+        notes.append("left out by the label set: " + ", ".join(f"{k} {v}" for k, v in sorted(left_out.items())))
+    if not kept:
+        raise SerkitError(f"no utterance of corpus {corpus.name!r} has a label in {list(label_set.labels)}; "
+                          "check labels.set / labels.labels against `serkit corpus stats`.")
+    return kept, label_set, notes
+
+
+def build_model(config: ExperimentConfig, num_classes: int, num_features: int, num_frames: int) -> torch.nn.Module:
+    """Create the recipe's model, filling ``num_features`` / ``input_shape`` from the features when unset."""
+    args = dict(config.model.args)
+    accepted = model_arguments(config.model.name)
+    if "num_features" in accepted and "num_features" not in args:
+        args["num_features"] = num_features
+    if "input_shape" in accepted and "input_shape" not in args:
+        args["input_shape"] = (num_features, num_frames)
+    return create_model(config.model.name, num_classes=num_classes, **args)
+
+
+@dataclass
+class _Prepared:
+    """Chunks of every usable utterance, computed once for all folds and seeds."""
+
+    train_chunks: dict[str, np.ndarray]
+    eval_chunks: dict[str, np.ndarray]
+    skipped: list[str]
+
+
+def _prepare_chunks(utterances: list[Utterance], pipeline: InputPipeline) -> _Prepared:
+    from tqdm.auto import tqdm
+
+    train_chunks, eval_chunks, skipped = {}, {}, []
+    same = pipeline.inputs.mode == "utterance" or pipeline.inputs.hop == pipeline.inputs.eval_hop
+    for utt in tqdm(utterances, desc="features", leave=False):
+        try:
+            train_chunks[utt.id] = pipeline.chunks(utt.path, train=True, name=utt.id)
+            eval_chunks[utt.id] = train_chunks[utt.id] if same else pipeline.chunks(utt.path, train=False,
+                                                                                   name=utt.id)
+        except AudioError as exc:
+            skipped.append(str(exc))
+            logger.warning("skipping unreadable audio: %s", exc)
+    return _Prepared(train_chunks, eval_chunks, skipped)
+
+
+def _chunk_set(ids: tuple[str, ...], chunks: dict[str, np.ndarray], targets: dict[str, int],
+               standardize: Standardizer) -> ChunkSet:
+    ids = tuple(i for i in ids if i in chunks)
+    pieces, owner = [], []
+    for index, utt_id in enumerate(ids):
+        for chunk in chunks[utt_id]:
+            pieces.append(standardize(chunk))
+            owner.append(index)
+    return ChunkSet(pieces, np.asarray(owner, dtype=np.int64), np.asarray([targets[i] for i in ids], dtype=np.int64),
+                    ids)
+
+
+def _folds_for(config: ExperimentConfig, utterances: list[Utterance], seed: int) -> list[Fold]:
+    split_seed = seed if config.protocol.split_seed is None else config.protocol.split_seed
+    folds = make_folds(utterances, config.protocol.name, seed=split_seed, options=config.protocol.options)
+    if config.protocol.folds:
+        bad = [i for i in config.protocol.folds if not 0 <= i < len(folds)]
+        if bad:
+            raise SerkitError(f"protocol.folds={list(config.protocol.folds)}: indices {bad} out of range; the "
+                              f"protocol gives {len(folds)} folds (0..{len(folds) - 1}).")
+        folds = [folds[i] for i in config.protocol.folds]
+    return folds
+
+
+def _write_predictions(path: Path, dataset: ChunkSet, probabilities: np.ndarray, label_names: list[str],
+                       by_id: dict[str, Utterance]) -> None:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["utt_id", "speaker", "true", "predicted", *[f"p_{name}" for name in label_names]])
+    for row, utt_id in enumerate(dataset.utterance_ids):
+        writer.writerow([utt_id, by_id[utt_id].speaker, label_names[dataset.targets[row]],
+                         label_names[int(probabilities[row].argmax())], *[f"{p:.6f}" for p in probabilities[row]]])
+    with atomic_open(path, "w", encoding="utf-8", newline="") as handle:
+        handle.write(buffer.getvalue())
+
+
+def _run_one(config: ExperimentConfig, fold: Fold, seed: int, run_dir: Path, prepared: _Prepared,
+             pipeline: InputPipeline, label_set: LabelSet, targets: dict[str, int],
+             by_id: dict[str, Utterance]) -> dict[str, Any]:
+    label_names = list(label_set.labels)
+    train_raw = _chunk_set(fold.train, prepared.train_chunks, targets, Standardizer())
+    if len(train_raw) == 0:
+        raise SerkitError(f"fold {fold.name}: the training part has no chunks (all utterances unreadable or "
+                          "dropped as too short); check input.short_policy and the corpus.")
+    standardize = Standardizer.fit(train_raw.chunks) if config.input.normalize == "global" else Standardizer()
+    train_set = _chunk_set(fold.train, prepared.train_chunks, targets, standardize)
+    val_set = _chunk_set(fold.val, prepared.eval_chunks, targets, standardize)
+    test_set = _chunk_set(fold.test, prepared.eval_chunks, targets, standardize)
+    if test_set.num_utterances == 0:
+        raise SerkitError(f"fold {fold.name}: the test part is empty after skipping unreadable or too-short audio.")
+    torch.manual_seed(seed)  # model initialisation depends on the seed only
+    example = train_set.chunks[0]
+    model = build_model(config, len(label_names), pipeline.num_features, example.shape[0])
+    meta = {"serkit_version": __version__, "model_name": config.model.name, "model_args": model.model_args,
+            "label_names": label_names, **pipeline.describe(), "standardizer": standardize.to_dict()}
+    select_on_test = config.train.select_on == "test" or fold.selection == "test"
+    outcome = train_one(model, train_set, val_set if val_set.num_utterances else None, config=config.train,
+                        seed=seed, run_dir=run_dir, label_names=label_names, checkpoint_meta=meta,
+                        test_set=test_set if config.train.select_on == "test" else None)
+    best = load_checkpoint(run_dir / "best.pt", require=("state_dict",))
+    model.load_state_dict(best["state_dict"])
+    logits, embeddings = utterance_logits(model, test_set, batch_size=config.train.eval_batch_size,
+                                          with_embeddings=True)
+    probabilities = torch.softmax(logits, dim=1).numpy()
+    metrics = classification_metrics(test_set.targets, probabilities.argmax(1), label_names)
+    _write_predictions(run_dir / "predictions.csv", test_set, probabilities, label_names, by_id)
+    with atomic_open(run_dir / "embeddings.npz", "wb") as handle:
+        np.savez(handle, embeddings=embeddings.numpy(), targets=test_set.targets)
+    atomic_write_json(run_dir / "history.json", outcome.history)
+    selection = "test" if select_on_test else {"validation": "validation", "last": "last_epoch"}[
+        config.train.select_on]
+    record = {"fold": fold.name, "seed": seed, "metrics": metrics, "num_epochs": len(outcome.history),
+              "best_epoch": outcome.best_epoch, "stopped_early": outcome.stopped_early, "selection": selection,
+              "num_train": train_set.num_utterances, "num_val": val_set.num_utterances,
+              "num_test": test_set.num_utterances}
+    atomic_write_json(run_dir / "metrics.json", record)  # written last: marks the run finished
+    (run_dir / "last.pt").unlink(missing_ok=True)  # the resume state is no longer needed
+    return record
+
+
+def run_experiment(config: ExperimentConfig, output_dir: str | Path) -> dict[str, Any]:
+    """Run every (fold, seed) of ``config`` into ``output_dir`` and write the summary; returns the summary dict.
+
+    Finished runs are skipped and interrupted ones resumed, so rerunning the same command after a crash or a
+    kill completes the experiment with the same numbers as an uninterrupted run.
+    """
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    saved = output_dir / "config.yaml"
+    if saved.is_file():
+        if read_yaml(saved) != to_dict(config):
+            raise SerkitError(f"{output_dir} holds runs of a different recipe (see {saved}); use a new --out "
+                              "folder or delete the old one.")
+    write_yaml(saved, config)
+    utterances, label_set, notes = load_utterances(config)
+    by_id = {u.id: u for u in utterances}
+    targets = {u.id: label_set.index(u.emotion) for u in utterances}
+    pipeline = InputPipeline(config.features, config.input,
+                             cache_dir=config.cache_dir or output_dir / "feature_cache")
+    prepared = _prepare_chunks(utterances, pipeline)
+    if prepared.skipped:
+        notes.append(f"{len(prepared.skipped)} unreadable audio file(s) skipped: " + "; ".join(prepared.skipped[:10]))
+    if pipeline.short_utterances:
+        notes.append(f"{len(pipeline.short_utterances)} utterance(s) shorter than one {config.input.window} s window "
+                     f"handled by short_policy={config.input.short_policy!r}")
+    info = protocol_info(config.protocol.name)
+    records, histories, selections = [], {}, set()
+    for seed in config.seeds:
+        folds = _folds_for(config, utterances, seed)
+        if seed == config.seeds[0] or config.protocol.split_seed is None:
+            write_folds(folds, output_dir / ("folds.json" if config.protocol.split_seed is not None
+                                             else f"folds_seed{seed}.json"),
+                        protocol=config.protocol.name, seed=seed, options=config.protocol.options)
+        for fold in folds:
+            run_dir = output_dir / "runs" / fold.name / f"seed{seed}"
+            finished = run_dir / "metrics.json"
+            if finished.is_file():
+                record = json.loads(finished.read_text(encoding="utf-8"))
+                logger.info("skipping finished run %s", run_dir)
+            else:
+                logger.info("run %s / seed %d: %d train, %d val, %d test utterances", fold.name, seed,
+                            len(fold.train), len(fold.val), len(fold.test))
+                run_dir.mkdir(parents=True, exist_ok=True)
+                write_yaml(run_dir / "config.yaml", replace(config, seeds=(seed,)))
+                record = _run_one(config, fold, seed, run_dir, prepared, pipeline, label_set, targets, by_id)
+            records.append(record)
+            selections.add(record["selection"])
+            histories[f"{fold.name}/seed{seed}"] = json.loads((run_dir / "history.json").read_text(encoding="utf-8"))
+    selection = "test" if "test" in selections else sorted(selections)[0]
+    summary = summarize_runs(records, label_names=list(label_set.labels), protocol=config.protocol.name,
+                             protocol_info=info.to_dict(), selection=selection, title=config.name, notes=notes)
+    write_summary(summary, output_dir)
+    _write_figures(summary, histories, output_dir, list(label_set.labels), config.seeds[0])
+    return summary
+
+
+def _write_figures(summary: dict[str, Any], histories: dict[str, list], output_dir: Path, label_names: list[str],
+                   seed: int) -> None:
+    plot_confusion_matrix(np.asarray(summary["confusion"]["normalized"]), label_names,
+                          output_dir / "confusion_matrix.png", title=f"{summary['title']} (all folds)")
+    plot_training_curves(histories, output_dir / "training_curves.png", title=summary["title"])
+    embeddings, classes = [], []
+    for path in sorted((output_dir / "runs").glob(f"*/seed{seed}/embeddings.npz")):
+        with np.load(path, allow_pickle=False) as data:
+            embeddings.append(data["embeddings"])
+            classes.append(data["targets"])
+    if embeddings and sum(len(e) for e in embeddings) >= 5:
+        plot_tsne(np.concatenate(embeddings), np.concatenate(classes), label_names, output_dir / "tsne.png",
+                  seed=seed, title=f"{summary['title']}: test utterance embeddings (seed {seed})")

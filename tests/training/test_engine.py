@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from serkit.config import TrainConfig
+from serkit.models import create_model
+from serkit.training.checkpoint import load_checkpoint
+from serkit.training.data import ChunkSet, utterance_logits
+from serkit.training.engine import train_one
+
+LABELS = ["neutral", "happy", "sad", "angry"]
+
+
+def _chunk_set(num_utterances: int, seed: int, chunks_per_utterance: int = 2) -> ChunkSet:
+    """Learnable toy data: the class shifts the mean of the features."""
+    rng = np.random.default_rng(seed)
+    targets = np.arange(num_utterances) % 4
+    chunks, owner = [], []
+    for utt, target in enumerate(targets):
+        for _ in range(chunks_per_utterance):
+            frames = int(rng.integers(6, 12))
+            chunks.append((rng.normal(size=(frames, 5)) + target).astype(np.float32))
+            owner.append(utt)
+    return ChunkSet(chunks, np.array(owner), targets, [f"u{i}" for i in range(num_utterances)])
+
+
+CONFIG = TrainConfig(epochs=4, batch_size=8, eval_batch_size=16, lr=1e-2, progress=False, threads=1,
+                     mixup_alpha=0.5, scheduler="exponential", gamma=0.9)
+META = {"model_name": "cnn_tiny", "model_args": {"num_classes": 4, "num_features": 5}, "label_names": LABELS}
+
+
+def _model() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return create_model("cnn_tiny", num_classes=4, num_features=5)
+
+
+def test_training_learns_and_writes_best_checkpoint(tmp_path: Path):
+    train, val = _chunk_set(40, 0), _chunk_set(12, 1)
+    outcome = train_one(_model(), train, val, config=replace(CONFIG, epochs=6), seed=0, run_dir=tmp_path,
+                        label_names=LABELS, checkpoint_meta=META)
+    assert len(outcome.history) == 6 and 1 <= outcome.best_epoch <= 6
+    assert outcome.history[-1]["train_loss"] < outcome.history[0]["train_loss"]
+    best = load_checkpoint(tmp_path / "best.pt", require=("state_dict", "model_name", "label_names"))
+    model = create_model("cnn_tiny", num_classes=4, num_features=5)
+    model.load_state_dict(best["state_dict"])
+    logits, _ = utterance_logits(model, val, batch_size=4)
+    accuracy = (logits.argmax(1).numpy() == val.targets).mean()
+    assert accuracy > 0.5  # chance is 0.25; the class is in the feature mean
+    assert best["epoch"] == outcome.best_epoch
+
+
+def test_interrupted_run_resumes_to_identical_weights(tmp_path: Path):
+    train, val = _chunk_set(24, 0), _chunk_set(8, 1)
+    full = train_one(_model(), train, val, config=CONFIG, seed=3, run_dir=tmp_path / "full", label_names=LABELS,
+                     checkpoint_meta=META)
+    # "kill" after 2 epochs: run 2 epochs, then rerun with the full budget in the same folder
+    train_one(_model(), train, val, config=replace(CONFIG, epochs=2), seed=3, run_dir=tmp_path / "resumed",
+              label_names=LABELS, checkpoint_meta=META)
+    resumed = train_one(_model(), train, val, config=CONFIG, seed=3, run_dir=tmp_path / "resumed",
+                        label_names=LABELS, checkpoint_meta=META)
+    assert [h["train_loss"] for h in resumed.history] == pytest.approx([h["train_loss"] for h in full.history])
+    a = load_checkpoint(tmp_path / "full" / "last.pt")["model"]
+    b = load_checkpoint(tmp_path / "resumed" / "last.pt")["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_select_on_validation_needs_a_validation_part(tmp_path: Path):
+    empty = ChunkSet([], np.zeros(0, dtype=int), np.zeros(0, dtype=int), [])
+    with pytest.raises(ValueError, match="select_on"):
+        train_one(_model(), _chunk_set(8, 0), empty, config=CONFIG, seed=0, run_dir=tmp_path,
+                  label_names=LABELS, checkpoint_meta=META)
+
+
+def test_early_stopping_and_plateau_reload(tmp_path: Path):
+    train, val = _chunk_set(16, 0), _chunk_set(8, 1)
+    config = replace(CONFIG, epochs=30, lr=0.0, mixup_alpha=0.0, scheduler="plateau_reload", early_stopping=2,
+                     plateau_decays=2, gamma=0.2)  # lr 0: nothing improves after epoch 1
+    outcome = train_one(_model(), train, val, config=config, seed=0, run_dir=tmp_path, label_names=LABELS,
+                        checkpoint_meta=META)
+    # epoch 1 best, epochs 2-3 reload and decay, epochs 4-5 count patience, then stop
+    assert outcome.stopped_early and len(outcome.history) == 5 and outcome.best_epoch == 1
+    history = json.loads(json.dumps(outcome.history))
+    assert history[-1]["lr"] == 0.0

@@ -1,0 +1,174 @@
+"""End-to-end runner tests on a tiny synthetic corpus: files, skip/resume, summary, prediction."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import serkit.training.engine as engine
+from serkit.cli import main
+from serkit.config import ConfigError, load_experiment
+from serkit.data.synthetic import generate_corpus
+from serkit.errors import SerkitError
+from serkit.inference.recognizer import Recognizer
+from serkit.training.runner import run_experiment
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("synthetic")
+    generate_corpus(root, num_speakers=4, utterances_per_emotion=3, duration_range=(0.6, 1.2), seed=1)
+    return root
+
+
+def _recipe(corpus: Path, **train) -> dict:
+    return {
+        "name": "tiny",
+        "corpus": {"name": "synthetic", "root": str(corpus)},
+        "labels": {"labels": ["neutral", "happy", "sad", "angry"]},
+        "protocol": {"name": "speaker_kfold", "options": {"k": 2, "val_speakers": 1}},
+        "input": {"window": 0.5, "hop": 0.25, "eval_hop": 0.25},
+        "features": {"name": "mfcc", "n_mfcc": 13},
+        "model": {"name": "cnn_tiny"},
+        "train": {"epochs": 3, "batch_size": 16, "lr": 0.01, "progress": False, "mixup_alpha": 0.2, **train},
+        "seeds": [0, 1],
+    }
+
+
+def test_run_writes_every_file_and_a_summary(corpus: Path, tmp_path: Path):
+    summary = run_experiment(load_experiment(base=_recipe(corpus)), tmp_path)
+    assert summary["n_runs"] == 4 and summary["speaker_independent"] and not summary["selected_on_test"]
+    for name in ("config.yaml", "folds.json", "summary.md", "summary.csv", "summary.json", "runs.csv",
+                 "confusion_matrix.png", "training_curves.png", "tsne.png"):
+        assert (tmp_path / name).is_file(), name
+    run = tmp_path / "runs" / summary["folds"][0] / "seed0"
+    for name in ("config.yaml", "metrics.json", "predictions.csv", "history.json", "best.pt", "embeddings.npz"):
+        assert (run / name).is_file(), name
+    assert not (run / "last.pt").exists()  # resume state removed once the run finished
+    header = (run / "predictions.csv").read_text().splitlines()[0]
+    assert header == "utt_id,speaker,true,predicted,p_neutral,p_happy,p_sad,p_angry"
+    text = (tmp_path / "summary.md").read_text()
+    assert "speaker_kfold" in text and "Speaker-independent: yes" in text
+
+
+def test_interrupted_experiment_resumes_to_the_same_metrics(corpus: Path, tmp_path: Path, monkeypatch):
+    config = load_experiment(base=_recipe(corpus))
+    reference = run_experiment(config, tmp_path / "reference")
+
+    real_save = engine.save_checkpoint
+    calls = {"last": 0}
+
+    def killing_save(path, payload):
+        real_save(path, payload)
+        if Path(path).name == "last.pt":
+            calls["last"] += 1
+            if calls["last"] == 5:  # second run, second epoch: simulate a kill
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr(engine, "save_checkpoint", killing_save)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(config, tmp_path / "resumed")
+    monkeypatch.setattr(engine, "save_checkpoint", real_save)
+    assert len(list((tmp_path / "resumed").rglob("metrics.json"))) == 1
+    assert len(list((tmp_path / "resumed").rglob("last.pt"))) == 1
+    resumed = run_experiment(config, tmp_path / "resumed")
+    for a, b in zip(reference["runs"], resumed["runs"]):
+        assert a["fold"] == b["fold"] and a["seed"] == b["seed"]
+        assert a["metrics"]["wa"] == b["metrics"]["wa"] and a["metrics"]["ua"] == b["metrics"]["ua"]
+    ref_pred = (tmp_path / "reference" / "runs" / reference["folds"][0] / "seed1" / "predictions.csv").read_text()
+    res_pred = (tmp_path / "resumed" / "runs" / reference["folds"][0] / "seed1" / "predictions.csv").read_text()
+    assert ref_pred == res_pred
+
+
+def test_rerun_skips_finished_runs_and_refuses_another_recipe(corpus: Path, tmp_path: Path):
+    config = load_experiment(base=_recipe(corpus, epochs=1))
+    run_experiment(config, tmp_path)
+    stamp = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("best.pt")}
+    run_experiment(config, tmp_path)
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("best.pt")} == stamp
+    with pytest.raises(SerkitError, match="different recipe"):
+        run_experiment(load_experiment(base=_recipe(corpus, epochs=2)), tmp_path)
+
+
+def test_select_on_test_is_reported_loudly(corpus: Path, tmp_path: Path):
+    recipe = _recipe(corpus, epochs=1, select_on="test")
+    recipe["seeds"] = [0]
+    summary = run_experiment(load_experiment(base=recipe), tmp_path)
+    assert summary["selected_on_test"]
+    assert "TEST SET" in (tmp_path / "summary.md").read_text().upper()
+
+
+def test_corrupt_file_is_skipped_and_listed(corpus: Path, tmp_path: Path):
+    import shutil
+
+    copy = tmp_path / "corpus"
+    shutil.copytree(corpus, copy)
+    victim = sorted((copy / "audio").glob("*.flac"))[0]
+    victim.write_bytes(victim.read_bytes()[:200])  # truncated FLAC
+    recipe = _recipe(copy, epochs=1)
+    recipe["seeds"] = [0]
+    summary = run_experiment(load_experiment(base=recipe), tmp_path / "run")
+    assert any("unreadable" in note for note in summary["notes"])
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["train.lrr=0.1"], "train.lrr"),
+    (["train.epochs=many"], "expected an integer"),
+    (["features.n_mfc=13"], "n_mfcc"),
+    (["input.mode=frames"], "input.mode"),
+])
+def test_bad_recipe_values_fail_before_any_work(corpus: Path, overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        load_experiment(base=_recipe(corpus), overrides=overrides)
+
+
+def test_label_missing_from_label_list_is_left_out_and_noted(corpus: Path, tmp_path: Path):
+    recipe = _recipe(corpus, epochs=1)
+    recipe["labels"] = {"labels": ["neutral", "sad", "angry"]}
+    recipe["seeds"] = [0]
+    summary = run_experiment(load_experiment(base=recipe), tmp_path)
+    assert summary["label_names"] == ["neutral", "sad", "angry"]
+    assert any("happy" in note for note in summary["notes"])
+
+
+def test_cli_train_report_predict_and_timeline(corpus: Path, tmp_path: Path, capsys):
+    import yaml
+
+    recipe = tmp_path / "tiny.yaml"
+    recipe.write_text(yaml.safe_dump(_recipe(corpus, epochs=1)))
+    out = tmp_path / "run"
+    assert main(["train", str(recipe), "--set", "seeds=[0]", "--out", str(out)]) == 0
+    assert "UA (macro recall)" in capsys.readouterr().out
+    assert main(["report", str(out)]) == 0
+    assert main(["compare", str(out), str(out)]) == 0
+    capsys.readouterr()
+    best = next(out.rglob("best.pt"))
+    files = sorted((corpus / "audio").glob("*.flac"))[:3]
+    assert main(["predict", str(best), *map(str, files), "--format", "csv"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 4 and lines[0].startswith("path,label,p_neutral")
+    # a 60 s recording -> a timeline of 3 s windows every 3 s, read window by window
+    long_file = tmp_path / "long.wav"
+    rng = np.random.default_rng(0)
+    sf.write(long_file, (0.05 * rng.standard_normal(60 * 16000)).astype(np.float32), 16000)
+    npz = tmp_path / "timeline.npz"
+    assert main(["predict", str(best), str(long_file), "--timeline", "--window", "3", "--hop", "3",
+                 "--format", "npz", "-o", str(npz)]) == 0
+    with np.load(npz, allow_pickle=False) as data:
+        assert data["posteriors"].shape == (20, 4) and np.allclose(data["posteriors"].sum(1), 1, atol=1e-5)
+        assert data["start"][-1] == 57.0
+    recognizer = Recognizer.from_checkpoint(best)
+    assert recognizer.predict(files) == [r["label"] for r in map(
+        lambda line: dict(zip(lines[0].split(","), line.split(","))), lines[1:])]
+    assert json.loads((out / "summary.json").read_text())["n_runs"] == 2
+
+
+def test_cli_train_unknown_key_exits_2(tmp_path: Path, capsys):
+    recipe = tmp_path / "bad.yaml"
+    recipe.write_text("name: x\ntrian: {epochs: 1}\n")
+    assert main(["train", str(recipe)]) == 2
+    assert "Did you mean 'train'" in capsys.readouterr().err
