@@ -21,6 +21,11 @@ _API = {
     "Fold": "serkit.data.protocols",
     "make_folds": "serkit.data.protocols",
     "list_protocols": "serkit.data.protocols",
+    "create_model": "serkit.models",
+    "list_models": "serkit.models",
+    "run_experiment": "serkit.training.runner",
+    "load_experiment": "serkit.config",
+    "Recognizer": "serkit.inference.recognizer",
 }
 
 __all__ = ["__version__", *_API]

@@ -271,7 +271,9 @@ class ModelConfig:
 @dataclass(frozen=True)
 class TrainConfig:
     """The training loop. ``select_on`` picks the checkpoint: ``validation`` (default), ``last`` epoch, or
-    ``test`` (the original papers' behaviour: every report then says the test set was used for selection)."""
+    ``test`` (the original papers' behaviour: every report then says the test set was used for selection).
+    ``threads`` caps torch's CPU threads per process (0 = torch's default).
+    ``precision`` is Accelerate's mixed precision (``no``, ``fp16``, ``bf16``) where the device supports it."""
 
     epochs: int = 30
     batch_size: int = 32
@@ -296,7 +298,7 @@ class TrainConfig:
     select_on: str = "validation"
     select_metric: str = "ua"
     num_workers: int = 0
-    threads: int = 1
+    threads: int = 0
     tensorboard: bool = False
     progress: bool = True
 

@@ -50,6 +50,7 @@ def test_epoch_schedules(name, expected_after_two_epochs):
     optimizer = build_optimizer("adam", model.parameters(), lr=1e-3)
     schedule = build_scheduler(name, optimizer, epochs=10, steps_per_epoch=3, gamma=0.5, step_size=2)
     for _ in range(2):
+        optimizer.step()
         schedule.step("step")  # epoch schedules ignore per-step calls
         schedule.step("epoch")
     assert optimizer.param_groups[0]["lr"] == pytest.approx(expected_after_two_epochs)
@@ -62,6 +63,7 @@ def test_linear_warmup_then_decay_per_step():
     rates = []
     for _ in range(10):
         rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
         schedule.step("step")
     assert rates[0] == pytest.approx(0.5) and rates[1] == pytest.approx(1.0)
     assert rates[2] > rates[5] > rates[9] > 0
@@ -71,5 +73,6 @@ def test_min_lr_freezes_the_schedule():
     optimizer = build_optimizer("sgd_nesterov", torch.nn.Linear(2, 2).parameters(), lr=1e-3)
     schedule = build_scheduler("exponential", optimizer, epochs=5, steps_per_epoch=1, gamma=0.1, min_lr=1e-4)
     for _ in range(5):
+        optimizer.step()
         schedule.step("epoch")
     assert optimizer.param_groups[0]["lr"] == pytest.approx(1e-5)  # stepped once more at 1e-4, then frozen

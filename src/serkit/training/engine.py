@@ -82,7 +82,8 @@ def train_one(
     if config.select_on != "last" and (select_set is None or select_set.num_utterances == 0):
         raise ValueError(f"train.select_on={config.select_on!r} but that part of the fold is empty; use a protocol "
                          "with a validation part or set train.select_on=last.")
-    torch.set_num_threads(max(1, config.threads))
+    if config.threads > 0:
+        torch.set_num_threads(config.threads)
     accelerator = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=config.precision,
                               log_with="tensorboard" if config.tensorboard else None, project_dir=str(run_dir))
     if config.tensorboard:
@@ -180,6 +181,7 @@ def train_one(
                                         "patience": patience, "decays": decays, "history": outcome.history,
                                         "best_epoch": outcome.best_epoch, "best_score": outcome.best_score,
                                         "stopped": stop})
+        accelerator.wait_for_everyone()  # other processes read best.pt / last.pt only once they are complete
         if stop:
             outcome.stopped_early = True
             break

@@ -102,12 +102,12 @@ class _Prepared:
     skipped: list[str]
 
 
-def _prepare_chunks(utterances: list[Utterance], pipeline: InputPipeline) -> _Prepared:
+def _prepare_chunks(utterances: list[Utterance], pipeline: InputPipeline, *, progress: bool) -> _Prepared:
     from tqdm.auto import tqdm
 
     train_chunks, eval_chunks, skipped = {}, {}, []
     same = pipeline.inputs.mode == "utterance" or pipeline.inputs.hop == pipeline.inputs.eval_hop
-    for utt in tqdm(utterances, desc="features", leave=False):
+    for utt in tqdm(utterances, desc="features", leave=False, disable=not progress):
         try:
             train_chunks[utt.id] = pipeline.chunks(utt.path, train=True, name=utt.id)
             eval_chunks[utt.id] = train_chunks[utt.id] if same else pipeline.chunks(utt.path, train=False,
@@ -217,7 +217,9 @@ def run_experiment(config: ExperimentConfig, output_dir: str | Path) -> dict[str
     targets = {u.id: label_set.index(u.emotion) for u in utterances}
     pipeline = InputPipeline(config.features, config.input,
                              cache_dir=config.cache_dir or output_dir / "feature_cache")
-    prepared = _prepare_chunks(utterances, pipeline)
+    if config.train.threads > 0:  # 0 keeps torch's default (all cores); tests and CI pin 1
+        torch.set_num_threads(config.train.threads)
+    prepared = _prepare_chunks(utterances, pipeline, progress=config.train.progress)
     if prepared.skipped:
         notes.append(f"{len(prepared.skipped)} unreadable audio file(s) skipped: " + "; ".join(prepared.skipped[:10]))
     if pipeline.short_utterances:
