@@ -172,3 +172,40 @@ def test_cli_train_unknown_key_exits_2(tmp_path: Path, capsys):
     recipe.write_text("name: x\ntrian: {epochs: 1}\n")
     assert main(["train", str(recipe)]) == 2
     assert "Did you mean 'train'" in capsys.readouterr().err
+
+
+def test_utterance_mode_trains_on_whole_utterances(corpus: Path, tmp_path: Path):
+    recipe = _recipe(corpus, epochs=1)
+    recipe["input"] = {"mode": "utterance", "max_seconds": 1.0}
+    recipe["seeds"] = [0]
+    summary = run_experiment(load_experiment(base=recipe), tmp_path)
+    run = tmp_path / "runs" / summary["folds"][0] / "seed0"
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["num_test"] > 0 and 0.0 <= metrics["metrics"]["ua"] <= 1.0
+
+
+def test_timeline_of_a_ten_minute_recording_reads_one_window_at_a_time(corpus: Path, tmp_path: Path, monkeypatch):
+    import serkit.audio.io as audio_io
+
+    recipe = _recipe(corpus, epochs=1)
+    recipe["seeds"] = [0]
+    recipe["protocol"]["folds"] = [0]
+    run_experiment(load_experiment(base=recipe), tmp_path / "run")
+    recognizer = Recognizer.from_checkpoint(next((tmp_path / "run").rglob("best.pt")))
+    long_file = tmp_path / "ten_minutes.flac"
+    with sf.SoundFile(long_file, "w", samplerate=16000, channels=1, subtype="PCM_16") as handle:
+        rng = np.random.default_rng(0)
+        for _ in range(10):  # written a minute at a time
+            handle.write((0.05 * rng.standard_normal(60 * 16000)).astype(np.float32))
+    largest = {"samples": 0}
+    real_load = audio_io.load
+
+    def recording_load(*args, **kwargs):
+        waveform = real_load(*args, **kwargs)
+        largest["samples"] = max(largest["samples"], len(waveform))
+        return waveform
+
+    monkeypatch.setattr(audio_io, "load", recording_load)
+    entries = list(recognizer.timeline(long_file, window=2.0, hop=2.0))
+    assert len(entries) == 300 and entries[-1].end == 600.0
+    assert largest["samples"] == 2 * 16000  # never more than one window in memory

@@ -87,6 +87,7 @@ def _exponential(optimizer, *, epochs: int, steps_per_epoch: int, gamma: float, 
     return Schedule(torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=gamma))
 
 
+@SCHEDULERS.register("warm_step")  # GLAM's WarmStepLR(10, 0.1): its warm_step only changes the closed form
 @SCHEDULERS.register("step")
 def _step(optimizer, *, epochs: int, steps_per_epoch: int, gamma: float, step_size: int, warmup: float) -> Schedule:
     return Schedule(torch.optim.lr_scheduler.StepLR(optimizer, step_size=step_size, gamma=gamma))
