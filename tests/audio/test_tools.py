@@ -7,9 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import tree_state
 import soundfile as sf
-from conftest import write_tone
+from conftest import tree_state, write_tone
 
 from serkit.audio.io import info, load, load_multichannel
 from serkit.audio.tools import TreeReport, normalize_tree, resample_tree

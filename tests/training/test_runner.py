@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-import serkit.training.engine as engine
 from serkit.cli import main
 from serkit.config import ConfigError, load_experiment
 from serkit.data.synthetic import generate_corpus
 from serkit.errors import SerkitError
 from serkit.inference.recognizer import Recognizer
+from serkit.training import engine
 from serkit.training.runner import run_experiment
 
 
@@ -162,8 +162,8 @@ def test_cli_train_report_predict_and_timeline(corpus: Path, tmp_path: Path, cap
         assert data["posteriors"].shape == (20, 4) and np.allclose(data["posteriors"].sum(1), 1, atol=1e-5)
         assert data["start"][-1] == 57.0
     recognizer = Recognizer.from_checkpoint(best)
-    assert recognizer.predict(files) == [r["label"] for r in map(
-        lambda line: dict(zip(lines[0].split(","), line.split(","))), lines[1:])]
+    printed = [dict(zip(lines[0].split(","), line.split(","))) for line in lines[1:]]
+    assert recognizer.predict(files) == [row["label"] for row in printed]
     assert json.loads((out / "summary.json").read_text())["n_runs"] == 2
 
 

@@ -86,7 +86,7 @@ class InputPipeline:
     def _window_hop(self, train: bool) -> tuple[int, int]:
         rate = self.inputs.sample_rate
         hop = self.inputs.hop if train else self.inputs.eval_hop
-        return int(round(self.inputs.window * rate)), int(round(hop * rate))
+        return round(self.inputs.window * rate), round(hop * rate)
 
     def cache_key(self, train: bool) -> str:
         """Feature key plus the segmentation that produced the chunks."""
@@ -102,7 +102,7 @@ class InputPipeline:
         ``num_chunks`` is 0 only with ``short_policy: drop`` for an utterance shorter than one window.
         """
         if self.inputs.max_seconds is not None:
-            waveform = waveform[: int(round(self.inputs.max_seconds * self.inputs.sample_rate))]
+            waveform = waveform[: round(self.inputs.max_seconds * self.inputs.sample_rate)]
         if self.inputs.mode == "utterance":
             features = self.feature.compute(waveform[None, :])  # (1, num_features, frames)
         else:

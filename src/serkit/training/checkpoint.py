@@ -40,7 +40,7 @@ def load_checkpoint(path: str | os.PathLike, *, require: tuple[str, ...] = ()) -
         raise CheckpointError(f"{path}: checkpoint not found; pass the best.pt of a finished run.")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several types for truncated or foreign files
+    except Exception as exc:  # noqa: BLE001  (torch raises many types for truncated or foreign files)
         raise CheckpointError(f"{path}: not a readable serkit checkpoint ({type(exc).__name__}: {exc}). "
                               "It may be truncated; delete it and rerun to recreate it.") from None
     missing = [key for key in require if key not in payload]

@@ -207,10 +207,9 @@ def run_experiment(config: ExperimentConfig, output_dir: str | Path) -> dict[str
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     saved = output_dir / "config.yaml"
-    if saved.is_file():
-        if read_yaml(saved) != to_dict(config):
-            raise SerkitError(f"{output_dir} holds runs of a different recipe (see {saved}); use a new --out "
-                              "folder or delete the old one.")
+    if saved.is_file() and read_yaml(saved) != to_dict(config):
+        raise SerkitError(f"{output_dir} holds runs of a different recipe (see {saved}); use a new --out "
+                          "folder or delete the old one.")
     write_yaml(saved, config)
     utterances, label_set, notes = load_utterances(config)
     by_id = {u.id: u for u in utterances}
@@ -248,7 +247,7 @@ def run_experiment(config: ExperimentConfig, output_dir: str | Path) -> dict[str
             records.append(record)
             selections.add(record["selection"])
             histories[f"{fold.name}/seed{seed}"] = json.loads((run_dir / "history.json").read_text(encoding="utf-8"))
-    selection = "test" if "test" in selections else sorted(selections)[0]
+    selection = "test" if "test" in selections else min(selections)
     summary = summarize_runs(records, label_names=list(label_set.labels), protocol=config.protocol.name,
                              protocol_info=info.to_dict(), selection=selection, title=config.name, notes=notes)
     write_summary(summary, output_dir)
@@ -261,11 +260,12 @@ def _write_figures(summary: dict[str, Any], histories: dict[str, list], output_d
     plot_confusion_matrix(np.asarray(summary["confusion"]["normalized"]), label_names,
                           output_dir / "confusion_matrix.png", title=f"{summary['title']} (all folds)")
     plot_training_curves(histories, output_dir / "training_curves.png", title=summary["title"])
-    embeddings, classes = [], []
-    for path in sorted((output_dir / "runs").glob(f"*/seed{seed}/embeddings.npz")):
-        with np.load(path, allow_pickle=False) as data:
-            embeddings.append(data["embeddings"])
-            classes.append(data["targets"])
-    if embeddings and sum(len(e) for e in embeddings) >= 5:
-        plot_tsne(np.concatenate(embeddings), np.concatenate(classes), label_names, output_dir / "tsne.png",
-                  seed=seed, title=f"{summary['title']}: test utterance embeddings (seed {seed})")
+    # one model's embedding space: the test utterances of the first (fold, seed) run, embedded by that run's model
+    # (embeddings of different folds come from different models and cannot share one map)
+    first = summary["runs"][0]
+    path = output_dir / "runs" / first["fold"] / f"seed{first['seed']}" / "embeddings.npz"
+    with np.load(path, allow_pickle=False) as data:
+        embeddings, classes = data["embeddings"], data["targets"]
+    if len(embeddings) >= 5:
+        plot_tsne(embeddings, classes, label_names, output_dir / "tsne.png", seed=seed,
+                  title=f"{summary['title']}: test utterances of {first['fold']}/seed{first['seed']}")

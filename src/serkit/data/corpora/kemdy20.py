@@ -28,7 +28,6 @@ import csv
 import io
 import logging
 import re
-from collections.abc import Iterable
 from pathlib import Path
 
 from serkit.data.corpora import find_file, register_corpus, require_dir
