@@ -25,6 +25,7 @@ from serkit.registry import closest_names
 
 __all__ = [
     "ConfigError",
+    "read_recipe",
     "CorpusConfig",
     "ExperimentConfig",
     "InputConfig",
@@ -323,15 +324,76 @@ class ExperimentConfig:
     cache_dir: str = ""
 
 
+def _deep_merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    merged = _deep_copy(base)
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping) and key not in _REPLACED_KEYS:
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+#: Mappings replaced whole (not merged key by key) by a recipe that inherits from a base, at any depth: another
+#: feature, model, corpus or protocol must not inherit the options of the base's one.
+_REPLACED_KEYS = ("features", "model", "options", "args")
+
+
+def read_recipe(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Read a recipe YAML; a top-level ``base: other.yaml`` (relative to this file) is read first and this file's
+    values are merged over it, so a recipe can be written as the difference from another one."""
+    path = Path(path).resolve()
+    if path in _seen:
+        raise ConfigError(f"{path}: recipe inherits from itself through 'base' ({' -> '.join(map(str, _seen))}).")
+    data = read_yaml(path)
+    parent = data.pop("base", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise ConfigError(f"{path}: 'base' must be a path to another recipe, got {parent!r}.")
+    return _deep_merge(read_recipe(path.parent / parent, (*_seen, path)), data)
+
+
 def load_experiment(path: str | Path | None = None, overrides: list[str] | None = None,
                     base: Mapping[str, Any] | None = None) -> ExperimentConfig:
     """Read a recipe YAML (or start from ``base``), apply ``--set`` overrides, and validate it."""
     from serkit.features.spectral import feature_from_dict
 
-    data = read_yaml(path) if path is not None else dict(base or {})
+    data = read_recipe(path) if path is not None else dict(base or {})
     config = from_dict(ExperimentConfig, apply_overrides(data, overrides))
     try:
         feature_from_dict(config.features)
     except (KeyError, ValueError) as exc:
         raise ConfigError(f"features: {exc.args[0] if exc.args else exc}") from None
+    _check_names(config)
     return config
+
+
+def _check_names(config: ExperimentConfig) -> None:
+    """Registered names and their option keys, checked before any work (values are checked where they are used)."""
+    from serkit.data.corpora import CORPORA
+    from serkit.data.labels import LABEL_SETS
+    from serkit.data.protocols import PROTOCOLS
+    from serkit.models import MODELS
+    from serkit.options import option_names
+
+    checks = [("corpus.name", CORPORA, config.corpus.name, "corpus.options", config.corpus.options, ()),
+              ("protocol.name", PROTOCOLS, config.protocol.name, "protocol.options", config.protocol.options,
+               ("seed",)),
+              ("model.name", MODELS, config.model.name, "model.args", config.model.args, ("num_classes",))]
+    if config.labels.set:
+        checks.append(("labels.set", LABEL_SETS, config.labels.set, "", {}, ()))
+    for key, registry, name, options_key, options, fixed in checks:
+        try:
+            entry = registry.get(name)
+        except KeyError as exc:
+            raise ConfigError(f"{key}: {exc.args[0]}") from None
+        if not options:
+            continue
+        valid = [n for n in option_names(entry) if n not in fixed]
+        for option in options:
+            if option not in valid:
+                hint = closest_names(option, valid)
+                did_you_mean = f" Did you mean {', '.join(repr(h) for h in hint)}?" if hint else ""
+                raise ConfigError(f"unknown key {options_key}.{option} for {name!r}.{did_you_mean} "
+                                  f"Valid: {', '.join(valid) or '(none)'}.")

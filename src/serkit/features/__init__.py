@@ -12,6 +12,7 @@ Example:
 """
 
 from serkit.features.cache import FeatureCache
+from serkit.features.opensmile_features import OpenSmileConfig  # registers "egemaps"; opensmile loads lazily
 from serkit.features.spectral import (
     FEATURES,
     APCNNSpectrogramConfig,
@@ -33,6 +34,7 @@ __all__ = [
     "FEATURES",
     "APCNNSpectrogramConfig",
     "FeatureCache",
+    "OpenSmileConfig",
     "FeatureConfig",
     "LogMelConfig",
     "MFCCConfig",

@@ -52,10 +52,12 @@ class ChunkSet(Dataset):
 def collate_chunks(items: list[tuple[np.ndarray, int, int]]) -> dict[str, torch.Tensor]:
     """Pad chunks to the longest: features (batch, frames, num_features), lengths, targets, utterance (batch,)."""
     lengths = torch.tensor([item[0].shape[0] for item in items], dtype=torch.long)
-    num_features = items[0][0].shape[1]
-    features = torch.zeros(len(items), int(lengths.max()), num_features)
-    for row, (chunk, _, _) in enumerate(items):
-        features[row, : chunk.shape[0]] = torch.from_numpy(chunk)
+    if bool((lengths == lengths[0]).all()):  # fixed-length segments: one stack, no padding loop
+        features = torch.from_numpy(np.stack([item[0] for item in items]))
+    else:
+        features = torch.zeros(len(items), int(lengths.max()), items[0][0].shape[1])
+        for row, (chunk, _, _) in enumerate(items):
+            features[row, : chunk.shape[0]] = torch.from_numpy(chunk)
     return {
         "features": features,
         "lengths": lengths,

@@ -39,9 +39,9 @@ from serkit.evaluation.report import summarize_runs, write_summary
 from serkit.features.pipeline import InputPipeline, Standardizer
 from serkit.fileio import atomic_open, atomic_write_json
 from serkit.models import create_model, model_arguments
-from serkit.training.checkpoint import load_checkpoint
+from serkit.training.checkpoint import load_checkpoint, save_checkpoint
 from serkit.training.data import ChunkSet, utterance_logits
-from serkit.training.engine import train_one
+from serkit.training.engine import TrainOutcome, train_one
 
 __all__ = ["build_model", "load_utterances", "resolve_label_set", "run_experiment"]
 
@@ -112,9 +112,9 @@ def _prepare_chunks(utterances: list[Utterance], pipeline: InputPipeline, *, pro
             train_chunks[utt.id] = pipeline.chunks(utt.path, train=True, name=utt.id)
             eval_chunks[utt.id] = train_chunks[utt.id] if same else pipeline.chunks(utt.path, train=False,
                                                                                    name=utt.id)
-        except AudioError as exc:
-            skipped.append(str(exc))
-            logger.warning("skipping unreadable audio: %s", exc)
+        except (AudioError, ValueError) as exc:  # unreadable, or too short for the feature (named in the message)
+            skipped.append(f"{utt.path}: {exc}" if str(utt.path) not in str(exc) else str(exc))
+            logger.warning("skipping %s: %s", utt.id, exc)
     return _Prepared(train_chunks, eval_chunks, skipped)
 
 
@@ -174,9 +174,20 @@ def _run_one(config: ExperimentConfig, fold: Fold, seed: int, run_dir: Path, pre
     meta = {"serkit_version": __version__, "model_name": config.model.name, "model_args": model.model_args,
             "label_names": label_names, **pipeline.describe(), "standardizer": standardize.to_dict()}
     select_on_test = config.train.select_on == "test" or fold.selection == "test"
-    outcome = train_one(model, train_set, val_set if val_set.num_utterances else None, config=config.train,
-                        seed=seed, run_dir=run_dir, label_names=label_names, checkpoint_meta=meta,
-                        test_set=test_set if config.train.select_on == "test" else None)
+    if getattr(model, "fits_in_closed_form", False):  # e.g. eGeMAPS + linear SVM, fitted by scikit-learn
+        selection_set = {"validation": val_set if val_set.num_utterances else None, "test": test_set,
+                         "last": None}[config.train.select_on]
+        fit_info = model.fit_chunks(train_set, selection_set, seed=seed)  # picks C on selection_set, else fixed c
+        save_checkpoint(run_dir / "best.pt", {**meta, "epoch": 1, "state_dict": model.state_dict()})
+        atomic_write_json(run_dir / "fit.json", fit_info)
+        outcome = TrainOutcome([{"epoch": 1, **{k: v for k, v in fit_info.items() if isinstance(v, (int, float))}}],
+                               best_epoch=1)
+        used_validation = selection_set is not None
+    else:
+        outcome = train_one(model, train_set, val_set if val_set.num_utterances else None, config=config.train,
+                            seed=seed, run_dir=run_dir, label_names=label_names, checkpoint_meta=meta,
+                            test_set=test_set if config.train.select_on == "test" else None)
+        used_validation = True
     best = load_checkpoint(run_dir / "best.pt", require=("state_dict",))
     model.load_state_dict(best["state_dict"])
     logits, embeddings = utterance_logits(model, test_set, batch_size=config.train.eval_batch_size,
@@ -189,6 +200,8 @@ def _run_one(config: ExperimentConfig, fold: Fold, seed: int, run_dir: Path, pre
     atomic_write_json(run_dir / "history.json", outcome.history)
     selection = "test" if select_on_test else {"validation": "validation", "last": "last_epoch"}[
         config.train.select_on]
+    if not used_validation and selection == "validation":
+        selection = "none"
     record = {"fold": fold.name, "seed": seed, "metrics": metrics, "num_epochs": len(outcome.history),
               "best_epoch": outcome.best_epoch, "stopped_early": outcome.stopped_early, "selection": selection,
               "num_train": train_set.num_utterances, "num_val": val_set.num_utterances,
@@ -220,7 +233,8 @@ def run_experiment(config: ExperimentConfig, output_dir: str | Path) -> dict[str
         torch.set_num_threads(config.train.threads)
     prepared = _prepare_chunks(utterances, pipeline, progress=config.train.progress)
     if prepared.skipped:
-        notes.append(f"{len(prepared.skipped)} unreadable audio file(s) skipped: " + "; ".join(prepared.skipped[:10]))
+        notes.append(f"{len(prepared.skipped)} unreadable or unusable audio file(s) skipped: "
+                     + "; ".join(prepared.skipped[:10]))
     if pipeline.short_utterances:
         notes.append(f"{len(pipeline.short_utterances)} utterance(s) shorter than one {config.input.window} s window "
                      f"handled by short_policy={config.input.short_policy!r}")
