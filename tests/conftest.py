@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 #: ``../shared/data`` next to the checkout (present in CI, absent in a user's fresh clone).
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -50,3 +51,12 @@ def tree_state(root: Path) -> dict[str, tuple[int, int, str]]:
         digest = hashlib.sha1(path.read_bytes()).hexdigest() if path.is_file() else "dir"
         state[str(path.relative_to(root))] = (stat.st_size if path.is_file() else 0, stat.st_mtime_ns, digest)
     return state
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One intra-op thread per test: on a busy 2-core machine two OpenMP threads make small batches ~10x slower."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

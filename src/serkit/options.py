@@ -57,7 +57,16 @@ def _convert(raw: Any, annotation: Any, key: str) -> Any:
         except ValueError:
             raise ValueError(f"option {key}={raw!r}: expected a{'n integer' if cast is int else ' number'}.") from None
     if origin in (tuple, list) or annotation in (tuple, list):
-        return tuple(part.strip() for part in raw.split(",") if part.strip())
+        parts = [part.strip() for part in raw.strip("()[]").split(",") if part.strip()]
+        if not args:
+            return tuple(parts)
+        if len(args) == 1 or args[-1] is Ellipsis:  # tuple[int, ...] / list[float]
+            item_types = [args[0]] * len(parts)
+        elif len(args) == len(parts):  # tuple[int, int]
+            item_types = list(args)
+        else:
+            raise ValueError(f"option {key}={raw!r}: expected {len(args)} comma-separated values.")
+        return tuple(_convert(part, item_type, key) for part, item_type in zip(parts, item_types))
     return raw
 
 

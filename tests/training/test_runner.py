@@ -92,6 +92,9 @@ def test_rerun_skips_finished_runs_and_refuses_another_recipe(corpus: Path, tmp_
     assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("best.pt")} == stamp
     with pytest.raises(SerkitError, match="different recipe"):
         run_experiment(load_experiment(base=_recipe(corpus, epochs=2)), tmp_path)
+    # more seeds, a fold subset or another thread count continue the same run folder
+    more = load_experiment(base={**_recipe(corpus, epochs=1, threads=1), "seeds": [0, 1, 2]})
+    assert run_experiment(more, tmp_path)["n_runs"] == 6
 
 
 def test_select_on_test_is_reported_loudly(corpus: Path, tmp_path: Path):

@@ -62,6 +62,7 @@ class Recognizer:
     def __init__(self, model: torch.nn.Module, pipeline: InputPipeline, label_names: Sequence[str],
                  standardizer: Standardizer, *, batch_size: int = 64) -> None:
         self.model = model.eval()
+        torch.set_flush_denormal(True)  # same arithmetic speed-up as in training
         self.pipeline = pipeline
         self.classes_ = list(label_names)
         self.standardizer = standardizer

@@ -1,10 +1,11 @@
 """GLAM (Zhu & Li, ICASSP 2022) and the three ablations of its paper, exact to the released code.
 
-Source: ``lixiangucas01/GLAM`` commit ``1df7fce`` (``models.py``: ``GLAM``, ``ResMultiConv3``, ``MHResMultiConv3``,
-``AAResMultiConv3``; ``area_attention.py``) with the gMLP of ``lucidrains/g-mlp-pytorch`` 0.1.5. See SEEDS.md 1.3.
+Source: ``lixiangucas01/GLAM`` commit ``1df7fce`` (``models.py``: ``GLAM``, ``ResMultiConv3``,
+``MHResMultiConv3``, ``AAResMultiConv3``; ``area_attention.py``) with the gMLP of ``lucidrains/g-mlp-pytorch``
+0.1.5. See SEEDS.md 1.3.
 
-All four models share a multi-scale convolutional encoder and differ only in the *fusion* applied to its output
-before the linear classifier:
+All four models share a multi-scale convolutional encoder and differ only in the *fusion* applied to its
+output before the linear classifier:
 
 =================== ============== ========================================================================
 registry name       paper name     fusion of the (batch, 128, H/2, W/4) map
@@ -17,11 +18,11 @@ registry name       paper name     fusion of the (batch, 128, H/2, W/4) map
                     + AA
 =================== ============== ========================================================================
 
-The originals take one-channel images ``(batch, 1, H = num_features, W = frames)`` of a fixed size (26 MFCCs x 57
-frames for GLAM's 1.8 s segments): the classifier's input size depends on it, so each model is built for one
-``input_shape = (num_features, frames)`` and rejects segments of another shape with an explicit error. ``lengths``
-is accepted for the uniform model contract and ignored: every segment is a complete window (the original drops
-utterances shorter than a segment, or tiles them with ``--padding``).
+The originals take one-channel images ``(batch, 1, H = num_features, W = frames)`` of a fixed size (26 MFCCs
+x 57 frames for GLAM's 1.8 s segments): the classifier's input size depends on it, so each model is built for
+one ``input_shape = (num_features, frames)`` and rejects segments of another shape with an explicit error.
+``lengths`` is accepted for the uniform model contract and ignored: every segment is a complete window (the
+original drops utterances shorter than a segment, or tiles them with ``--padding``).
 """
 
 from __future__ import annotations
@@ -41,9 +42,21 @@ from serkit.models.layers import (
     ResMultiConv,
     check_input_shape,
     features_to_image,
+    use_channels_last,
 )
 
-__all__ = ["GLAM", "AreaFusion", "GlobalAwareFusion", "MultiHeadFusion", "MultiScaleEncoder", "NoFusion", "aaresmulticonv3", "glam", "mhresmulticonv3", "resmulticonv3"]
+__all__ = [
+    "GLAM",
+    "AreaFusion",
+    "GlobalAwareFusion",
+    "MultiHeadFusion",
+    "MultiScaleEncoder",
+    "NoFusion",
+    "aaresmulticonv3",
+    "glam",
+    "mhresmulticonv3",
+    "resmulticonv3",
+]
 
 #: Channels of the encoder output (the gMLP's "tokens").
 ENCODER_CHANNELS = 128
@@ -88,7 +101,7 @@ class MultiScaleEncoder(nn.Module):
         return F.relu(self.bn5(self.conv5(x)))  # (batch, 128, H // 2, W // 4)
 
 
-# -- fusions: (batch, 128, height, width) -> (batch, hidden_dim) --------------------------------------------------
+# -- fusions: (batch, 128, height, width) -> (batch, hidden_dim) ------------------------------------------
 
 
 class GlobalAwareFusion(nn.Module):
@@ -119,13 +132,16 @@ class NoFusion(nn.Module):
 
 
 class MultiHeadFusion(nn.Module):
-    """The "Multi-scale + MHA" ablation (``MHResMultiConv3``): element-wise multi-head attention, ReLU, flatten."""
+    """The "Multi-scale + MHA" ablation (``MHResMultiConv3``): multi-head attention, ReLU, flatten.
 
-    def __init__(self, channels: int, height: int, width: int, *, num_heads: int = 4,
-                 attention_hidden: int = 64) -> None:
+    Heads are stacked on the height axis (see :class:`~serkit.models.layers.ElementwiseMultiHeadAttention`).
+    """
+
+    def __init__(self, channels: int, height: int, width: int, *, num_heads: int,
+                 attention_hidden: int) -> None:
         super().__init__()
-        self.attention = ElementwiseMultiHeadAttention(in_channels=channels, attention_hidden=attention_hidden,
-                                                       num_heads=num_heads)
+        self.attention = ElementwiseMultiHeadAttention(
+            in_channels=channels, attention_hidden=attention_hidden, num_heads=num_heads)
         self.hidden_dim = attention_hidden * num_heads * height * width
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -137,8 +153,9 @@ class AreaFusion(nn.Module):
     """The "Multi-scale + AA" ablation (``AAResMultiConv3``): self area attention over the map's positions.
 
     Positions are taken row-major (height then width) with channels as features; areas are runs of 1 to 3
-    consecutive positions of that sequence (``max_area_height = max_area_width = 3`` with ``memory_height = 1``,
-    so no area is taller than one row); dropout 0.5 on the weights. Flattened position-major, as the original.
+    consecutive positions of that sequence (``max_area_height = max_area_width = 3`` with
+    ``memory_height = 1``, so no area is taller than one row); dropout 0.5 on the weights. Flattened
+    position-major, as the original.
     """
 
     def __init__(self, channels: int, height: int, width: int) -> None:
@@ -148,10 +165,11 @@ class AreaFusion(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         positions = x.flatten(2).transpose(1, 2)  # (batch, height * width, channels)
-        return F.relu(self.attention(positions, positions, positions)).flatten(1)  # (batch, height*width*channels)
+        attended = F.relu(self.attention(positions, positions, positions))  # (batch, height*width, channels)
+        return attended.flatten(1)  # (batch, height * width * channels)
 
 
-#: The signature every fusion class shares: (channels, height, width) of the encoder map -> module with ``hidden_dim``.
+#: What every fusion class is: (channels, height, width) of the encoder map -> a module with ``hidden_dim``.
 FusionFactory = Callable[[int, int, int], nn.Module]
 
 
@@ -169,24 +187,28 @@ class GLAM(nn.Module):
         hidden_dim: size of the embedding returned by :meth:`forward_features` (the classifier's input).
     """
 
-    def __init__(self, *, num_classes: int, input_shape: tuple[int, int], fusion: FusionFactory = GlobalAwareFusion,
-                 name: str = "glam") -> None:
+    def __init__(self, *, num_classes: int, input_shape: tuple[int, int],
+                 fusion: FusionFactory = GlobalAwareFusion, name: str = "glam") -> None:
         super().__init__()
         self.input_shape = check_input_shape(input_shape, model=name)
         height, width = MultiScaleEncoder.output_size(self.input_shape)
         if height < 1 or width < 1:
-            raise ValueError(f"{name}: input_shape={self.input_shape} is too small; it needs at least 2 features "
-                             f"and 4 frames (the encoder halves the features and quarters the frames).")
+            raise ValueError(f"{name}: input_shape={self.input_shape} is too small; it needs at least 2 "
+                             f"features and 4 frames (the encoder halves the features, quarters the frames).")
         self.name = name
         self.num_classes = num_classes
         self.encoder = MultiScaleEncoder()
         self.fusion = fusion(ENCODER_CHANNELS, height, width)
         self.hidden_dim = self.fusion.hidden_dim
         self.fc = nn.Linear(self.hidden_dim, num_classes)
+        use_channels_last(self)
 
     def forward_features(self, features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """features (batch, frames, num_features), lengths (batch,) (ignored) -> embedding (batch, hidden_dim)."""
-        image = features_to_image(features, self.input_shape, model=self.name)  # (batch, 1, num_features, frames)
+        """features (batch, frames, num_features), lengths (batch,) -> embedding (batch, hidden_dim).
+
+        ``lengths`` is ignored: segments are complete windows of ``input_shape``.
+        """
+        image = features_to_image(features, self.input_shape, model=self.name)  # (batch, 1, H, W)
         return self.fusion(self.encoder(image))
 
     def forward_head(self, embedding: torch.Tensor) -> torch.Tensor:
@@ -206,14 +228,14 @@ def glam(*, num_classes: int, input_shape: tuple[int, int] = (26, 57)) -> GLAM:
 
 @register_model()
 def resmulticonv3(*, num_classes: int, input_shape: tuple[int, int] = (26, 57)) -> GLAM:
-    """GLAM without fusion, the paper's "Multi-scale" ablation (686,820 parameters for 4 classes at (26, 57))."""
+    """GLAM without fusion, the paper's "Multi-scale" ablation (686,820 parameters at (26, 57), 4 classes)."""
     return GLAM(num_classes=num_classes, input_shape=input_shape, fusion=NoFusion, name="resmulticonv3")
 
 
 @register_model()
 def mhresmulticonv3(*, num_classes: int, input_shape: tuple[int, int] = (26, 57), num_heads: int = 4,
                     attention_hidden: int = 64) -> GLAM:
-    """GLAM with element-wise multi-head attention instead of gMLP, "Multi-scale + MHA" (879,076 at (26, 57))."""
+    """GLAM with element-wise multi-head attention for gMLP, "Multi-scale + MHA" (879,076 parameters)."""
     fusion = partial(MultiHeadFusion, num_heads=num_heads, attention_hidden=attention_hidden)
     return GLAM(num_classes=num_classes, input_shape=input_shape, fusion=fusion, name="mhresmulticonv3")
 

@@ -156,7 +156,7 @@ def _write_predictions(path: Path, dataset: ChunkSet, probabilities: np.ndarray,
 
 def _run_one(config: ExperimentConfig, fold: Fold, seed: int, run_dir: Path, prepared: _Prepared,
              pipeline: InputPipeline, label_set: LabelSet, targets: dict[str, int],
-             by_id: dict[str, Utterance]) -> dict[str, Any]:
+             by_id: dict[str, Utterance], *, keep_embeddings: bool) -> dict[str, Any]:
     label_names = list(label_set.labels)
     train_raw = _chunk_set(fold.train, prepared.train_chunks, targets, Standardizer())
     if len(train_raw) == 0:
@@ -191,12 +191,13 @@ def _run_one(config: ExperimentConfig, fold: Fold, seed: int, run_dir: Path, pre
     best = load_checkpoint(run_dir / "best.pt", require=("state_dict",))
     model.load_state_dict(best["state_dict"])
     logits, embeddings = utterance_logits(model, test_set, batch_size=config.train.eval_batch_size,
-                                          with_embeddings=True)
+                                          with_embeddings=keep_embeddings)
     probabilities = torch.softmax(logits, dim=1).numpy()
     metrics = classification_metrics(test_set.targets, probabilities.argmax(1), label_names)
     _write_predictions(run_dir / "predictions.csv", test_set, probabilities, label_names, by_id)
-    with atomic_open(run_dir / "embeddings.npz", "wb") as handle:
-        np.savez(handle, embeddings=embeddings.numpy(), targets=test_set.targets)
+    if keep_embeddings:  # only the run the t-SNE figure shows: GLAM embeddings are ~93 KB per utterance
+        with atomic_open(run_dir / "embeddings.npz", "wb") as handle:
+            np.savez(handle, embeddings=embeddings.numpy(), targets=test_set.targets)
     atomic_write_json(run_dir / "history.json", outcome.history)
     selection = "test" if select_on_test else {"validation": "validation", "last": "last_epoch"}[
         config.train.select_on]
@@ -211,6 +212,23 @@ def _run_one(config: ExperimentConfig, fold: Fold, seed: int, run_dir: Path, pre
     return record
 
 
+#: Keys that choose which runs to do and how fast, not what a run computes: a run folder can be continued with
+#: more seeds or folds, another thread count or cache folder.
+_EXECUTION_KEYS = {("seeds",), ("cache_dir",), ("protocol", "folds"), ("train", "threads"), ("train", "progress"),
+                   ("train", "num_workers")}
+
+
+def _identity(config: dict[str, Any]) -> dict[str, Any]:
+    """The part of a resolved config that decides the results of each (fold, seed) run."""
+    identity = json.loads(json.dumps(config))
+    for path in _EXECUTION_KEYS:
+        node = identity
+        for key in path[:-1]:
+            node = node.get(key, {})
+        node.pop(path[-1], None)
+    return identity
+
+
 def run_experiment(config: ExperimentConfig, output_dir: str | Path) -> dict[str, Any]:
     """Run every (fold, seed) of ``config`` into ``output_dir`` and write the summary; returns the summary dict.
 
@@ -220,7 +238,7 @@ def run_experiment(config: ExperimentConfig, output_dir: str | Path) -> dict[str
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     saved = output_dir / "config.yaml"
-    if saved.is_file() and read_yaml(saved) != to_dict(config):
+    if saved.is_file() and _identity(read_yaml(saved)) != _identity(to_dict(config)):
         raise SerkitError(f"{output_dir} holds runs of a different recipe (see {saved}); use a new --out "
                           "folder or delete the old one.")
     write_yaml(saved, config)
@@ -257,7 +275,8 @@ def run_experiment(config: ExperimentConfig, output_dir: str | Path) -> dict[str
                             len(fold.train), len(fold.val), len(fold.test))
                 run_dir.mkdir(parents=True, exist_ok=True)
                 write_yaml(run_dir / "config.yaml", replace(config, seeds=(seed,)))
-                record = _run_one(config, fold, seed, run_dir, prepared, pipeline, label_set, targets, by_id)
+                record = _run_one(config, fold, seed, run_dir, prepared, pipeline, label_set, targets, by_id,
+                                  keep_embeddings=not records)
             records.append(record)
             selections.add(record["selection"])
             histories[f"{fold.name}/seed{seed}"] = json.loads((run_dir / "history.json").read_text(encoding="utf-8"))
@@ -278,6 +297,8 @@ def _write_figures(summary: dict[str, Any], histories: dict[str, list], output_d
     # (embeddings of different folds come from different models and cannot share one map)
     first = summary["runs"][0]
     path = output_dir / "runs" / first["fold"] / f"seed{first['seed']}" / "embeddings.npz"
+    if not path.is_file():
+        return
     with np.load(path, allow_pickle=False) as data:
         embeddings, classes = data["embeddings"], data["targets"]
     if len(embeddings) >= 5:
