@@ -4,7 +4,14 @@ from pathlib import Path
 
 import pytest
 
-from serkit.config import ConfigError, ExperimentConfig, apply_overrides, from_dict, load_experiment, read_recipe
+from serkit.config import (
+    ConfigError,
+    ExperimentConfig,
+    apply_overrides,
+    from_dict,
+    load_experiment,
+    read_recipe,
+)
 
 RECIPES = sorted((Path(__file__).resolve().parents[1] / "recipes").rglob("*.yaml"))
 

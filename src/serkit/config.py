@@ -25,7 +25,6 @@ from serkit.registry import closest_names
 
 __all__ = [
     "ConfigError",
-    "read_recipe",
     "CorpusConfig",
     "ExperimentConfig",
     "InputConfig",
@@ -36,6 +35,7 @@ __all__ = [
     "apply_overrides",
     "from_dict",
     "load_experiment",
+    "read_recipe",
     "read_yaml",
     "to_dict",
     "write_yaml",

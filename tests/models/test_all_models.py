@@ -11,7 +11,6 @@ import torch
 
 from serkit.models import create_model, list_models
 
-
 NUM_CLASSES = 4
 BATCH = 3
 #: Frames of the inputs of variable-length models.
