@@ -60,3 +60,21 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+def input_shapes_seen(model: torch.nn.Module, modules: dict[str, torch.nn.Module], features: torch.Tensor):
+    """Input shape of each named submodule during one forward pass of an acoustic model, and its logits."""
+    seen: dict[str, tuple[int, ...]] = {}
+
+    def record(key: str):
+        def hook(_module, args) -> None:
+            seen.setdefault(key, tuple(args[0].shape))
+        return hook
+
+    hooks = [module.register_forward_pre_hook(record(key)) for key, module in modules.items()]
+    try:
+        logits = model(features, torch.full((features.shape[0],), features.shape[1]))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return seen, logits

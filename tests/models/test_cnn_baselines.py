@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import input_shapes_seen
 
 from serkit.models import count_parameters, create_model
 
@@ -25,27 +26,9 @@ def test_default_input_shapes_are_the_scripts_segments():
     assert create_model("apcnn", num_classes=4).input_shape == (400, 197)  # 2 s of 400 spectrogram bins
 
 
-def _input_shapes(model: torch.nn.Module, modules: dict[str, torch.nn.Module], features: torch.Tensor):
-    """Input shape of each named submodule during one forward pass, and the logits."""
-    seen: dict[str, tuple[int, ...]] = {}
-
-    def record(key: str):
-        def hook(_module, args) -> None:
-            seen.setdefault(key, tuple(args[0].shape))
-        return hook
-
-    hooks = [module.register_forward_pre_hook(record(key)) for key, module in modules.items()]
-    try:
-        logits = model(features, torch.full((features.shape[0],), features.shape[1]))
-    finally:
-        for hook in hooks:
-            hook.remove()
-    return seen, logits
-
-
 def test_mhcnn_joins_stems_on_channels_and_stacks_heads_on_height():
     model = create_model("mhcnn", num_classes=4)
-    seen, logits = _input_shapes(model, {"body": model.encoder.body, "attention": model.attention,
+    seen, logits = input_shapes_seen(model, {"body": model.encoder.body, "attention": model.attention,
                                          "fc": model.fc}, torch.randn(2, 63, 26))
     assert seen["body"] == (2, 16, 25, 62)  # 8 + 8 channels
     assert seen["attention"] == (2, 80, 6, 15)
@@ -61,7 +44,7 @@ def test_macnn_is_the_head_fusion_configuration():
 
 def test_aacnn_joins_stems_on_height_and_attends_over_positions():
     model = create_model("aacnn", num_classes=4)
-    seen, _ = _input_shapes(model, {"body": model.encoder.body, "attention": model.attention, "fc": model.fc},
+    seen, _ = input_shapes_seen(model, {"body": model.encoder.body, "attention": model.attention, "fc": model.fc},
                             torch.randn(2, 63, 26))
     assert seen["body"] == (2, 16, 50, 62)  # 16 channels, two stems of height 25 stacked
     assert seen["attention"] == (2, 12 * 15, 80)  # positions x channels

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import input_shapes_seen
 
 from serkit.models import count_parameters, create_model
 from serkit.models.glam import GLAM, GlobalAwareFusion, NoFusion
@@ -21,28 +22,10 @@ def test_parameter_counts_equal_the_original_code(name, input_shape, expected):
     assert count_parameters(model) == expected
 
 
-def _shapes_seen(model: torch.nn.Module, modules: dict[str, torch.nn.Module], features: torch.Tensor):
-    """Input shape of each named submodule during one forward pass."""
-    seen: dict[str, tuple[int, ...]] = {}
-
-    def record(key: str):
-        def hook(_module, args) -> None:
-            seen.setdefault(key, tuple(args[0].shape))
-        return hook
-
-    hooks = [module.register_forward_pre_hook(record(key)) for key, module in modules.items()]
-    try:
-        logits = model(features, torch.full((features.shape[0],), features.shape[1]))
-    finally:
-        for hook in hooks:
-            hook.remove()
-    return seen, logits
-
-
 def test_glam_follows_the_seed_table_layer_by_layer():
     model = create_model("glam", num_classes=4)
     encoder = model.encoder
-    seen, logits = _shapes_seen(model, {
+    seen, logits = input_shapes_seen(model, {
         "conv1a": encoder.conv1a, "conv2": encoder.conv2, "conv3": encoder.conv3, "conv4": encoder.conv4,
         "conv5": encoder.conv5, "gmlp": model.fusion.gmlp, "fc": model.fc,
     }, torch.randn(2, 57, 26))
@@ -69,7 +52,7 @@ def test_ablations_fuse_the_same_encoder_map(name, fusion_input, hidden_dim):
     modules = {"fc": model.fc}
     if fusion_input is not None:
         modules["attention"] = model.fusion.attention
-    seen, _ = _shapes_seen(model, modules, torch.randn(2, 57, 26))
+    seen, _ = input_shapes_seen(model, modules, torch.randn(2, 57, 26))
     assert model.hidden_dim == hidden_dim and seen["fc"] == (2, hidden_dim)
     if fusion_input is not None:
         assert seen["attention"] == fusion_input  # AA: positions x channels; MHA: the map itself
