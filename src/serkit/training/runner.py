@@ -171,6 +171,10 @@ def _run_one(config: ExperimentConfig, fold: Fold, seed: int, run_dir: Path, pre
     torch.manual_seed(seed)  # model initialisation depends on the seed only
     example = train_set.chunks[0]
     model = build_model(config, len(label_names), pipeline.num_features, example.shape[0])
+    if getattr(model, "input_shape", None) is not None and config.input.short_policy == "keep":
+        raise SerkitError(f"model {config.model.name!r} takes fixed {model.input_shape} segments and ignores "
+                          "lengths, so short_policy=keep would feed it zero-padded segments as if they were "
+                          "speech; use input.short_policy pad, tile or drop.")
     meta = {"serkit_version": __version__, "model_name": config.model.name, "model_args": model.model_args,
             "label_names": label_names, **pipeline.describe(), "standardizer": standardize.to_dict()}
     select_on_test = config.train.select_on == "test" or fold.selection == "test"
