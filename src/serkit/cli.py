@@ -16,6 +16,10 @@ from serkit.errors import SerkitError
 
 __all__ = ["build_parser", "main"]
 
+#: Modules that add their own sub-commands: each defines ``add_commands(commands)`` taking the sub-parsers object
+#: of ``serkit`` and setting ``func`` on every parser it adds. One module per family keeps this file thin.
+_COMMAND_MODULES = ("serkit.cli_config", "serkit.cli_dcnn", "serkit.cli_fusion", "serkit.cli_ssl", "serkit.cli_hubert")
+
 
 def _cmd_corpus_list(args: argparse.Namespace) -> int:
     import inspect
@@ -165,12 +169,13 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from serkit.inference.export import write_predictions
+    from serkit.inference.export import read_transcripts, write_predictions
     from serkit.inference.recognizer import Recognizer
 
     recognizer = Recognizer.from_checkpoint(args.model)
+    transcripts = read_transcripts(args.transcripts) if args.transcripts else None
     return write_predictions(recognizer, args.audio, output=args.output, fmt=args.format, timeline=args.timeline,
-                             window=args.window, hop=args.hop)
+                             window=args.window, hop=args.hop, transcripts=transcripts)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -211,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--timeline", action="store_true", help="emotion over time, window by window")
     predict.add_argument("--window", type=float, default=3.0, help="timeline window (s)")
     predict.add_argument("--hop", type=float, default=1.0, help="timeline hop (s)")
+    predict.add_argument("--transcripts", type=Path, help="CSV path,text: the transcript of each file (fusion models)")
     predict.set_defaults(func=_cmd_predict)
 
     corpus = commands.add_parser("corpus", help="corpus loaders, manifests, statistics, folds")
@@ -261,6 +267,17 @@ def build_parser() -> argparse.ArgumentParser:
     normalize.add_argument("--peak", type=float, default=1.0, help="target peak |x| (0 < peak <= 1)")
     normalize.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     normalize.set_defaults(func=_cmd_audio_normalize)
+
+    import importlib
+
+    for module_name in _COMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:  # the module exists but one of its imports is missing: a real error
+                raise
+            continue
+        module.add_commands(commands)
     return parser
 
 

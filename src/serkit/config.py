@@ -31,11 +31,13 @@ __all__ = [
     "LabelsConfig",
     "ModelConfig",
     "ProtocolConfig",
+    "StageConfig",
     "TrainConfig",
     "apply_overrides",
     "from_dict",
     "load_experiment",
     "read_recipe",
+    "stage_config",
     "read_yaml",
     "to_dict",
     "write_yaml",
@@ -239,7 +241,9 @@ class InputConfig:
 
     ``mode: segments`` cuts fixed windows (GLAM: 1.8 s, hop 0.2 s); the model is trained on segments with the
     utterance label and an utterance's prediction is the mean of its segments' logits. ``mode: utterance`` feeds
-    whole utterances (truncated to ``max_seconds`` if set) with padding and lengths.
+    whole utterances (truncated to ``max_seconds`` if set) with padding and lengths. ``mode: frames`` computes the
+    utterance's features once and makes each frame a training example (DCNN stage 1: every image segment), the
+    utterance's prediction again being the mean of their logits.
     """
 
     sample_rate: int = 16000
@@ -252,7 +256,7 @@ class InputConfig:
     normalize: str = "global"
 
     def __post_init__(self) -> None:
-        for name, value, allowed in (("mode", self.mode, ("segments", "utterance")),
+        for name, value, allowed in (("mode", self.mode, ("segments", "utterance", "frames")),
                                      ("short_policy", self.short_policy, ("pad", "tile", "drop", "keep")),
                                      ("normalize", self.normalize, ("global", "none"))):
             if value not in allowed:
@@ -274,7 +278,9 @@ class TrainConfig:
     """The training loop. ``select_on`` picks the checkpoint: ``validation`` (default), ``last`` epoch, or
     ``test`` (the original papers' behaviour: every report then says the test set was used for selection).
     ``threads`` caps torch's CPU threads per process (0 = torch's default).
-    ``precision`` is Accelerate's mixed precision (``no``, ``fp16``, ``bf16``) where the device supports it."""
+    ``precision`` is Accelerate's mixed precision (``no``, ``fp16``, ``bf16``) where the device supports it.
+    ``sampler: balanced`` draws training chunks class-balanced, with replacement (CPT-HuBERT).
+    ``contrastive_weight`` > 0 adds a supervised contrastive term on the model's embedding (CASE)."""
 
     epochs: int = 30
     batch_size: int = 32
@@ -302,6 +308,29 @@ class TrainConfig:
     threads: int = 0
     tensorboard: bool = False
     progress: bool = True
+    sampler: str = "shuffle"
+    contrastive_weight: float = 0.0
+    contrastive_temperature: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.sampler not in ("shuffle", "balanced"):
+            raise ValueError(f"train.sampler={self.sampler!r}: use shuffle or balanced.")
+        if self.contrastive_weight < 0 or self.contrastive_temperature <= 0:
+            raise ValueError("train.contrastive_weight must be >= 0 and train.contrastive_temperature > 0.")
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    """One stage of a multi-stage recipe: the recipe plus ``set`` overrides (``--set`` syntax), trained from the
+    weights of stage ``init_from`` of the same fold and seed (``""`` = from scratch).
+
+    DCNN-BLSTMwA: ``{name: cnn, set: [model.name=alexnet, input.mode=frames]}`` then
+    ``{name: blstm, set: [model.name=dcnn_blstm, input.mode=utterance], init_from: cnn}``.
+    """
+
+    name: str
+    set: tuple[str, ...] = ()
+    init_from: str = ""
 
 
 @dataclass(frozen=True)
@@ -309,7 +338,10 @@ class ExperimentConfig:
     """A whole recipe: data, labels, protocol, input, features, model, training and the seeds to run.
 
     ``features`` is a registered feature with its options in one mapping (``{name: mfcc, n_mfcc: 26}``, see
-    :mod:`serkit.features.spectral`); it is validated when the recipe is loaded.
+    :mod:`serkit.features.spectral`); it is validated when the recipe is loaded. ``text`` is the transcript input of
+    fusion models (``{name: word_vocab, ...}``, see :mod:`serkit.features.text_inputs`; empty = no text).
+    ``stages`` chains trainings per (fold, seed), each the recipe plus the stage's overrides (see StageConfig);
+    the last stage gives the results.
     """
 
     name: str = "experiment"
@@ -320,6 +352,8 @@ class ExperimentConfig:
     features: dict = field(default_factory=lambda: {"name": "mfcc", "n_mfcc": 26})
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    text: dict = field(default_factory=dict)
+    stages: tuple[StageConfig, ...] = ()
     seeds: tuple[int, ...] = (0,)
     cache_dir: str = ""
 
@@ -356,17 +390,49 @@ def read_recipe(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any
 
 def load_experiment(path: str | Path | None = None, overrides: list[str] | None = None,
                     base: Mapping[str, Any] | None = None) -> ExperimentConfig:
-    """Read a recipe YAML (or start from ``base``), apply ``--set`` overrides, and validate it."""
-    from serkit.features.spectral import feature_from_dict
-
+    """Read a recipe YAML (or start from ``base``), apply ``--set`` overrides, and validate it (stages too)."""
     data = read_recipe(path) if path is not None else dict(base or {})
     config = from_dict(ExperimentConfig, apply_overrides(data, overrides))
+    _check_config(config, "")
+    seen: list[str] = []
+    for stage in config.stages:
+        if stage.name in seen or not stage.name.isidentifier():
+            raise ConfigError(f"stages: stage names must be unique identifiers, got {stage.name!r} after {seen}.")
+        if stage.init_from and stage.init_from not in seen:
+            raise ConfigError(f"stages.{stage.name}.init_from={stage.init_from!r}: name an earlier stage "
+                              f"({', '.join(seen) or 'there is none'}).")
+        seen.append(stage.name)
+        _check_config(stage_config(config, stage), f"stages.{stage.name}: ")
+    return config
+
+
+def stage_config(config: ExperimentConfig, stage: StageConfig) -> ExperimentConfig:
+    """The recipe as stage ``stage`` runs it: ``config`` without its stages, plus the stage's overrides."""
+    data = to_dict(config)
+    data["stages"] = []
+    try:
+        return from_dict(ExperimentConfig, apply_overrides(data, list(stage.set)))
+    except ConfigError as exc:
+        raise ConfigError(f"stages.{stage.name}.set: {exc}") from None
+
+
+def _check_config(config: ExperimentConfig, where: str) -> None:
+    from serkit.features.spectral import feature_from_dict
+    from serkit.features.text_inputs import text_input_from_dict
+
     try:
         feature_from_dict(config.features)
     except (KeyError, ValueError) as exc:
-        raise ConfigError(f"features: {exc.args[0] if exc.args else exc}") from None
-    _check_names(config)
-    return config
+        raise ConfigError(f"{where}features: {exc.args[0] if exc.args else exc}") from None
+    if config.text:
+        try:
+            text_input_from_dict(config.text)
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ConfigError(f"{where}text: {exc.args[0] if exc.args else exc}") from None
+    try:
+        _check_names(config)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}{exc}") from None
 
 
 def _check_names(config: ExperimentConfig) -> None:

@@ -80,7 +80,7 @@ def call_with_options(function: Callable, *args: Any, options: Mapping[str, Any]
     Raises:
         ValueError: an option the function does not take (with the closest valid names), or a bad value.
     """
-    hints = typing.get_type_hints(function)
+    hints = typing.get_type_hints(function.__init__ if isinstance(function, type) else function)
     fixed = dict(fixed or {})
     valid = [name for name in option_names(function) if name not in fixed]
     converted = {}

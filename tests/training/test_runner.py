@@ -122,7 +122,7 @@ def test_corrupt_file_is_skipped_and_listed(corpus: Path, tmp_path: Path):
     (["train.lrr=0.1"], "train.lrr"),
     (["train.epochs=many"], "expected an integer"),
     (["features.n_mfc=13"], "n_mfcc"),
-    (["input.mode=frames"], "input.mode"),
+    (["input.mode=frame"], "input.mode"),
 ])
 def test_bad_recipe_values_fail_before_any_work(corpus: Path, overrides, message):
     with pytest.raises(ConfigError, match=message):

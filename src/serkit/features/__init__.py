@@ -12,7 +12,10 @@ Example:
 """
 
 from serkit.features.cache import FeatureCache
+from serkit.features.dcnn import DCNNSegmentsConfig  # registers "dcnn_segments" (DCNN-BLSTMwA images)
 from serkit.features.opensmile_features import OpenSmileConfig  # registers "egemaps"; opensmile loads lazily
+from serkit.features.raw import NoAudioConfig, WaveformConfig  # registers "waveform" and "none"
+from serkit.features.ssl import SSLConfig  # registers "ssl" (HF speech encoders); transformers loads lazily
 from serkit.features.spectral import (
     FEATURES,
     APCNNSpectrogramConfig,
@@ -37,8 +40,10 @@ __all__ = [
     "FeatureConfig",
     "LogMelConfig",
     "MFCCConfig",
+    "NoAudioConfig",
     "OpenSmileConfig",
     "ThreeChannelLogMelConfig",
+    "WaveformConfig",
     "dct_matrix",
     "feature_from_dict",
     "list_features",

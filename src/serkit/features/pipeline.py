@@ -1,8 +1,8 @@
 """From audio files to model inputs: load, segment, compute features, cache, standardise.
 
-:class:`InputPipeline` turns an utterance into its *chunks* ``(num_chunks, frames, num_features)``: the fixed
-segments of ``input.mode: segments`` (training and evaluation may use different hops) or the whole utterance
-(``mode: utterance``). Results are cached on disk by audio content + feature config + segmentation, so a second
+:class:`InputPipeline` turns an utterance into its *chunks* ``(num_chunks, frames, *feature_shape)``: the fixed
+segments of ``input.mode: segments`` (training and evaluation may use different hops), the whole utterance
+(``mode: utterance``), or each frame of the utterance's features (``mode: frames``: DCNN's image segments). Results are cached on disk by audio content + feature config + segmentation, so a second
 epoch, fold, seed or run never recomputes them. The same object serves training, evaluation and prediction, so new
 audio goes through exactly the steps the model was trained on.
 """
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from serkit.audio import io as audio_io
 from serkit.audio.transforms import segment
@@ -72,9 +73,6 @@ class InputPipeline:
         if getattr(feature, "sample_rate", inputs.sample_rate) != inputs.sample_rate:
             raise ValueError(f"features.sample_rate={feature.sample_rate} differs from "
                              f"input.sample_rate={inputs.sample_rate}; set them equal.")
-        if len(feature.feature_shape) != 1:
-            raise ValueError(f"feature {feature.name!r} has frames of shape {feature.feature_shape}; the chunk "
-                             "pipeline takes one feature vector per frame (mfcc, log_mel, apcnn_spectrogram).")
         self.feature, self.inputs = feature, inputs
         self.cache = FeatureCache(cache_dir) if cache_dir is not None else None
         self.short_utterances: set[str] = set()
@@ -89,40 +87,63 @@ class InputPipeline:
         return round(self.inputs.window * rate), round(hop * rate)
 
     def cache_key(self, train: bool) -> str:
-        """Feature key plus the segmentation that produced the chunks."""
-        window, hop = self._window_hop(train) if self.inputs.mode == "segments" else (0, 0)
-        spec = {"mode": self.inputs.mode, "window": window, "hop": hop, "short": self.inputs.short_policy,
+        """Feature key plus the segmentation that produced the chunks.
+
+        ``mode: frames`` stores the whole-utterance features (the ``utterance`` entry) and splits them when read.
+        """
+        mode = "utterance" if self.inputs.mode == "frames" else self.inputs.mode
+        window, hop = self._window_hop(train) if mode == "segments" else (0, 0)
+        spec = {"mode": mode, "window": window, "hop": hop, "short": self.inputs.short_policy,
                 "max_seconds": self.inputs.max_seconds}
         digest = hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:8]
-        return f"{self.feature.key()}-{self.inputs.mode}-{digest}"
+        return f"{self.feature.key()}-{mode}-{digest}"
 
-    def chunks_from_waveform(self, waveform: np.ndarray, *, train: bool = False, name: str = "") -> np.ndarray:
-        """waveform (samples,) at ``input.sample_rate`` -> chunks (num_chunks, frames, num_features).
+    def _frames_first(self, features: torch.Tensor) -> torch.Tensor:
+        """(batch, *feature_shape, frames) or, with ``frame_axis = 1``, (batch, frames, *feature_shape)
+        -> (batch, frames, *feature_shape)."""
+        return features if self.feature.frame_axis == 1 else features.movedim(-1, 1)
 
-        ``num_chunks`` is 0 only with ``short_policy: drop`` for an utterance shorter than one window.
+    def chunks_from_waveform(self, waveform: np.ndarray, *, train: bool = False, name: str = "",
+                             split: bool = True) -> np.ndarray:
+        """waveform (samples,) at ``input.sample_rate`` -> chunks (num_chunks, frames, *feature_shape).
+
+        ``mode: segments`` gives one chunk per window, ``utterance`` one chunk of all frames, ``frames`` one chunk
+        ``(1, *feature_shape)`` per frame. ``num_chunks`` is 0 only with ``short_policy: drop`` for an utterance
+        shorter than one window. ``split=False`` keeps ``frames`` mode's utterance-level array (what is cached).
         """
         if self.inputs.max_seconds is not None:
             waveform = waveform[: round(self.inputs.max_seconds * self.inputs.sample_rate)]
-        if self.inputs.mode == "utterance":
-            features = self.feature.compute(waveform[None, :])  # (1, num_features, frames)
+        if self.inputs.mode in ("utterance", "frames"):
+            features = self._frames_first(self.feature.compute(waveform[None, :]))  # (1, frames, *feature_shape)
         else:
             window, hop = self._window_hop(train)
             if len(waveform) < window:
                 self.short_utterances.add(name or f"<{len(waveform)} samples>")
             pieces = segment(waveform, window=window, hop=hop, short_policy=self.inputs.short_policy)
             if len(pieces) == 0:
-                return np.zeros((0, self.feature.num_frames(window), self.num_features), dtype=np.float32)
-            features = self.feature.compute(pieces)  # (num_chunks, num_features, frames)
-        return features.transpose(1, 2).contiguous().numpy().astype(np.float32, copy=False)
+                return np.zeros((0, self.feature.num_frames(window), *self.feature.feature_shape), dtype=np.float32)
+            features = self._frames_first(self.feature.compute(pieces))  # (num_chunks, frames, *feature_shape)
+        chunks = features.contiguous().numpy().astype(np.float32, copy=False)
+        return self._split_frames(chunks) if split else chunks
+
+    def _split_frames(self, chunks: np.ndarray) -> np.ndarray:
+        """In ``mode: frames``, (1, frames, *shape) -> (frames, 1, *shape); otherwise unchanged."""
+        if self.inputs.mode != "frames" or chunks.shape[0] != 1:
+            return chunks
+        return chunks[0][:, None]
 
     def chunks(self, path: str | Path, *, train: bool = False, name: str = "") -> np.ndarray:
-        """Chunks of an audio file, from the cache when possible."""
-        def compute() -> np.ndarray:
-            return self.chunks_from_waveform(audio_io.load(path, self.inputs.sample_rate), train=train, name=name)
+        """Chunks of an audio file, from the cache when possible (no file is read for the ``none`` feature)."""
+        if not self.feature.reads_audio:
+            return np.zeros((1, 1, 1), dtype=np.float32)
+
+        def compute() -> np.ndarray:  # in frames mode the utterance-level array is cached and split when read
+            return self.chunks_from_waveform(audio_io.load(path, self.inputs.sample_rate), train=train, name=name,
+                                             split=False)
 
         if self.cache is None:
-            return compute()
-        result = self.cache.get_or_compute(path, self.cache_key(train), compute)
+            return self._split_frames(compute())
+        result = self._split_frames(self.cache.get_or_compute(path, self.cache_key(train), compute))
         if self.inputs.mode == "segments" and audio_io.duration(path) < self.inputs.window:
             self.short_utterances.add(name or str(path))  # also counted when served from the cache
         return result

@@ -506,6 +506,11 @@ class FeatureConfig:
 
     name: ClassVar[str] = ""
     version: ClassVar[int] = 1
+    #: Where ``compute`` puts the frame axis: -1 gives ``(batch, *feature_shape, frames)``; a feature whose frames are
+    #: images (DCNN segments) may say 1, ``(batch, frames, *feature_shape)``.
+    frame_axis: ClassVar[int] = -1
+    #: False for inputs that need no audio file (``none``): the pipeline then reads nothing.
+    reads_audio: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         self._check_field_types()

@@ -18,19 +18,47 @@ from serkit.errors import AudioError
 from serkit.fileio import atomic_open, atomic_write_text
 from serkit.inference.recognizer import Recognizer, expand_audio_paths
 
-__all__ = ["prediction_rows", "write_predictions"]
+__all__ = ["prediction_rows", "read_transcripts", "write_predictions"]
+
+
+def read_transcripts(path: str | os.PathLike) -> dict[str, str]:
+    """A CSV with columns ``path,text`` -> {resolved audio path: transcript} (paths relative to the CSV's folder).
+
+    Raises:
+        ValueError: the file lacks the columns, naming the file and the expected header.
+    """
+    path = Path(path)
+    with open(path, encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        if not reader.fieldnames or not {"path", "text"} <= set(reader.fieldnames):
+            raise ValueError(f"{path}: a transcripts file needs the header 'path,text', got {reader.fieldnames}.")
+        return {str((path.parent / row["path"]).resolve()): row["text"] or "" for row in reader}
+
+
+def _transcript(transcripts: dict[str, str], audio: Path) -> str:
+    key = str(audio.resolve())
+    if key not in transcripts:
+        raise ValueError(f"{audio}: no transcript for this file in the transcripts CSV (fusion models need one).")
+    return transcripts[key]
 
 
 def prediction_rows(recognizer: Recognizer, paths: Iterable[str | os.PathLike], *, timeline: bool = False,
-                    window: float = 3.0, hop: float = 1.0, failures: list[str] | None = None
-                    ) -> Iterator[dict[str, Any]]:
+                    window: float = 3.0, hop: float = 1.0, failures: list[str] | None = None,
+                    transcripts: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
     """One dict per file (or per timeline window): path, [start, end,] label and one ``p_<class>`` per class.
 
-    Unreadable files are appended to ``failures`` (if given) and skipped.
+    Unreadable files (and, for fusion models, files without a transcript) are appended to ``failures`` (if given)
+    and skipped.
     """
+    if recognizer.needs_text and transcripts is None:
+        raise ValueError("this model fuses audio with text: pass --transcripts FILE.csv (columns path,text).")
     for path in expand_audio_paths(paths):
         try:
-            if timeline:
+            if recognizer.needs_text:
+                probabilities = recognizer.predict_proba([path], [_transcript(transcripts, path)])[0]
+                yield {"path": str(path), "label": recognizer.classes_[int(probabilities.argmax())],
+                       **{f"p_{c}": float(p) for c, p in zip(recognizer.classes_, probabilities)}}
+            elif timeline:
                 for entry in recognizer.timeline(path, window=window, hop=hop):
                     yield {"path": str(path), "start": entry.start, "end": entry.end, "label": entry.label,
                            **{f"p_{c}": p for c, p in zip(recognizer.classes_, entry.probabilities)}}
@@ -49,7 +77,8 @@ def _format_value(value: Any) -> str:
 
 
 def write_predictions(recognizer: Recognizer, paths: Iterable[str | os.PathLike], *, output: Path | None = None,
-                      fmt: str = "table", timeline: bool = False, window: float = 3.0, hop: float = 1.0) -> int:
+                      fmt: str = "table", timeline: bool = False, window: float = 3.0, hop: float = 1.0,
+                      transcripts: dict[str, str] | None = None) -> int:
     """Predict and write rows in ``fmt`` (table, csv, json, npz) to ``output`` or stdout; returns the exit code.
 
     ``table`` and ``csv`` to stdout stream row by row (a long timeline appears as it is computed); files are
@@ -59,7 +88,10 @@ def write_predictions(recognizer: Recognizer, paths: Iterable[str | os.PathLike]
     if fmt == "npz" and output is None:
         raise ValueError("--format npz needs -o FILE.npz (binary output is not printed).")
     failures: list[str] = []
-    rows = prediction_rows(recognizer, paths, timeline=timeline, window=window, hop=hop, failures=failures)
+    if timeline and recognizer.needs_text:
+        raise ValueError("--timeline is for audio-only models: a fusion model needs the transcript of each window.")
+    rows = prediction_rows(recognizer, paths, timeline=timeline, window=window, hop=hop, failures=failures,
+                           transcripts=transcripts)
     columns = ["path", *(["start", "end"] if timeline else []), "label", *[f"p_{c}" for c in recognizer.classes_]]
     streaming = output is None and fmt in ("table", "csv")
     buffer = io.StringIO()

@@ -24,6 +24,7 @@ import torch
 from serkit.audio import io as audio_io
 from serkit.config import InputConfig, from_dict
 from serkit.features.pipeline import InputPipeline, Standardizer
+from serkit.features.text_inputs import TextInput, text_input_from_state
 from serkit.models import create_model
 from serkit.training.checkpoint import load_checkpoint
 from serkit.training.data import ChunkSet, utterance_logits
@@ -60,13 +61,19 @@ class Recognizer:
     """
 
     def __init__(self, model: torch.nn.Module, pipeline: InputPipeline, label_names: Sequence[str],
-                 standardizer: Standardizer, *, batch_size: int = 64) -> None:
+                 standardizer: Standardizer, *, batch_size: int = 64, text_input: TextInput | None = None) -> None:
         self.model = model.eval()
         torch.set_flush_denormal(True)  # same arithmetic speed-up as in training
         self.pipeline = pipeline
         self.classes_ = list(label_names)
         self.standardizer = standardizer
         self.batch_size = batch_size
+        self.text_input = text_input
+
+    @property
+    def needs_text(self) -> bool:
+        """True for fusion models: every prediction needs the transcript of its audio."""
+        return self.text_input is not None
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, *, batch_size: int = 64) -> Recognizer:
@@ -78,28 +85,37 @@ class Recognizer:
         model = create_model(checkpoint["model_name"], num_classes=num_classes, **args)
         model.load_state_dict(checkpoint["state_dict"])
         pipeline = InputPipeline(checkpoint["feature"], from_dict(InputConfig, checkpoint["input"]))
+        text_input = text_input_from_state(checkpoint["text"]) if checkpoint.get("text") else None
         return cls(model, pipeline, checkpoint["label_names"], Standardizer.from_dict(checkpoint.get("standardizer")),
-                   batch_size=batch_size)
+                   batch_size=batch_size, text_input=text_input)
 
-    def _chunk_set(self, chunk_lists: list[np.ndarray]) -> ChunkSet:
+    def _chunk_set(self, chunk_lists: list[np.ndarray], texts: Sequence[str] | None) -> ChunkSet:
         pieces, owner = [], []
         for index, chunks in enumerate(chunk_lists):
             for chunk in chunks:
                 pieces.append(self.standardizer(chunk))
                 owner.append(index)
+        extras = []
+        if self.text_input is not None:
+            if texts is None or len(texts) != len(chunk_lists):
+                raise ValueError(f"this model fuses audio with its transcript: give one text per audio input "
+                                 f"({len(chunk_lists)}), e.g. texts=[...] or `serkit predict --transcripts FILE`.")
+            extras = [{"text": encoded} for encoded in self.text_input.encode_many(list(texts))]
         return ChunkSet(pieces, np.asarray(owner, dtype=np.int64), np.full(len(chunk_lists), -1),
-                        [str(i) for i in range(len(chunk_lists))])
+                        [str(i) for i in range(len(chunk_lists))], extras)
 
-    def _probabilities(self, chunk_lists: list[np.ndarray]) -> np.ndarray:
+    def _probabilities(self, chunk_lists: list[np.ndarray], texts: Sequence[str] | None = None) -> np.ndarray:
         empty = [i for i, chunks in enumerate(chunk_lists) if len(chunks) == 0]
         if empty:
             raise ValueError(f"{len(empty)} input(s) gave no chunk (shorter than one window with "
                              "short_policy=drop); nothing to classify.")
-        logits, _ = utterance_logits(self.model, self._chunk_set(chunk_lists), batch_size=self.batch_size)
+        logits, _ = utterance_logits(self.model, self._chunk_set(chunk_lists, texts), batch_size=self.batch_size)
         return torch.softmax(logits, dim=1).numpy()
 
-    def predict_proba(self, paths: Iterable[str | os.PathLike]) -> np.ndarray:
+    def predict_proba(self, paths: Iterable[str | os.PathLike], texts: Sequence[str] | None = None) -> np.ndarray:
         """Class probabilities (num_files, num_classes), columns ordered like ``classes_``.
+
+        ``texts``: the transcript of each file, for fusion models (:attr:`needs_text`), in file order.
 
         Raises:
             serkit.errors.AudioError subclasses naming the file that cannot be read.
@@ -107,15 +123,16 @@ class Recognizer:
         files = expand_audio_paths(paths)
         if not files:
             raise ValueError("no audio files given (folders are searched for .wav, .flac, .ogg, .mp3).")
-        return self._probabilities([self.pipeline.chunks(path, train=False) for path in files])
+        return self._probabilities([self.pipeline.chunks(path, train=False) for path in files], texts)
 
-    def predict(self, paths: Iterable[str | os.PathLike]) -> list[str]:
+    def predict(self, paths: Iterable[str | os.PathLike], texts: Sequence[str] | None = None) -> list[str]:
         """The most probable label of each file."""
-        return [self.classes_[i] for i in self.predict_proba(paths).argmax(axis=1)]
+        return [self.classes_[i] for i in self.predict_proba(paths, texts).argmax(axis=1)]
 
-    def predict_waveform(self, waveform: np.ndarray) -> np.ndarray:
-        """Probabilities (num_classes,) of one waveform at the model's sample rate."""
-        return self._probabilities([self.pipeline.chunks_from_waveform(waveform)])[0]
+    def predict_waveform(self, waveform: np.ndarray, text: str | None = None) -> np.ndarray:
+        """Probabilities (num_classes,) of one waveform at the model's sample rate (and its transcript)."""
+        texts = None if text is None else [text]
+        return self._probabilities([self.pipeline.chunks_from_waveform(waveform)], texts)[0]
 
     def timeline(self, path: str | os.PathLike, *, window: float = 3.0, hop: float = 1.0) -> Iterator[TimelineEntry]:
         """Emotion over time in a long recording, one entry per ``window`` seconds every ``hop`` seconds.
@@ -125,6 +142,9 @@ class Recognizer:
         """
         if window <= 0 or hop <= 0:
             raise ValueError(f"window ({window}) and hop ({hop}) must be positive seconds.")
+        if self.needs_text:
+            raise ValueError("a timeline needs a transcript per window, which a fusion model cannot get from a "
+                             "long recording; predict whole utterances with their transcripts instead.")
         total = audio_io.duration(path)
         rate = self.pipeline.inputs.sample_rate
         start = 0.0

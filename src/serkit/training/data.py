@@ -1,21 +1,31 @@
 """In-memory chunk datasets shared by training, evaluation and prediction.
 
-Every utterance becomes one or more *chunks*: fixed segments (``input.mode: segments``) or the whole utterance
-(``mode: utterance``). Each chunk is a feature matrix ``(frames, num_features)``; the model sees padded batches of
-chunks with their lengths, and an utterance's logits are the mean of its chunks' logits (GLAM's rule; with one
-chunk per utterance it is the plain utterance prediction).
+Every utterance becomes one or more *chunks*: fixed segments (``input.mode: segments``), the whole utterance
+(``mode: utterance``) or single feature frames (``mode: frames``). A chunk is an array whose axis 0 is the
+variable-length one: ``(frames, num_features)`` for spectral features, ``(samples,)`` for waveforms,
+``(segments, 3, height, width)`` for DCNN images. The model sees batches padded along that axis with their
+``lengths``, and an utterance's logits are the mean of its chunks' logits (GLAM's rule; with one chunk per utterance
+it is the plain utterance prediction).
+
+Utterance-level *extras* (a fusion model's transcript: ``text``, ``(tokens,)`` ids or ``(tokens, dim)``
+embeddings) travel with every chunk of their utterance and are padded the same way, as ``text (batch, tokens, ...)``
+and ``text_lengths (batch,)``; the model receives them as keyword arguments (:func:`model_inputs`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
-__all__ = ["ChunkSet", "collate_chunks", "make_loader", "utterance_logits"]
+__all__ = ["ChunkSet", "collate_chunks", "make_loader", "model_inputs", "pad_along_first", "utterance_logits"]
+
+#: Batch keys that are not model inputs.
+_BOOKKEEPING = ("features", "lengths", "targets", "utterance")
 
 
 @dataclass
@@ -23,23 +33,26 @@ class ChunkSet(Dataset):
     """Chunks of a list of utterances.
 
     Attributes:
-        chunks: list of float32 arrays, each (frames, num_features).
+        chunks: list of float32 arrays, each (frames, *feature_shape).
         chunk_utterance: (num_chunks,) index of the utterance each chunk belongs to.
         targets: (num_utterances,) class index per utterance (-1 = unlabelled).
         utterance_ids: ids, in utterance-index order.
+        extras: per utterance, named arrays whose axis 0 varies (``{"text": (tokens,) ids}``); empty = none.
     """
 
     chunks: list[np.ndarray]
     chunk_utterance: np.ndarray
     targets: np.ndarray
     utterance_ids: Sequence[str]
+    extras: list[dict[str, np.ndarray]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.chunks)
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, int, int]:
+    def __getitem__(self, index: int) -> tuple[np.ndarray, int, int, dict[str, np.ndarray]]:
         utterance = int(self.chunk_utterance[index])
-        return self.chunks[index], int(self.targets[utterance]), utterance
+        extras = self.extras[utterance] if self.extras else {}
+        return self.chunks[index], int(self.targets[utterance]), utterance, extras
 
     @property
     def num_utterances(self) -> int:
@@ -49,28 +62,56 @@ class ChunkSet(Dataset):
         return self.targets[self.chunk_utterance]
 
 
-def collate_chunks(items: list[tuple[np.ndarray, int, int]]) -> dict[str, torch.Tensor]:
-    """Pad chunks to the longest: features (batch, frames, num_features), lengths, targets, utterance (batch,)."""
-    lengths = torch.tensor([item[0].shape[0] for item in items], dtype=torch.long)
+def pad_along_first(arrays: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Arrays (length_i, *trailing) -> zero-padded (batch, max_length, *trailing) tensor and lengths (batch,)."""
+    lengths = torch.tensor([array.shape[0] for array in arrays], dtype=torch.long)
     if bool((lengths == lengths[0]).all()):  # fixed-length segments: one stack, no padding loop
-        features = torch.from_numpy(np.stack([item[0] for item in items]))
-    else:
-        features = torch.zeros(len(items), int(lengths.max()), items[0][0].shape[1])
-        for row, (chunk, _, _) in enumerate(items):
-            features[row, : chunk.shape[0]] = torch.from_numpy(chunk)
-    return {
+        return torch.from_numpy(np.stack(arrays)), lengths
+    first = arrays[0]
+    padded = torch.zeros((len(arrays), int(lengths.max()), *first.shape[1:]), dtype=torch.from_numpy(first[:0]).dtype)
+    for row, array in enumerate(arrays):
+        padded[row, : array.shape[0]] = torch.from_numpy(array)
+    return padded, lengths
+
+
+def collate_chunks(items: list[tuple[np.ndarray, int, int, dict[str, np.ndarray]]]) -> dict[str, torch.Tensor]:
+    """Pad chunks to the longest: features (batch, frames, *feature_shape), lengths, targets, utterance (batch,),
+    and for each extra ``name`` the padded ``name`` (batch, tokens, ...) and ``name_lengths`` (batch,)."""
+    features, lengths = pad_along_first([item[0] for item in items])
+    batch = {
         "features": features,
         "lengths": lengths,
         "targets": torch.tensor([item[1] for item in items], dtype=torch.long),
         "utterance": torch.tensor([item[2] for item in items], dtype=torch.long),
     }
+    for name in items[0][3]:
+        batch[name], batch[f"{name}_lengths"] = pad_along_first([item[3][name] for item in items])
+    return batch
+
+
+def model_inputs(batch: dict[str, torch.Tensor], device: torch.device | str | None = None) -> dict[str, Any]:
+    """The keyword inputs of a model beyond ``(features, lengths)``: the extras of a batch (``text``, ...)."""
+    return {key: value if device is None else value.to(device) for key, value in batch.items()
+            if key not in _BOOKKEEPING}
 
 
 def make_loader(dataset: ChunkSet, *, batch_size: int, shuffle: bool, seed: int = 0, num_workers: int = 0,
-                epoch: int = 0) -> DataLoader:
-    """A DataLoader whose shuffling depends only on (seed, epoch), so a resumed run sees the same order."""
+                epoch: int = 0, balanced: bool = False) -> DataLoader:
+    """A DataLoader whose order depends only on (seed, epoch), so a resumed run sees the same order.
+
+    ``balanced`` draws chunks with replacement, each class equally likely (CPT-HuBERT's class-balanced sampler);
+    an epoch then has as many draws as the set has chunks.
+    """
     generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, collate_fn=collate_chunks,
+    sampler = None
+    if balanced:
+        chunk_targets = dataset.chunk_targets()
+        counts = np.bincount(chunk_targets[chunk_targets >= 0], minlength=1).astype(np.float64)
+        weights = np.where(chunk_targets >= 0, 1.0 / np.maximum(counts[np.maximum(chunk_targets, 0)], 1), 0.0)
+        sampler = WeightedRandomSampler(torch.from_numpy(weights), num_samples=len(dataset), replacement=True,
+                                        generator=generator)
+        shuffle = False
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, sampler=sampler, collate_fn=collate_chunks,
                       num_workers=num_workers, generator=generator, drop_last=False,
                       persistent_workers=False)
 
@@ -91,7 +132,7 @@ def utterance_logits(model: torch.nn.Module, dataset: ChunkSet, *, batch_size: i
     counts = torch.zeros(dataset.num_utterances)
     for batch in loader:
         features, lengths = batch["features"].to(device), batch["lengths"].to(device)
-        embedding = model.forward_features(features, lengths)
+        embedding = model.forward_features(features, lengths, **model_inputs(batch, device))
         logits = model.forward_head(embedding).float().cpu()
         if logit_sum is None:
             logit_sum = torch.zeros(dataset.num_utterances, logits.shape[1])

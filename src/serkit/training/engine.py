@@ -21,8 +21,8 @@ from tqdm.auto import tqdm
 from serkit.config import TrainConfig
 from serkit.evaluation.metrics import classification_metrics
 from serkit.training.checkpoint import load_checkpoint, save_checkpoint
-from serkit.training.data import ChunkSet, make_loader, utterance_logits
-from serkit.training.losses import LOSSES, balanced_class_weights, mixup
+from serkit.training.data import ChunkSet, make_loader, model_inputs, utterance_logits
+from serkit.training.losses import LOSSES, balanced_class_weights, mixup, supervised_contrastive
 from serkit.training.optim import build_optimizer, build_scheduler
 
 __all__ = ["TrainOutcome", "selection_score", "train_one"]
@@ -95,12 +95,19 @@ def train_one(
     loss_kwargs = {"weight": weight.to(accelerator.device) if weight is not None else None,
                    "gamma": config.focal_gamma}
     steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
-    optimizer = build_optimizer(config.optimizer, model.parameters(), lr=config.lr,
+    trainable = [p for p in model.parameters() if p.requires_grad]  # frozen encoders stay out of the optimiser
+    if not trainable:
+        raise ValueError("the model has no trainable parameter (everything is frozen); unfreeze a part of it.")
+    optimizer = build_optimizer(config.optimizer, trainable, lr=config.lr,
                                 weight_decay=config.weight_decay, momentum=config.momentum)
     schedule = build_scheduler(config.scheduler, optimizer, epochs=config.epochs, steps_per_epoch=steps_per_epoch,
                                gamma=config.gamma, step_size=config.step_size, warmup=config.warmup,
                                min_lr=config.min_lr)
+    if config.contrastive_weight > 0 and config.mixup_alpha > 0:
+        raise ValueError("train.contrastive_weight and train.mixup_alpha cannot both be set: mixed examples have "
+                         "no single class for the contrastive term.")
     model, optimizer = accelerator.prepare(model, optimizer)
+    plain = accelerator.unwrap_model  # forward_features / forward_head live on the unwrapped module
 
     outcome, start_epoch, patience, decays = TrainOutcome(), 0, 0, 0
     last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
@@ -119,19 +126,25 @@ def train_one(
         torch.manual_seed(seed * 100_003 + epoch)  # dropout draws depend only on (seed, epoch)
         mix_generator = torch.Generator().manual_seed(seed * 100_003 + epoch + 7)
         loader = accelerator.prepare(make_loader(train_set, batch_size=config.batch_size, shuffle=True, seed=seed,
-                                                 num_workers=config.num_workers, epoch=epoch))
+                                                 num_workers=config.num_workers, epoch=epoch,
+                                                 balanced=config.sampler == "balanced"))
         model.train()
         total, count = 0.0, 0
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False,
                    disable=not config.progress or not accelerator.is_local_main_process)
         for batch in bar:
-            features, targets = batch["features"], batch["targets"]
+            features, targets, extras = batch["features"], batch["targets"], model_inputs(batch)
             with accelerator.autocast():
                 if config.mixup_alpha > 0:
                     mixed = mixup(features, targets, config.mixup_alpha, mix_generator)
-                    loss = mixed.loss(loss_fn, model(mixed.features, batch["lengths"]), **loss_kwargs)
+                    loss = mixed.loss(loss_fn, model(mixed.features, batch["lengths"], **extras), **loss_kwargs)
+                elif config.contrastive_weight > 0:  # CASE: class-aware contrastive term on the fused embedding
+                    embedding = plain(model).forward_features(features, batch["lengths"], **extras)
+                    loss = loss_fn(plain(model).forward_head(embedding), targets, **loss_kwargs)
+                    loss = loss + config.contrastive_weight * supervised_contrastive(
+                        embedding, targets, temperature=config.contrastive_temperature)
                 else:
-                    loss = loss_fn(model(features, batch["lengths"]), targets, **loss_kwargs)
+                    loss = loss_fn(model(features, batch["lengths"], **extras), targets, **loss_kwargs)
             optimizer.zero_grad(set_to_none=True)
             accelerator.backward(loss)
             if config.grad_clip:

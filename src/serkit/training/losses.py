@@ -9,7 +9,8 @@ from sklearn.utils.class_weight import compute_class_weight
 
 from serkit.registry import Registry
 
-__all__ = ["LOSSES", "MixedBatch", "balanced_class_weights", "focal_loss", "mixup"]
+__all__ = ["LOSSES", "MixedBatch", "balanced_class_weights", "focal_loss", "mixup", "pairwise_contrastive",
+           "supervised_contrastive"]
 
 LOSSES: Registry = Registry("loss")
 
@@ -32,6 +33,48 @@ def focal_loss(logits: torch.Tensor, targets: torch.Tensor, *, weight: torch.Ten
         w = weight[targets]
         return (loss * w).sum() / w.sum()
     return loss.mean()
+
+
+def supervised_contrastive(embeddings: torch.Tensor, targets: torch.Tensor, *, temperature: float = 0.1
+                           ) -> torch.Tensor:
+    """Supervised contrastive loss (Khosla et al. 2020, "L_out") on L2-normalised embeddings.
+
+    For each anchor, ``-mean over positives p of log(exp(z_a.z_p / t) / sum over others k of exp(z_a.z_k / t))``;
+    anchors without a positive in the batch are left out (0 if none has one). Gradients flow into ``embeddings``
+    (CASE's original detached them, so the term never trained anything).
+
+    Args:
+        embeddings: (batch, hidden_dim). targets: (batch,) class indices.
+    """
+    z = F.normalize(embeddings.float(), dim=1)
+    similarity = z @ z.T / temperature  # (batch, batch)
+    self_mask = torch.eye(len(z), dtype=torch.bool, device=z.device)
+    similarity = similarity.masked_fill(self_mask, float("-inf"))
+    log_prob = similarity - torch.logsumexp(similarity, dim=1, keepdim=True)
+    positives = (targets[:, None] == targets[None, :]) & ~self_mask
+    has_positive = positives.any(dim=1)
+    if not bool(has_positive.any()):
+        return embeddings.sum() * 0.0  # keeps the graph (and the device) without changing the loss
+    per_anchor = -(log_prob.masked_fill(~positives, 0.0).sum(dim=1)) / positives.sum(dim=1).clamp_min(1)
+    return per_anchor[has_positive].mean()
+
+
+def pairwise_contrastive(embeddings: torch.Tensor, targets: torch.Tensor, *, temperature: float = 0.05
+                         ) -> torch.Tensor:
+    """CASE's contrastive term (``utils/contrastive.py``), with its gradient: for every ordered pair i != j,
+    ``BCEWithLogits(cos(z_i, z_j) / temperature, same label)``, averaged over pairs. The original collected the
+    pair logits with ``torch.tensor(list)``, which detached them; here they stay in the graph.
+
+    Args:
+        embeddings: (batch, hidden_dim). targets: (batch,) class indices.
+    """
+    z = F.normalize(embeddings.float(), dim=1)
+    off_diagonal = ~torch.eye(len(z), dtype=torch.bool, device=z.device)
+    if not bool(off_diagonal.any()):
+        return embeddings.sum() * 0.0  # a batch of one has no pair
+    logits = (z @ z.T / temperature)[off_diagonal]  # (batch * (batch - 1),)
+    same = (targets[:, None] == targets[None, :])[off_diagonal].float()
+    return F.binary_cross_entropy_with_logits(logits, same)
 
 
 def balanced_class_weights(targets: np.ndarray, num_classes: int) -> torch.Tensor:

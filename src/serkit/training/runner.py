@@ -5,8 +5,10 @@ Output folder layout::
     <output_dir>/
       config.yaml               resolved recipe (every default written out)
       folds.json                the folds used, with the protocol's guarantees
-      runs/<fold>/seed<k>/      config.yaml, history.json, metrics.json, predictions.csv, embeddings.npy,
-                                best.pt (self-describing), last.pt (resume state)
+      runs/<fold>/seed<k>/      config.yaml, history.json, metrics.json, predictions.csv, outputs.npz (validation
+                                and test logits, for ensembles), embeddings.npz (first run), best.pt
+                                (self-describing), last.pt (resume state); a multi-stage recipe keeps every stage
+                                but the last in a sub-folder named after it (same files) and the last one here
       summary.md / .csv / .json, runs.csv, confusion_matrix.png, training_curves.png, tsne.png
 
 A run whose ``metrics.json`` exists is finished and skipped; an interrupted run continues from its ``last.pt``.
@@ -27,7 +29,7 @@ import numpy as np
 import torch
 
 from serkit import __version__
-from serkit.config import ExperimentConfig, LabelsConfig, read_yaml, to_dict, write_yaml
+from serkit.config import ExperimentConfig, LabelsConfig, read_yaml, stage_config, to_dict, write_yaml
 from serkit.data.corpora import fill_content_hashes, load_corpus
 from serkit.data.labels import LabelSet, apply_label_set, get_label_set
 from serkit.data.protocols import Fold, make_folds, protocol_info, write_folds
@@ -37,6 +39,7 @@ from serkit.evaluation.metrics import classification_metrics
 from serkit.evaluation.plots import plot_confusion_matrix, plot_training_curves, plot_tsne
 from serkit.evaluation.report import summarize_runs, write_summary
 from serkit.features.pipeline import InputPipeline, Standardizer
+from serkit.features.text_inputs import TextInput, text_input_from_dict
 from serkit.fileio import atomic_open, atomic_write_json
 from serkit.models import create_model, model_arguments
 from serkit.training.checkpoint import load_checkpoint, save_checkpoint
@@ -82,15 +85,23 @@ def load_utterances(config: ExperimentConfig) -> tuple[list[Utterance], LabelSet
     return kept, label_set, notes
 
 
-def build_model(config: ExperimentConfig, num_classes: int, num_features: int, num_frames: int) -> torch.nn.Module:
-    """Create the recipe's model, filling ``num_features`` / ``input_shape`` from the features when unset."""
+def build_model(config: ExperimentConfig, num_classes: int, num_features: int, num_frames: int,
+                text_input: TextInput | None = None) -> torch.nn.Module:
+    """Create the recipe's model, filling ``num_features`` / ``input_shape`` from the features and the text input's
+    arguments (``vocab_size``, ...) when the model takes them and the recipe leaves them unset; a model with
+    ``init_text_embeddings`` gets the text input's initial word vectors."""
     args = dict(config.model.args)
     accepted = model_arguments(config.model.name)
-    if "num_features" in accepted and "num_features" not in args:
-        args["num_features"] = num_features
-    if "input_shape" in accepted and "input_shape" not in args:
-        args["input_shape"] = (num_features, num_frames)
-    return create_model(config.model.name, num_classes=num_classes, **args)
+    derived = {"num_features": num_features, "input_shape": (num_features, num_frames),
+               **(text_input.model_args() if text_input is not None else {})}
+    for key, value in derived.items():
+        if key in accepted and key not in args:
+            args[key] = value
+    model = create_model(config.model.name, num_classes=num_classes, **args)
+    matrix = text_input.embedding_matrix() if text_input is not None else None
+    if matrix is not None and hasattr(model, "init_text_embeddings"):
+        model.init_text_embeddings(torch.as_tensor(matrix))
+    return model
 
 
 @dataclass
@@ -119,15 +130,38 @@ def _prepare_chunks(utterances: list[Utterance], pipeline: InputPipeline, *, pro
 
 
 def _chunk_set(ids: tuple[str, ...], chunks: dict[str, np.ndarray], targets: dict[str, int],
-               standardize: Standardizer) -> ChunkSet:
+               standardize: Standardizer, texts: dict[str, np.ndarray] | None = None) -> ChunkSet:
     ids = tuple(i for i in ids if i in chunks)
     pieces, owner = [], []
     for index, utt_id in enumerate(ids):
         for chunk in chunks[utt_id]:
             pieces.append(standardize(chunk))
             owner.append(index)
+    extras = [{"text": texts[i]} for i in ids] if texts is not None else []
     return ChunkSet(pieces, np.asarray(owner, dtype=np.int64), np.asarray([targets[i] for i in ids], dtype=np.int64),
-                    ids)
+                    ids, extras)
+
+
+class _TextEncodings:
+    """Encoded transcripts per fold, computed once: a text input that learns nothing from data (a frozen encoder)
+    is encoded once for all folds and seeds; one that does (a vocabulary) once per fold's training set."""
+
+    def __init__(self) -> None:
+        self._memo: dict[str, tuple[TextInput, dict[str, np.ndarray]]] = {}
+
+    def get(self, spec: dict[str, Any], fold: Fold, by_id: dict[str, Utterance]
+            ) -> tuple[TextInput | None, dict[str, np.ndarray] | None]:
+        if not spec:
+            return None, None
+        text_input = text_input_from_dict(spec)
+        learns = getattr(text_input, "learns_from_data", True)
+        key = json.dumps(spec, sort_keys=True) + ("|" + ",".join(sorted(fold.train)) if learns else "")
+        if key not in self._memo:
+            text_input.fit([by_id[i] for i in fold.train])
+            ids = [*fold.train, *fold.val, *fold.test] if learns else list(by_id)
+            encoded = text_input.encode_many([by_id[i].text or "" for i in ids])
+            self._memo[key] = (text_input, dict(zip(ids, encoded)))
+        return self._memo[key]
 
 
 def _folds_for(config: ExperimentConfig, utterances: list[Utterance], seed: int) -> list[Fold]:
@@ -156,27 +190,36 @@ def _write_predictions(path: Path, dataset: ChunkSet, probabilities: np.ndarray,
 
 def _run_one(config: ExperimentConfig, fold: Fold, seed: int, run_dir: Path, prepared: _Prepared,
              pipeline: InputPipeline, label_set: LabelSet, targets: dict[str, int],
-             by_id: dict[str, Utterance], *, keep_embeddings: bool) -> dict[str, Any]:
+             by_id: dict[str, Utterance], *, keep_embeddings: bool, texts: _TextEncodings,
+             init_from: Path | None = None, earlier_stages: dict[str, Any] | None = None) -> dict[str, Any]:
     label_names = list(label_set.labels)
+    text_input, encoded = texts.get(config.text, fold, by_id)
     train_raw = _chunk_set(fold.train, prepared.train_chunks, targets, Standardizer())
     if len(train_raw) == 0:
         raise SerkitError(f"fold {fold.name}: the training part has no chunks (all utterances unreadable or "
                           "dropped as too short); check input.short_policy and the corpus.")
     standardize = Standardizer.fit(train_raw.chunks) if config.input.normalize == "global" else Standardizer()
-    train_set = _chunk_set(fold.train, prepared.train_chunks, targets, standardize)
-    val_set = _chunk_set(fold.val, prepared.eval_chunks, targets, standardize)
-    test_set = _chunk_set(fold.test, prepared.eval_chunks, targets, standardize)
+    train_set = _chunk_set(fold.train, prepared.train_chunks, targets, standardize, encoded)
+    val_set = _chunk_set(fold.val, prepared.eval_chunks, targets, standardize, encoded)
+    test_set = _chunk_set(fold.test, prepared.eval_chunks, targets, standardize, encoded)
     if test_set.num_utterances == 0:
         raise SerkitError(f"fold {fold.name}: the test part is empty after skipping unreadable or too-short audio.")
     torch.manual_seed(seed)  # model initialisation depends on the seed only
     example = train_set.chunks[0]
-    model = build_model(config, len(label_names), pipeline.num_features, example.shape[0])
+    model = build_model(config, len(label_names), pipeline.num_features, example.shape[0], text_input)
+    if init_from is not None:  # a later stage starts from the previous stage's selected weights
+        state = load_checkpoint(init_from, require=("state_dict",))["state_dict"]
+        if hasattr(model, "init_from_stage"):
+            model.init_from_stage(state)
+        else:
+            model.load_state_dict(state)
     if getattr(model, "input_shape", None) is not None and config.input.short_policy == "keep":
         raise SerkitError(f"model {config.model.name!r} takes fixed {model.input_shape} segments and ignores "
                           "lengths, so short_policy=keep would feed it zero-padded segments as if they were "
                           "speech; use input.short_policy pad, tile or drop.")
     meta = {"serkit_version": __version__, "model_name": config.model.name, "model_args": model.model_args,
-            "label_names": label_names, **pipeline.describe(), "standardizer": standardize.to_dict()}
+            "label_names": label_names, **pipeline.describe(), "standardizer": standardize.to_dict(),
+            **({"text": text_input.state()} if text_input is not None else {})}
     select_on_test = config.train.select_on == "test" or fold.selection == "test"
     if getattr(model, "fits_in_closed_form", False):  # e.g. eGeMAPS + linear SVM, fitted by scikit-learn
         selection_set = {"validation": val_set if val_set.num_utterances else None, "test": test_set,
@@ -199,6 +242,12 @@ def _run_one(config: ExperimentConfig, fold: Fold, seed: int, run_dir: Path, pre
     probabilities = torch.softmax(logits, dim=1).numpy()
     metrics = classification_metrics(test_set.targets, probabilities.argmax(1), label_names)
     _write_predictions(run_dir / "predictions.csv", test_set, probabilities, label_names, by_id)
+    val_logits = (utterance_logits(model, val_set, batch_size=config.train.eval_batch_size)[0].numpy()
+                  if val_set.num_utterances else np.zeros((0, len(label_names)), dtype=np.float32))
+    with atomic_open(run_dir / "outputs.npz", "wb") as handle:  # logits for ensembles (serkit ensemble)
+        np.savez(handle, val_ids=np.array(val_set.utterance_ids, dtype=str), val_logits=val_logits,
+                 val_targets=val_set.targets, test_ids=np.array(test_set.utterance_ids, dtype=str),
+                 test_logits=logits.numpy(), test_targets=test_set.targets, label_names=np.array(label_names))
     if keep_embeddings:  # only the run the t-SNE figure shows: GLAM embeddings are ~93 KB per utterance
         with atomic_open(run_dir / "embeddings.npz", "wb") as handle:
             np.savez(handle, embeddings=embeddings.numpy(), targets=test_set.targets)
@@ -211,6 +260,10 @@ def _run_one(config: ExperimentConfig, fold: Fold, seed: int, run_dir: Path, pre
               "best_epoch": outcome.best_epoch, "stopped_early": outcome.stopped_early, "selection": selection,
               "num_train": train_set.num_utterances, "num_val": val_set.num_utterances,
               "num_test": test_set.num_utterances}
+    if getattr(model, "init_note", ""):  # e.g. "AlexNet from random weights (no ImageNet checkpoint given)"
+        record["model_note"] = model.init_note
+    if earlier_stages:  # test metrics of every stage of a multi-stage recipe, the last one included
+        record["stages"] = {**earlier_stages, "final": metrics}
     atomic_write_json(run_dir / "metrics.json", record)  # written last: marks the run finished
     (run_dir / "last.pt").unlink(missing_ok=True)  # the resume state is no longer needed
     return record
@@ -249,17 +302,10 @@ def run_experiment(config: ExperimentConfig, output_dir: str | Path) -> dict[str
     utterances, label_set, notes = load_utterances(config)
     by_id = {u.id: u for u in utterances}
     targets = {u.id: label_set.index(u.emotion) for u in utterances}
-    pipeline = InputPipeline(config.features, config.input,
-                             cache_dir=config.cache_dir or output_dir / "feature_cache")
     if config.train.threads > 0:  # 0 keeps torch's default (all cores); tests and CI pin 1
         torch.set_num_threads(config.train.threads)
-    prepared = _prepare_chunks(utterances, pipeline, progress=config.train.progress)
-    if prepared.skipped:
-        notes.append(f"{len(prepared.skipped)} unreadable or unusable audio file(s) skipped: "
-                     + "; ".join(prepared.skipped[:10]))
-    if pipeline.short_utterances:
-        notes.append(f"{len(pipeline.short_utterances)} utterance(s) shorter than one {config.input.window} s window "
-                     f"handled by short_policy={config.input.short_policy!r}")
+    stages = _stages(config, output_dir)
+    texts = _TextEncodings()
     info = protocol_info(config.protocol.name)
     records, histories, selections = [], {}, set()
     for seed in config.seeds:
@@ -277,19 +323,82 @@ def run_experiment(config: ExperimentConfig, output_dir: str | Path) -> dict[str
             else:
                 logger.info("run %s / seed %d: %d train, %d val, %d test utterances", fold.name, seed,
                             len(fold.train), len(fold.val), len(fold.test))
-                run_dir.mkdir(parents=True, exist_ok=True)
-                write_yaml(run_dir / "config.yaml", replace(config, seeds=(seed,)))
-                record = _run_one(config, fold, seed, run_dir, prepared, pipeline, label_set, targets, by_id,
-                                  keep_embeddings=not records)
+                record = _run_stages(stages, fold, seed, run_dir, utterances, label_set, targets, by_id,
+                                     keep_embeddings=not records, texts=texts)
             records.append(record)
             selections.add(record["selection"])
             histories[f"{fold.name}/seed{seed}"] = json.loads((run_dir / "history.json").read_text(encoding="utf-8"))
+    for stage in stages:
+        if stage.prepared is not None and stage.prepared.skipped:
+            notes.append(f"{len(stage.prepared.skipped)} unreadable or unusable audio file(s) skipped"
+                         f"{f' (stage {stage.name})' if stage.name else ''}: " + "; ".join(stage.prepared.skipped[:10]))
+        if stage.pipeline.short_utterances:
+            notes.append(f"{len(stage.pipeline.short_utterances)} utterance(s) shorter than one "
+                         f"{stage.config.input.window} s window handled by "
+                         f"short_policy={stage.config.input.short_policy!r}")
+    for note in sorted({r["model_note"] for r in records if r.get("model_note")}):
+        notes.append(note)
     selection = "test" if "test" in selections else min(selections)
     summary = summarize_runs(records, label_names=list(label_set.labels), protocol=config.protocol.name,
                              protocol_info=info.to_dict(), selection=selection, title=config.name, notes=notes)
     write_summary(summary, output_dir)
     _write_figures(summary, histories, output_dir, list(label_set.labels), config.seeds[0])
     return summary
+
+
+@dataclass
+class _Stage:
+    """One training stage of every (fold, seed): its resolved recipe, input pipeline and (lazily) chunks."""
+
+    name: str  # "" for a single-stage recipe
+    config: ExperimentConfig
+    pipeline: InputPipeline
+    init_from: str = ""
+    prepared: _Prepared | None = None
+
+    def chunks(self, utterances: list[Utterance]) -> _Prepared:
+        if self.prepared is None:
+            self.prepared = _prepare_chunks(utterances, self.pipeline, progress=self.config.train.progress)
+        return self.prepared
+
+
+def _stages(config: ExperimentConfig, output_dir: Path) -> list[_Stage]:
+    """The recipe's stages (one unnamed stage when it has none), each with its own input pipeline."""
+    cache_dir = config.cache_dir or output_dir / "feature_cache"
+    specs: list[tuple[str, ExperimentConfig, str]] = (
+        [(stage.name, stage_config(config, stage), stage.init_from) for stage in config.stages]
+        or [("", config, "")])
+    return [_Stage(name, stage_cfg, InputPipeline(stage_cfg.features, stage_cfg.input, cache_dir=cache_dir), init)
+            for name, stage_cfg, init in specs]
+
+
+def _run_stages(stages: list[_Stage], fold: Fold, seed: int, run_dir: Path, utterances: list[Utterance],
+                label_set: LabelSet, targets: dict[str, int], by_id: dict[str, Utterance], *,
+                keep_embeddings: bool, texts: _TextEncodings) -> dict[str, Any]:
+    """Train the stages of one (fold, seed) in order; the last one writes into ``run_dir`` and gives the record.
+
+    Earlier stages live in ``run_dir/<stage>/`` and are skipped when finished, so a rerun resumes mid-chain.
+    """
+    stage_metrics: dict[str, Any] = {}
+    for position, stage in enumerate(stages):
+        last = position == len(stages) - 1
+        stage_dir = run_dir if last else run_dir / stage.name
+        finished = stage_dir / "metrics.json"
+        init_from = run_dir / next(s.name for s in stages if s.name == stage.init_from) / "best.pt" \
+            if stage.init_from else None
+        if not last and finished.is_file():
+            record = json.loads(finished.read_text(encoding="utf-8"))
+        else:
+            stage_dir.mkdir(parents=True, exist_ok=True)
+            write_yaml(stage_dir / "config.yaml", replace(stage.config, seeds=(seed,)))
+            if stage.name:
+                logger.info("stage %s of %s / seed %d", stage.name, fold.name, seed)
+            record = _run_one(stage.config, fold, seed, stage_dir, stage.chunks(utterances), stage.pipeline,
+                              label_set, targets, by_id, keep_embeddings=keep_embeddings and last, texts=texts,
+                              init_from=init_from, earlier_stages=stage_metrics if last else None)
+        if stage.name and not last:
+            stage_metrics[stage.name] = record["metrics"]
+    return record
 
 
 def _write_figures(summary: dict[str, Any], histories: dict[str, list], output_dir: Path, label_names: list[str],
