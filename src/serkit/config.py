@@ -214,12 +214,17 @@ class CorpusConfig:
 
 @dataclass(frozen=True)
 class LabelsConfig:
-    """The class list: a registered label set (``set``) or an explicit ``labels`` list, plus merges and drops."""
+    """The class list: a registered label set (``set``) or an explicit ``labels`` list, plus merges and drops.
+
+    ``target`` says what a class is: the emotion (default) or a registered sentiment target (``sentiment``,
+    ``sentiment_binary``, ``sentiment_7_round``, ``sentiment_7_bins``), whose own classes are used when
+    ``labels`` is empty."""
 
     set: str = ""
     labels: tuple[str, ...] = ()
     merge: dict = field(default_factory=dict)
     drop: tuple[str, ...] = ()
+    target: str = "emotion"
 
 
 @dataclass(frozen=True)
@@ -438,7 +443,7 @@ def _check_config(config: ExperimentConfig, where: str) -> None:
 def _check_names(config: ExperimentConfig) -> None:
     """Registered names and their option keys, checked before any work (values are checked where they are used)."""
     from serkit.data.corpora import CORPORA
-    from serkit.data.labels import LABEL_SETS
+    from serkit.data.labels import LABEL_SETS, TARGETS
     from serkit.data.protocols import PROTOCOLS
     from serkit.models import MODELS
     from serkit.options import option_names
@@ -449,6 +454,7 @@ def _check_names(config: ExperimentConfig) -> None:
               ("model.name", MODELS, config.model.name, "model.args", config.model.args, ("num_classes",))]
     if config.labels.set:
         checks.append(("labels.set", LABEL_SETS, config.labels.set, "", {}, ()))
+    checks.append(("labels.target", TARGETS, config.labels.target, "", {}, ()))
     for key, registry, name, options_key, options, fixed in checks:
         try:
             entry = registry.get(name)

@@ -198,3 +198,27 @@ def test_stages_resume_after_a_kill_in_the_second_stage(corpus: Path, tmp_path: 
 def test_bad_stages_fail_when_the_recipe_is_read(corpus: Path, stages, message):
     with pytest.raises(ConfigError, match=message):
         load_experiment(base=_recipe(corpus, stages=stages))
+
+
+def test_sentiment_targets_bin_scores_as_mat_does():
+    from serkit.data.labels import LabelSet, apply_label_set
+    from serkit.data.utterance import Utterance
+
+    scores = [-2.6, -2.0, -0.4, 0.0, 0.2, 1.0, 1.4, 2.8]
+    utts = [Utterance(id=f"u{i}", path="x.wav", extra={"sentiment": str(v)}) for i, v in enumerate(scores)]
+    binary = LabelSet(("negative", "positive"), target="sentiment_binary")
+    kept, left_out = apply_label_set(utts, binary)
+    assert [binary.class_of(u) for u in kept] == ["negative"] * 3 + ["positive"] * 4
+    assert sum(left_out.values()) == 1  # the zero score
+    bins = LabelSet(("-3", "-2", "-1", "0", "+1", "+2", "+3"), target="sentiment_7_bins")
+    assert [bins.class_of(u) for u in utts] == ["-3", "-2", "-1", "0", "+1", "+1", "+2", "+3"]
+    rounded = LabelSet(("-3", "-2", "-1", "0", "+1", "+2", "+3"), target="sentiment_7_round")
+    assert [rounded.class_of(u) for u in utts] == ["-3", "-2", "0", "0", "0", "+1", "+1", "+3"]
+    with pytest.raises(ValueError, match="class of target"):
+        LabelSet(("negative", "happy"), target="sentiment_binary")
+
+
+def test_unknown_target_fails_when_the_recipe_is_read(corpus: Path):
+    with pytest.raises(ConfigError, match="sentiment_binary"):
+        load_experiment(base=_recipe(corpus, labels={"labels": ["negative", "positive"],
+                                                     "target": "sentiment_binnary"}))

@@ -6,18 +6,82 @@ keeps only IEMOCAP ``exc`` as its "happy" class, so the original ``hap`` is drop
 emotion is not in the set after merging are left out, and the count left out is reported.
 
 Named label sets used by the five systems are registered in :data:`LABEL_SETS`.
+
+The class of an utterance is its emotion by default. Sentiment tasks (MELD's three sentiments, CMU-MOSI/MOSEI's
+score from -3 to +3 as two or seven classes) name a registered *target* instead (:data:`TARGETS`): a function of
+the utterance's corpus fields whose class names are the target's own (``negative``, ``positive``, ...), e.g.
+``labels: {target: sentiment_binary}``.
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from serkit.data.utterance import CANONICAL_EMOTIONS, Utterance
 from serkit.registry import Registry
 
-__all__ = ["LABEL_SETS", "LabelSet", "apply_label_set", "get_label_set", "parse_label_set"]
+__all__ = ["LABEL_SETS", "TARGETS", "LabelSet", "Target", "apply_label_set", "get_label_set", "parse_label_set"]
+
+
+@dataclass(frozen=True)
+class Target:
+    """What an utterance's class is: ``classes`` (in their default order) and ``of(utterance)`` -> class or None."""
+
+    classes: tuple[str, ...]
+    of: Callable[[Utterance], str | None]
+    description: str = ""
+
+
+TARGETS: Registry[Target] = Registry("label target")
+
+
+def _score(utt: Utterance) -> float | None:
+    """The sentiment score of a MOSI/MOSEI record (extra ``sentiment``), None when absent or not a number."""
+    try:
+        value = float(utt.extra.get("sentiment", ""))
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _binary(utt: Utterance) -> str | None:
+    score = _score(utt)
+    if score is None or score == 0:  # MAT's binary task drops the neutral zero
+        return None
+    return "negative" if score < 0 else "positive"
+
+
+_SEVEN = ("-3", "-2", "-1", "0", "+1", "+2", "+3")
+
+
+def _seven_round(utt: Utterance) -> str | None:
+    score = _score(utt)
+    return None if score is None else _SEVEN[int(round(min(3.0, max(-3.0, score)))) + 3]
+
+
+def _seven_bins(utt: Utterance) -> str | None:
+    """MAT's MOSEI bins: (<-2, [-2,-1), [-1,0), 0, (0,1], (1,2], >2)."""
+    score = _score(utt)
+    if score is None:
+        return None
+    if score < 0:
+        return "-3" if score < -2 else "-2" if score < -1 else "-1"
+    if score == 0:
+        return "0"
+    return "+1" if score <= 1 else "+2" if score <= 2 else "+3"
+
+
+TARGETS.register("emotion")(Target((), lambda utt: utt.emotion or None, "the canonical emotion (default)"))
+TARGETS.register("sentiment")(Target(("negative", "neutral", "positive"),
+                                     lambda utt: utt.extra.get("sentiment") or None,
+                                     "the corpus's sentiment word (MELD: negative, neutral, positive)"))
+TARGETS.register("sentiment_binary")(Target(("negative", "positive"), _binary,
+                                            "sign of the MOSI/MOSEI score; 0 left out"))
+TARGETS.register("sentiment_7_round")(Target(_SEVEN, _seven_round, "MOSI score rounded to -3..+3"))
+TARGETS.register("sentiment_7_bins")(Target(_SEVEN, _seven_bins, "MOSEI score in MAT's seven bins"))
 
 
 @dataclass(frozen=True)
@@ -34,13 +98,20 @@ class LabelSet:
     merge: Mapping[str, str] = field(default_factory=dict)
     drop: tuple[str, ...] = ()
     description: str = ""
+    target: str = "emotion"
 
     def __post_init__(self) -> None:
         if len(set(self.labels)) != len(self.labels) or not self.labels:
             raise ValueError(f"label set {list(self.labels)} must be a non-empty list without repeats.")
+        valid = CANONICAL_EMOTIONS if self.target == "emotion" else TARGETS.get(self.target).classes
         for name in [*self.labels, *self.merge, *self.merge.values(), *self.drop]:
-            if name not in CANONICAL_EMOTIONS:
-                raise ValueError(f"label {name!r} is not a canonical emotion; use one of {', '.join(CANONICAL_EMOTIONS)}.")
+            if name not in valid:
+                what = "a canonical emotion" if self.target == "emotion" else f"a class of target {self.target!r}"
+                raise ValueError(f"label {name!r} is not {what}; use one of {', '.join(valid)}.")
+
+    def class_of(self, utt: Utterance) -> str | None:
+        """The class ``utt`` belongs to in this set, or None if it is left out."""
+        return self.map(TARGETS.get(self.target).of(utt) or "")
 
     def map(self, emotion: str) -> str | None:
         """The class name ``emotion`` becomes, or None if it is left out."""
@@ -53,7 +124,8 @@ class LabelSet:
         return self.labels.index(label)
 
     def to_dict(self) -> dict:
-        return {"labels": list(self.labels), "merge": dict(self.merge), "drop": list(self.drop)}
+        return {"labels": list(self.labels), "merge": dict(self.merge), "drop": list(self.drop),
+                "target": self.target}
 
 
 LABEL_SETS: Registry[LabelSet] = Registry("label set")
@@ -96,17 +168,21 @@ def parse_label_set(spec: str, merge: Mapping[str, str] | None = None) -> LabelS
 
 
 def apply_label_set(utterances: Iterable[Utterance], label_set: LabelSet) -> tuple[list[Utterance], Counter]:
-    """Keep utterances whose emotion maps into ``label_set``, with ``emotion`` set to the mapped class.
+    """Keep utterances whose class maps into ``label_set``, with ``emotion`` set to the mapped class (for the
+    default emotion target; other targets leave the records unchanged).
 
     Returns:
         (kept utterances, Counter of left-out original emotions) — callers log the Counter so nothing is dropped
         silently.
     """
     kept, left_out = [], Counter()
+    target = TARGETS.get(label_set.target)
     for utt in utterances:
-        mapped = label_set.map(utt.emotion)
+        mapped = label_set.class_of(utt)
         if mapped is None:
-            left_out[utt.emotion or "(unlabelled)"] += 1
-        else:
+            left_out[target.of(utt) or "(unlabelled)"] += 1
+        elif label_set.target == "emotion":
             kept.append(utt if mapped == utt.emotion else utt.with_(emotion=mapped))
+        else:  # the class is not an emotion: the record stays as it is, the runner asks class_of again
+            kept.append(utt)
     return kept, left_out

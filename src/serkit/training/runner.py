@@ -31,7 +31,7 @@ import torch
 from serkit import __version__
 from serkit.config import ExperimentConfig, LabelsConfig, read_yaml, stage_config, to_dict, write_yaml
 from serkit.data.corpora import fill_content_hashes, load_corpus
-from serkit.data.labels import LabelSet, apply_label_set, get_label_set
+from serkit.data.labels import TARGETS, LabelSet, apply_label_set, get_label_set
 from serkit.data.protocols import Fold, make_folds, protocol_info, write_folds
 from serkit.data.utterance import Utterance, read_manifest
 from serkit.errors import AudioError, SerkitError
@@ -46,20 +46,27 @@ from serkit.training.checkpoint import load_checkpoint, save_checkpoint
 from serkit.training.data import ChunkSet, utterance_logits
 from serkit.training.engine import TrainOutcome, train_one
 
-__all__ = ["build_model", "load_utterances", "resolve_label_set", "run_experiment"]
+__all__ = ["build_model", "class_index", "load_utterances", "resolve_label_set", "run_experiment"]
 
 logger = logging.getLogger(__name__)
 
 
 def resolve_label_set(config: LabelsConfig) -> LabelSet:
-    """The recipe's label set: a registered ``set``, optionally overridden by explicit labels/merge/drop."""
+    """The recipe's label set: a registered ``set``, optionally overridden by explicit labels/merge/drop; for a
+    non-emotion target, its own classes unless ``labels`` lists some of them."""
     if config.set:
         base = get_label_set(config.set)
         return LabelSet(config.labels or base.labels, {**base.merge, **config.merge}, config.drop or base.drop)
-    if not config.labels:
+    labels = tuple(config.labels) or (TARGETS.get(config.target).classes if config.target != "emotion" else ())
+    if not labels:
         raise SerkitError("labels: give a registered label set (labels.set: iemocap_4class) or an explicit list "
                           "(labels.labels: [neutral, happy, sad, angry]).")
-    return LabelSet(tuple(config.labels), dict(config.merge), tuple(config.drop))
+    return LabelSet(labels, dict(config.merge), tuple(config.drop), target=config.target)
+
+
+def class_index(label_set: LabelSet, utt: Utterance) -> int:
+    """The class index of an utterance kept by :func:`apply_label_set` (its emotion is already mapped)."""
+    return label_set.index(utt.emotion if label_set.target == "emotion" else label_set.class_of(utt))
 
 
 def load_utterances(config: ExperimentConfig) -> tuple[list[Utterance], LabelSet, list[str]]:
@@ -301,7 +308,7 @@ def run_experiment(config: ExperimentConfig, output_dir: str | Path) -> dict[str
     write_yaml(saved, config)
     utterances, label_set, notes = load_utterances(config)
     by_id = {u.id: u for u in utterances}
-    targets = {u.id: label_set.index(u.emotion) for u in utterances}
+    targets = {u.id: class_index(label_set, u) for u in utterances}
     if config.train.threads > 0:  # 0 keeps torch's default (all cores); tests and CI pin 1
         torch.set_num_threads(config.train.threads)
     stages = _stages(config, output_dir)
