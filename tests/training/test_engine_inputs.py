@@ -222,3 +222,56 @@ def test_unknown_target_fails_when_the_recipe_is_read(corpus: Path):
     with pytest.raises(ConfigError, match="sentiment_binary"):
         load_experiment(base=_recipe(corpus, labels={"labels": ["negative", "positive"],
                                                      "target": "sentiment_binnary"}))
+
+
+def _fake_mosei(root: Path) -> Path:
+    """A MOSEI-layout tree: 30 clips of 10 videos with sentiment and six emotion scores tied to the tone pitch."""
+    import soundfile as sf
+
+    rows = ["video_id,clip_id,text,label,annotation,mode,happy,sad,anger,surprise,disgust,fear"]
+    rng = np.random.default_rng(0)
+    for index in range(30):
+        video, clip = f"vid{index % 10}", str(index // 10)
+        happy = index % 2  # high pitch = happy, positive; low pitch = sad, negative
+        t = np.arange(8000) / 16000
+        wave = 0.3 * np.sin(2 * np.pi * (440 if happy else 150) * t) + 0.01 * rng.standard_normal(8000)
+        (root / "Raw" / video).mkdir(parents=True, exist_ok=True)
+        sf.write(root / "Raw" / video / f"{clip}.wav", wave.astype(np.float32), 16000)
+        split = ("train", "train", "valid", "test", "train")[index % 5]
+        score = 1.5 if happy else -1.5
+        rows.append(f"{video},{clip},some words,{score},x,{split},{happy * 2},{(1 - happy) * 1.5},0,0,0,0")
+    (root / "label.csv").write_text("\n".join(rows) + "\n")
+    return root
+
+
+def _mosei_recipe(root: Path, target: str, **train) -> dict:
+    return {"name": f"mosei_{target}", "corpus": {"name": "mosei", "root": str(root)},
+            "labels": {"target": target}, "protocol": {"name": "official"},
+            "input": {"mode": "utterance"}, "features": {"name": "mfcc", "n_mfcc": 13},
+            "model": {"name": "cnn_tiny"},
+            "train": {"epochs": 3, "batch_size": 8, "lr": 0.01, "progress": False, **train}, "seeds": [0]}
+
+
+def test_multi_label_mosei_emotions_end_to_end(tmp_path: Path):
+    root = _fake_mosei(tmp_path / "mosei")
+    recipe = _mosei_recipe(root, "mosei_emotions", loss="bce", select_metric="macro_f1")
+    summary = run_experiment(load_experiment(base=recipe), tmp_path / "run")
+    assert summary["multi_label"] and summary["confusion"] is None
+    assert summary["label_names"] == ["happy", "sad", "angry", "surprised", "disgust", "fearful"]
+    assert 0.0 <= summary["metrics"]["label_accuracy"]["mean"] <= 1.0
+    run = tmp_path / "run" / "runs" / "official" / "seed0"
+    with np.load(run / "outputs.npz", allow_pickle=False) as data:
+        assert data["test_targets"].shape == (6, 6) and data["test_logits"].shape == (6, 6)
+        assert data["test_targets"][:, 2:].sum() == 0  # angry .. fearful never present
+    rows = (run / "predictions.csv").read_text().splitlines()
+    assert rows[0].startswith("utt_id,speaker,true,predicted,p_happy") and rows[1].split(",")[2] in ("happy", "sad")
+    assert "Per label" in (tmp_path / "run" / "summary.md").read_text()
+    with pytest.raises(ValueError, match="loss=bce"):
+        run_experiment(load_experiment(base=_mosei_recipe(root, "mosei_emotions")), tmp_path / "ce")
+
+
+def test_binary_sentiment_end_to_end(tmp_path: Path):
+    root = _fake_mosei(tmp_path / "mosei")
+    summary = run_experiment(load_experiment(base=_mosei_recipe(root, "sentiment_binary")), tmp_path / "run")
+    assert summary["label_names"] == ["negative", "positive"] and not summary["multi_label"]
+    assert summary["runs"][0]["num_utterances"] == 6

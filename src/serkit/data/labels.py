@@ -28,11 +28,16 @@ __all__ = ["LABEL_SETS", "TARGETS", "LabelSet", "Target", "apply_label_set", "ge
 
 @dataclass(frozen=True)
 class Target:
-    """What an utterance's class is: ``classes`` (in their default order) and ``of(utterance)`` -> class or None."""
+    """What an utterance's class is: ``classes`` (in their default order) and ``of(utterance)`` -> class or None.
+
+    A multi-label target (MOSEI's six emotions, several of which may be present at once) has ``multi_label``
+    set and ``of`` returning the ``;``-joined present classes (``""`` = none present, None = not annotated).
+    """
 
     classes: tuple[str, ...]
     of: Callable[[Utterance], str | None]
     description: str = ""
+    multi_label: bool = False
 
 
 TARGETS: Registry[Target] = Registry("label target")
@@ -74,6 +79,24 @@ def _seven_bins(utt: Utterance) -> str | None:
     return "+1" if score <= 1 else "+2" if score <= 2 else "+3"
 
 
+#: MOSEI score columns (extras written by the ``mosei`` loader) -> canonical emotion.
+_MOSEI_EMOTIONS = {"happy": "happy", "sad": "sad", "anger": "angry", "surprise": "surprised", "disgust": "disgust",
+                   "fear": "fearful"}
+
+
+def _mosei_emotions(utt: Utterance) -> str | None:
+    """The emotions whose MOSEI score is > 0 (MAT: ``Y > 0 -> 1``), ``;``-joined; None without the six scores."""
+    present = []
+    for column, emotion in _MOSEI_EMOTIONS.items():
+        try:
+            score = float(utt.extra[column])
+        except (KeyError, ValueError):
+            return None
+        if score > 0:
+            present.append(emotion)
+    return ";".join(present)
+
+
 TARGETS.register("emotion")(Target((), lambda utt: utt.emotion or None, "the canonical emotion (default)"))
 TARGETS.register("sentiment")(Target(("negative", "neutral", "positive"),
                                      lambda utt: utt.extra.get("sentiment") or None,
@@ -82,6 +105,9 @@ TARGETS.register("sentiment_binary")(Target(("negative", "positive"), _binary,
                                             "sign of the MOSI/MOSEI score; 0 left out"))
 TARGETS.register("sentiment_7_round")(Target(_SEVEN, _seven_round, "MOSI score rounded to -3..+3"))
 TARGETS.register("sentiment_7_bins")(Target(_SEVEN, _seven_bins, "MOSEI score in MAT's seven bins"))
+TARGETS.register("mosei_emotions")(Target(tuple(_MOSEI_EMOTIONS.values()), _mosei_emotions,
+                                          "MOSEI's six emotions, multi-label (score > 0 = present)",
+                                          multi_label=True))
 
 
 @dataclass(frozen=True)
@@ -109,9 +135,29 @@ class LabelSet:
                 what = "a canonical emotion" if self.target == "emotion" else f"a class of target {self.target!r}"
                 raise ValueError(f"label {name!r} is not {what}; use one of {', '.join(valid)}.")
 
+    @property
+    def multi_label(self) -> bool:
+        return TARGETS.get(self.target).multi_label
+
     def class_of(self, utt: Utterance) -> str | None:
-        """The class ``utt`` belongs to in this set, or None if it is left out."""
+        """The class ``utt`` belongs to in this set, or None if it is left out (multi-label: see classes_of)."""
+        if self.multi_label:
+            return None if self.classes_of(utt) is None else ";".join(self.classes_of(utt))
         return self.map(TARGETS.get(self.target).of(utt) or "")
+
+    def classes_of(self, utt: Utterance) -> tuple[str, ...] | None:
+        """Multi-label targets: the classes of this set present in ``utt`` (maybe none), None if not annotated."""
+        value = TARGETS.get(self.target).of(utt)
+        if value is None:
+            return None
+        return tuple(name for name in self.labels if name in value.split(";"))
+
+    def indicator(self, utt: Utterance) -> "np.ndarray":
+        """Multi-label targets: float32 0/1 vector (num_classes,) of the classes present in ``utt``."""
+        import numpy as np
+
+        present = self.classes_of(utt) or ()
+        return np.array([name in present for name in self.labels], dtype=np.float32)
 
     def map(self, emotion: str) -> str | None:
         """The class name ``emotion`` becomes, or None if it is left out."""

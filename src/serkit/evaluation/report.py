@@ -28,7 +28,7 @@ import numpy as np
 
 from serkit import __version__
 from serkit.data.protocols import natural_key
-from serkit.evaluation.metrics import HEADLINE_METRICS
+from serkit.evaluation.metrics import HEADLINE_METRICS, MULTILABEL_HEADLINE_METRICS
 from serkit.fileio import atomic_write_json, atomic_write_text
 
 __all__ = [
@@ -57,6 +57,8 @@ METRIC_TITLES = {
     "macro_f1": "macro-F1",
     "micro_f1": "micro-F1",
     "weighted_f1": "weighted-F1",
+    "label_accuracy": "accuracy per label (mean)",
+    "subset_accuracy": "exact-match accuracy",
 }
 
 _PROTOCOL_INFO_KEYS = ("speaker_independent", "selects_on_test", "description")
@@ -84,9 +86,27 @@ def _metric_keys(label_names: Sequence[str]) -> list[str]:
     return [*HEADLINE_METRICS, *per_class]
 
 
+def _multilabel_keys(label_names: Sequence[str]) -> list[str]:
+    """Multi-label runs: their headline metrics, then ``f1.<label>`` and ``accuracy.<label>``."""
+    return [*MULTILABEL_HEADLINE_METRICS, *(f"{kind}.{name}" for name in label_names for kind in ("f1", "accuracy"))]
+
+
+def _flatten_multilabel(metrics: Mapping[str, Any], label_names: Sequence[str], where: str) -> dict[str, float]:
+    if list(metrics.get("label_names", [])) != list(label_names):
+        raise ValueError(f"{where}: metrics are for labels {metrics.get('label_names')} but the summary's "
+                         f"label_names are {list(label_names)}.")
+    flat = {key: float(metrics[key]) for key in MULTILABEL_HEADLINE_METRICS}
+    for name in label_names:
+        flat[f"f1.{name}"] = float(metrics["per_label"][name]["f1"])
+        flat[f"accuracy.{name}"] = float(metrics["per_label"][name]["accuracy"])
+    return flat
+
+
 def _flatten_metrics(metrics: Mapping[str, Any], label_names: Sequence[str], where: str) -> dict[str, float | None]:
     """One run's metrics as ``{metric key: value}``; per-class values are None when the class had no test
     utterance in that run (its recall is undefined, and a 0 would drag the mean down)."""
+    if "per_label" in metrics:  # multi-label (multilabel_metrics)
+        return _flatten_multilabel(metrics, label_names, where)
     missing = [key for key in (*HEADLINE_METRICS, "per_class", "confusion") if key not in metrics]
     if missing:
         raise ValueError(f"{where}: metrics lack {missing}; pass the dict returned by classification_metrics().")
@@ -160,7 +180,8 @@ def summarize_runs(runs: Sequence[Mapping[str, Any]], *, label_names: Sequence[s
         raise ValueError(f"selection {selection!r} is not one of {list(SELECTIONS)}.")
     info = _check_protocol_info(protocol_info)
     names = [str(name) for name in label_names]
-    keys = _metric_keys(names)
+    multi_label = "per_label" in runs[0].get("metrics", {})
+    keys = _multilabel_keys(names) if multi_label else _metric_keys(names)
 
     rows: list[dict[str, Any]] = []
     seen: set[tuple[str, int]] = set()
@@ -174,11 +195,14 @@ def summarize_runs(runs: Sequence[Mapping[str, Any]], *, label_names: Sequence[s
         if (fold, seed) in seen:
             raise ValueError(f"{where} appears twice; each (fold, seed) must be summarised once.")
         seen.add((fold, seed))
+        if ("per_label" in run["metrics"]) != multi_label:
+            raise ValueError(f"{where}: single-label and multi-label runs cannot be summarised together.")
         flat = _flatten_metrics(run["metrics"], names, where)
-        matrix = np.asarray(run["metrics"]["confusion"], dtype=np.int64)
-        if matrix.shape != confusion.shape:
-            raise ValueError(f"{where}: confusion matrix has shape {matrix.shape}, expected {confusion.shape}.")
-        confusion += matrix
+        if not multi_label:
+            matrix = np.asarray(run["metrics"]["confusion"], dtype=np.int64)
+            if matrix.shape != confusion.shape:
+                raise ValueError(f"{where}: confusion matrix has shape {matrix.shape}, expected {confusion.shape}.")
+            confusion += matrix
         rows.append({"fold": fold, "seed": seed, "num_epochs": run.get("num_epochs"),
                      "best_epoch": run.get("best_epoch"),
                      "num_utterances": run["metrics"].get("num_utterances"), "metrics": flat})
@@ -219,7 +243,9 @@ def summarize_runs(runs: Sequence[Mapping[str, Any]], *, label_names: Sequence[s
         "over_seeds": _aggregate([entry["metrics"] for entry in per_seed], keys),
         "over_seeds_std_definition": _std_definition(len(seeds), "seeds"),
         "per_seed": per_seed,
-        "confusion": {"counts": confusion.tolist(), "normalized": normalized.tolist()},
+        "confusion": None if multi_label else {"counts": confusion.tolist(), "normalized": normalized.tolist()},
+        "multi_label": multi_label,
+        "headline_metrics": list(MULTILABEL_HEADLINE_METRICS if multi_label else HEADLINE_METRICS),
         "runs": rows,
     }
 
@@ -254,6 +280,11 @@ def _selection_text(summary: Mapping[str, Any]) -> str:
     return text
 
 
+def _headline(summary: Mapping[str, Any]) -> list[str]:
+    """The headline metric keys of a summary (summaries written before multi-label support have none stored)."""
+    return list(summary.get("headline_metrics") or HEADLINE_METRICS)
+
+
 def format_summary(summary: Mapping[str, Any]) -> str:
     """The Markdown report of a :func:`summarize_runs` summary (what ``serkit train`` and ``serkit report`` print)."""
     names = summary["label_names"]
@@ -278,19 +309,31 @@ def format_summary(summary: Mapping[str, Any]) -> str:
                      f"- Session-independent: {'yes' if info['session_independent'] else 'no'}")
     lines += [f"- Note: {note}" for note in summary["notes"]]
 
+    headline = _headline(summary)
     lines += ["", "## All runs (mean ± std, %)", ""]
     lines += _table(["metric", "mean ± std", "n"],
                     [[METRIC_TITLES[key], _percent(summary["metrics"][key]), summary["metrics"][key]["n"]]
-                     for key in HEADLINE_METRICS])
-    lines += ["", ("micro-F1 equals WA for single-label classification; GLAM's README column \"micro F1\" is "
-                   "weighted-F1.")]
+                     for key in headline])
+    if summary.get("multi_label"):
+        lines += ["", ("Multi-label: a label is predicted where its logit is > 0; F1 averages over the labels "
+                       "present or predicted in a run.")]
+    else:
+        lines += ["", ("micro-F1 equals WA for single-label classification; GLAM's README column \"micro F1\" is "
+                       "weighted-F1.")]
 
     if len(seeds) > 1 and len(folds) > 1:
         lines += ["", "## Over seeds (each seed averaged over its folds, then mean ± std across seeds, %)", ""]
         lines += _table(["metric", "mean ± std", "seeds"],
                         [[METRIC_TITLES[key], _percent(summary["over_seeds"][key]), summary["over_seeds"][key]["n"]]
-                         for key in HEADLINE_METRICS])
+                         for key in headline])
         lines += ["", f"±: {summary['over_seeds_std_definition']}."]
+
+    if summary.get("multi_label"):
+        lines += ["", "## Per label (mean ± std over runs, %)", ""]
+        lines += _table(["label", "F1", "accuracy"],
+                        [[name, _percent(summary["metrics"][f"f1.{name}"]),
+                          _percent(summary["metrics"][f"accuracy.{name}"])] for name in names])
+        return "\n".join(lines) + "\n"
 
     counts = np.asarray(summary["confusion"]["counts"])
     lines += ["", "## Per class (mean ± std over the runs whose test set has the class, %)", ""]
@@ -392,8 +435,11 @@ def compare_summaries(summaries: Sequence[Mapping[str, Any]], names: Sequence[st
             flags.append("SELECTED ON TEST")
         flagged = flagged or bool(flags)
         speaker = "yes" if summary["speaker_independent"] else "NO"
+        if _headline(summary) != _headline(reference):
+            raise ValueError(f"{name} is a {'multi' if summary.get('multi_label') else 'single'}-label experiment "
+                             f"and {names[0]} is not: compare experiments of one kind.")
         rows.append([name, f"`{summary['protocol']}`", speaker, summary["selection"], len(summary["label_names"]),
-                     summary["n_runs"], *(_percent(summary["metrics"][key]) for key in HEADLINE_METRICS),
+                     summary["n_runs"], *(_percent(summary["metrics"][key]) for key in _headline(reference)),
                      "; ".join(flags) or "-"])
     lines = ["# Comparison (mean ± std over all runs, %)", ""]
     if flagged:
@@ -401,5 +447,5 @@ def compare_summaries(summaries: Sequence[Mapping[str, Any]], names: Sequence[st
                    "selection or label set, or were selected on the test set: their numbers are not directly "
                    "comparable.**"), ""]
     lines += _table(["run", "protocol", "speaker-indep.", "selection", "classes", "runs",
-                     *(METRIC_TITLES[key] for key in HEADLINE_METRICS), "flags"], rows)
+                     *(METRIC_TITLES[key] for key in _headline(reference)), "flags"], rows)
     return "\n".join(lines) + "\n"

@@ -35,7 +35,8 @@ class ChunkSet(Dataset):
     Attributes:
         chunks: list of float32 arrays, each (frames, *feature_shape).
         chunk_utterance: (num_chunks,) index of the utterance each chunk belongs to.
-        targets: (num_utterances,) class index per utterance (-1 = unlabelled).
+        targets: (num_utterances,) class index per utterance (-1 = unlabelled), or for multi-label targets
+            (num_utterances, num_classes) float 0/1 indicators.
         utterance_ids: ids, in utterance-index order.
         extras: per utterance, named arrays whose axis 0 varies (``{"text": (tokens,) ids}``); empty = none.
     """
@@ -52,7 +53,7 @@ class ChunkSet(Dataset):
     def __getitem__(self, index: int) -> tuple[np.ndarray, int, int, dict[str, np.ndarray]]:
         utterance = int(self.chunk_utterance[index])
         extras = self.extras[utterance] if self.extras else {}
-        return self.chunks[index], int(self.targets[utterance]), utterance, extras
+        return self.chunks[index], self.targets[utterance], utterance, extras
 
     @property
     def num_utterances(self) -> int:
@@ -60,6 +61,10 @@ class ChunkSet(Dataset):
 
     def chunk_targets(self) -> np.ndarray:
         return self.targets[self.chunk_utterance]
+
+    @property
+    def multi_label(self) -> bool:
+        return self.targets.ndim == 2
 
 
 def pad_along_first(arrays: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -81,7 +86,7 @@ def collate_chunks(items: list[tuple[np.ndarray, int, int, dict[str, np.ndarray]
     batch = {
         "features": features,
         "lengths": lengths,
-        "targets": torch.tensor([item[1] for item in items], dtype=torch.long),
+        "targets": torch.from_numpy(np.asarray([item[1] for item in items])),  # int64, or float 0/1 multi-label
         "utterance": torch.tensor([item[2] for item in items], dtype=torch.long),
     }
     for name in items[0][3]:
@@ -104,6 +109,8 @@ def make_loader(dataset: ChunkSet, *, batch_size: int, shuffle: bool, seed: int 
     """
     generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
     sampler = None
+    if balanced and dataset.multi_label:
+        raise ValueError("train.sampler=balanced needs one class per utterance; multi-label targets have several.")
     if balanced:
         chunk_targets = dataset.chunk_targets()
         counts = np.bincount(chunk_targets[chunk_targets >= 0], minlength=1).astype(np.float64)

@@ -19,7 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 from serkit.config import TrainConfig
-from serkit.evaluation.metrics import classification_metrics
+from serkit.evaluation.metrics import metrics_from_logits
 from serkit.training.checkpoint import load_checkpoint, save_checkpoint
 from serkit.training.data import ChunkSet, make_loader, model_inputs, utterance_logits
 from serkit.training.losses import LOSSES, balanced_class_weights, mixup, supervised_contrastive
@@ -42,16 +42,21 @@ def selection_score(metrics: dict[str, Any], name: str) -> float:
     """The number checkpoints are ranked by: a metric key, or ``wa_ua_mean`` ((WA+UA)/2, GLAM's rule)."""
     if name == "wa_ua_mean":
         return (metrics["wa"] + metrics["ua"]) / 2
-    if name not in metrics:
-        raise ValueError(f"train.select_metric={name!r} is not a metric; use ua, wa, macro_f1, weighted_f1 "
-                         "or wa_ua_mean.")
+    if name not in metrics or not isinstance(metrics[name], (int, float)):
+        valid = "label_accuracy, subset_accuracy, macro_f1, micro_f1, weighted_f1" if "per_label" in metrics \
+            else "ua, wa, macro_f1, weighted_f1 or wa_ua_mean"
+        raise ValueError(f"train.select_metric={name!r} is not a metric of this task; use {valid}.")
     return float(metrics[name])
 
 
 def _evaluate(model, dataset: ChunkSet, config: TrainConfig, label_names, device) -> dict[str, Any]:
     logits, _ = utterance_logits(model, dataset, batch_size=config.eval_batch_size, device=device)
-    loss = torch.nn.functional.cross_entropy(logits, torch.from_numpy(dataset.targets).long()).item()
-    metrics = classification_metrics(dataset.targets, logits.argmax(1).numpy(), label_names)
+    targets = torch.from_numpy(dataset.targets)
+    if dataset.multi_label:
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets.float()).item()
+    else:
+        loss = torch.nn.functional.cross_entropy(logits, targets.long()).item()
+    metrics, _ = metrics_from_logits(dataset.targets, logits.numpy(), label_names)
     return {**metrics, "loss": loss}
 
 
@@ -90,6 +95,11 @@ def train_one(
     if config.tensorboard:
         accelerator.init_trackers("tensorboard")
     num_classes = len(label_names)
+    if train_set.multi_label and (config.loss != "bce" or config.class_weights):
+        raise ValueError(f"multi-label targets need train.loss=bce (got {config.loss!r}) and no class_weights.")
+    if not train_set.multi_label and config.loss == "bce":
+        raise ValueError("train.loss=bce is for multi-label targets (labels.target: mosei_emotions); "
+                         "use cross_entropy or focal for one class per utterance.")
     weight = balanced_class_weights(train_set.chunk_targets(), num_classes) if config.class_weights else None
     loss_fn = LOSSES.get(config.loss)
     loss_kwargs = {"weight": weight.to(accelerator.device) if weight is not None else None,
@@ -160,7 +170,9 @@ def train_one(
         improved = config.select_on == "last"
         if val_set is not None and val_set.num_utterances:
             val = _evaluate(plain_model, val_set, config, label_names, accelerator.device)
-            record.update(val_loss=val["loss"], val_wa=val["wa"], val_ua=val["ua"], val_macro_f1=val["macro_f1"])
+            record.update(val_loss=val["loss"], val_macro_f1=val["macro_f1"],
+                          **({"val_wa": val["wa"], "val_ua": val["ua"]} if "ua" in val else
+                             {"val_label_accuracy": val["label_accuracy"]}))
         if select_set is not None:
             chosen = val if select_set is val_set else _evaluate(plain_model, select_set, config, label_names,
                                                                   accelerator.device)

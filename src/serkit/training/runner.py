@@ -35,7 +35,7 @@ from serkit.data.labels import TARGETS, LabelSet, apply_label_set, get_label_set
 from serkit.data.protocols import Fold, make_folds, protocol_info, write_folds
 from serkit.data.utterance import Utterance, read_manifest
 from serkit.errors import AudioError, SerkitError
-from serkit.evaluation.metrics import classification_metrics
+from serkit.evaluation.metrics import metrics_from_logits
 from serkit.evaluation.plots import plot_confusion_matrix, plot_training_curves, plot_tsne
 from serkit.evaluation.report import summarize_runs, write_summary
 from serkit.features.pipeline import InputPipeline, Standardizer
@@ -64,8 +64,11 @@ def resolve_label_set(config: LabelsConfig) -> LabelSet:
     return LabelSet(labels, dict(config.merge), tuple(config.drop), target=config.target)
 
 
-def class_index(label_set: LabelSet, utt: Utterance) -> int:
-    """The class index of an utterance kept by :func:`apply_label_set` (its emotion is already mapped)."""
+def class_index(label_set: LabelSet, utt: Utterance) -> int | np.ndarray:
+    """The class index of an utterance kept by :func:`apply_label_set` (its emotion is already mapped); for a
+    multi-label target its 0/1 indicator vector (num_classes,)."""
+    if label_set.multi_label:
+        return label_set.indicator(utt)
     return label_set.index(utt.emotion if label_set.target == "emotion" else label_set.class_of(utt))
 
 
@@ -145,8 +148,10 @@ def _chunk_set(ids: tuple[str, ...], chunks: dict[str, np.ndarray], targets: dic
             pieces.append(standardize(chunk))
             owner.append(index)
     extras = [{"text": texts[i]} for i in ids] if texts is not None else []
-    return ChunkSet(pieces, np.asarray(owner, dtype=np.int64), np.asarray([targets[i] for i in ids], dtype=np.int64),
-                    ids, extras)
+    values = [targets[i] for i in ids]
+    labels = (np.stack(values).astype(np.float32) if values and np.ndim(values[0]) == 1  # multi-label indicators
+              else np.asarray(values, dtype=np.int64))
+    return ChunkSet(pieces, np.asarray(owner, dtype=np.int64), labels, ids, extras)
 
 
 class _TextEncodings:
@@ -188,9 +193,14 @@ def _write_predictions(path: Path, dataset: ChunkSet, probabilities: np.ndarray,
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["utt_id", "speaker", "true", "predicted", *[f"p_{name}" for name in label_names]])
+    def names(row: int) -> tuple[str, str]:
+        if dataset.multi_label:  # ;-joined present labels, predicted where the probability is above 0.5
+            return (";".join(n for n, t in zip(label_names, dataset.targets[row]) if t > 0.5),
+                    ";".join(n for n, p in zip(label_names, probabilities[row]) if p > 0.5))
+        return label_names[dataset.targets[row]], label_names[int(probabilities[row].argmax())]
+
     for row, utt_id in enumerate(dataset.utterance_ids):
-        writer.writerow([utt_id, by_id[utt_id].speaker, label_names[dataset.targets[row]],
-                         label_names[int(probabilities[row].argmax())], *[f"{p:.6f}" for p in probabilities[row]]])
+        writer.writerow([utt_id, by_id[utt_id].speaker, *names(row), *[f"{p:.6f}" for p in probabilities[row]]])
     with atomic_open(path, "w", encoding="utf-8", newline="") as handle:
         handle.write(buffer.getvalue())
 
@@ -246,8 +256,7 @@ def _run_one(config: ExperimentConfig, fold: Fold, seed: int, run_dir: Path, pre
     model.load_state_dict(best["state_dict"])
     logits, embeddings = utterance_logits(model, test_set, batch_size=config.train.eval_batch_size,
                                           with_embeddings=keep_embeddings)
-    probabilities = torch.softmax(logits, dim=1).numpy()
-    metrics = classification_metrics(test_set.targets, probabilities.argmax(1), label_names)
+    metrics, probabilities = metrics_from_logits(test_set.targets, logits.numpy(), label_names)
     _write_predictions(run_dir / "predictions.csv", test_set, probabilities, label_names, by_id)
     val_logits = (utterance_logits(model, val_set, batch_size=config.train.eval_batch_size)[0].numpy()
                   if val_set.num_utterances else np.zeros((0, len(label_names)), dtype=np.float32))
@@ -410,8 +419,9 @@ def _run_stages(stages: list[_Stage], fold: Fold, seed: int, run_dir: Path, utte
 
 def _write_figures(summary: dict[str, Any], histories: dict[str, list], output_dir: Path, label_names: list[str],
                    seed: int) -> None:
-    plot_confusion_matrix(np.asarray(summary["confusion"]["normalized"]), label_names,
-                          output_dir / "confusion_matrix.png", title=f"{summary['title']} (all folds)")
+    if summary["confusion"] is not None:  # multi-label runs have none
+        plot_confusion_matrix(np.asarray(summary["confusion"]["normalized"]), label_names,
+                              output_dir / "confusion_matrix.png", title=f"{summary['title']} (all folds)")
     plot_training_curves(histories, output_dir / "training_curves.png", title=summary["title"])
     # one model's embedding space: the test utterances of the first (fold, seed) run, embedded by that run's model
     # (embeddings of different folds come from different models and cannot share one map)
@@ -421,6 +431,6 @@ def _write_figures(summary: dict[str, Any], histories: dict[str, list], output_d
         return
     with np.load(path, allow_pickle=False) as data:
         embeddings, classes = data["embeddings"], data["targets"]
-    if len(embeddings) >= 5:
+    if len(embeddings) >= 5 and classes.ndim == 1:  # (multi-label targets have no single colour)
         plot_tsne(embeddings, classes, label_names, output_dir / "tsne.png", seed=seed,
                   title=f"{summary['title']}: test utterances of {first['fold']}/seed{first['seed']}")
