@@ -16,7 +16,8 @@ Definitions used across serkit (SEEDS.md section 6):
 * **micro-F1**: for single-label classification this equals WA. GLAM's README column "micro F1" is in fact
   **weighted-F1**; compare its numbers with ``weighted_f1``.
 * **weighted-F1**: per-class F1 weighted by support.
-* **CASE "micro-F1"**: accuracy on the utterances whose true label is not neutral, see :func:`accuracy_excluding`.
+* **CASE "micro-F1"**: accuracy on the utterances whose true label is not neutral, see :func:`accuracy_excluding`;
+  :func:`classification_metrics` reports it as ``micro_f1_non_neutral`` whenever the labels include neutral.
 """
 
 from __future__ import annotations
@@ -38,8 +39,11 @@ __all__ = [
     "HEADLINE_METRICS",
     "accuracy_excluding",
     "classification_metrics",
+    "constant_prediction_metrics",
     "classification_report_text",
+    "metrics_from_logits",
     "multilabel_metrics",
+    "MULTILABEL_HEADLINE_METRICS",
 ]
 
 #: The scalar metrics of :func:`classification_metrics`, in the order reports show them.
@@ -139,7 +143,49 @@ def classification_metrics(y_true: Any, y_pred: Any, label_names: Sequence[str])
         "label_names": names,
         "absent_classes": [names[i] for i in all_classes if support[i] == 0],
         "num_utterances": len(true),
+        **_non_neutral_scores(true, pred, names),
     }
+
+
+def _non_neutral_scores(true: np.ndarray, pred: np.ndarray, names: list[str]) -> dict[str, float]:
+    """KEMDy20 scores that leave neutral aside (only when the label list has ``neutral``).
+
+    * ``micro_f1_non_neutral``: the competition's (and CASE's) "micro-F1": micro-F1 over the utterances whose
+      **true** label is not neutral, predictions over all classes (so it equals accuracy on them; predicting
+      neutral there is an error). Absent when every utterance is neutral.
+    * ``micro_f1_without_neutral``: the dialogue-emotion convention (MELD, DailyDialog papers): scikit-learn
+      micro-F1 over **all** utterances with ``labels`` = every class except neutral, so a wrong non-neutral
+      prediction of a neutral utterance is a false positive and a neutral prediction is no positive at all.
+    """
+    if "neutral" not in names:
+        return {}
+    neutral = names.index("neutral")
+    others = [i for i in range(len(names)) if i != neutral]
+    scores = {"micro_f1_without_neutral": float(f1_score(true, pred, labels=others, average="micro",
+                                                         zero_division=0))}
+    keep = true != neutral
+    if keep.any():
+        scores["micro_f1_non_neutral"] = float(f1_score(true[keep], pred[keep], labels=list(range(len(names))),
+                                                        average="micro", zero_division=0))
+    return scores
+
+
+def constant_prediction_metrics(y_true: Any, label_names: Sequence[str], label: str = "neutral") -> dict[str, Any]:
+    """The metrics of predicting ``label`` for every utterance: the reference a neutral-dominated corpus needs.
+
+    KEMDy20 is > 80 % neutral, so an always-neutral predictor already has a high weighted-F1 and WA (CASE's
+    ``src/all_neutral.py``); report it beside every model on the same test utterances.
+
+    Example:
+        >>> m = constant_prediction_metrics([0, 0, 0, 1], ["neutral", "angry"])
+        >>> m["wa"], m["micro_f1_non_neutral"]
+        (0.75, 0.0)
+    """
+    names = _check_label_names(label_names)
+    if label not in names:
+        raise ValueError(f"label {label!r} is not one of label_names {names}; pass one of them.")
+    true = _as_indices(y_true, "y_true", len(names))
+    return classification_metrics(true, np.full(len(true), names.index(label)), names)
 
 
 def accuracy_excluding(y_true: Any, y_pred: Any, excluded_index: int) -> float:
@@ -247,6 +293,27 @@ def multilabel_metrics(y_true: Any, y_pred: Any, label_names: Sequence[str]) -> 
         "micro_f1": average_f1("micro"),
         "weighted_f1": average_f1("weighted"),
         "subset_accuracy": float(accuracy_score(true, pred)),
+        "label_accuracy": float(np.mean([per_label[name]["accuracy"] for name in names])),
         "label_names": names,
         "num_utterances": len(true),
     }
+
+
+#: The headline numbers of multi-label runs (MOSEI emotions), as HEADLINE_METRICS are for single-label ones.
+MULTILABEL_HEADLINE_METRICS = ("label_accuracy", "subset_accuracy", "macro_f1", "micro_f1", "weighted_f1")
+
+
+def metrics_from_logits(targets: Any, logits: Any, label_names: Sequence[str]) -> tuple[dict[str, Any], np.ndarray]:
+    """Metrics and class probabilities of a model's logits ``(num_utterances, num_classes)``.
+
+    Single-label targets ``(num_utterances,)``: softmax probabilities, arg-max prediction,
+    :func:`classification_metrics`. Multi-label 0/1 targets ``(num_utterances, num_classes)``: sigmoid
+    probabilities, a label predicted where its logit is > 0, :func:`multilabel_metrics`.
+    """
+    logits = np.asarray(logits, dtype=np.float64)
+    if np.ndim(targets) == 2:
+        probabilities = 1.0 / (1.0 + np.exp(-logits))
+        return multilabel_metrics(targets, (logits > 0).astype(int), label_names), probabilities
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probabilities = shifted / shifted.sum(axis=1, keepdims=True)
+    return classification_metrics(targets, probabilities.argmax(axis=1), label_names), probabilities
