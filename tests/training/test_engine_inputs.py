@@ -11,34 +11,22 @@ import pytest
 import torch
 
 from serkit.config import ConfigError, InputConfig, TrainConfig, load_experiment
-from serkit.data.synthetic import generate_corpus
 from serkit.features.pipeline import InputPipeline
 from serkit.training import engine
 from serkit.training.data import ChunkSet, collate_chunks, make_loader, utterance_logits
 from serkit.training.losses import supervised_contrastive
 from serkit.training.runner import run_experiment
+from tiny_runs import tiny_corpus, tiny_recipe
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("synthetic")
-    generate_corpus(root, num_speakers=4, utterances_per_emotion=2, duration_range=(0.6, 1.0), seed=3)
-    return root
+    return tiny_corpus(tmp_path_factory.mktemp("synthetic"))
 
 
-def _recipe(corpus: Path, **extra) -> dict:
-    return {
-        "name": "inputs",
-        "corpus": {"name": "synthetic", "root": str(corpus)},
-        "labels": {"labels": ["neutral", "happy", "sad", "angry"]},
-        "protocol": {"name": "speaker_kfold", "options": {"k": 2, "val_speakers": 1}},
-        "input": {"window": 0.5, "hop": 0.25, "eval_hop": 0.25},
-        "features": {"name": "mfcc", "n_mfcc": 13},
-        "model": {"name": "cnn_tiny"},
-        "train": {"epochs": 2, "batch_size": 16, "lr": 0.01, "progress": False},
-        "seeds": [0],
-        **extra,
-    }
+def _recipe(corpus: Path, *, train: dict | None = None, **sections) -> dict:
+    """Two epochs, one seed, no mixup: these tests check plumbing, not learning."""
+    return tiny_recipe(corpus, train={"epochs": 2, "mixup_alpha": 0.0, **(train or {})}, seeds=[0], **sections)
 
 
 def test_frames_mode_makes_each_feature_frame_a_chunk_and_shares_the_utterance_cache(tmp_path: Path, tone):
@@ -122,8 +110,7 @@ def test_supervised_contrastive_pulls_same_class_together_and_has_gradients():
 
 
 def test_contrastive_and_balanced_training_run(corpus: Path, tmp_path: Path):
-    recipe = _recipe(corpus, train={"epochs": 1, "batch_size": 8, "progress": False, "contrastive_weight": 0.5,
-                                    "sampler": "balanced"})
+    recipe = _recipe(corpus, train={"epochs": 1, "batch_size": 8, "contrastive_weight": 0.5, "sampler": "balanced"})
     summary = run_experiment(load_experiment(base=recipe), tmp_path)
     assert summary["n_runs"] == 2
     with pytest.raises(ValueError, match="sampler"):
@@ -155,8 +142,7 @@ def test_stages_run_in_order_from_the_previous_stage_weights(corpus: Path, tmp_p
     first = torch.load(run / "first" / "best.pt", weights_only=True)["state_dict"]
     second = torch.load(run / "best.pt", weights_only=True)["state_dict"]
     assert first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
-    fresh = run_experiment(load_experiment(base=_recipe(corpus, model=SMALL, train={
-        "epochs": 2, "batch_size": 16, "lr": 0.0, "progress": False})), tmp_path / "scratch")
+    fresh = run_experiment(load_experiment(base=_recipe(corpus, model=SMALL, train={"lr": 0.0})), tmp_path / "scratch")
     scratch = torch.load(tmp_path / "scratch" / "runs" / fresh["folds"][0] / "seed0" / "best.pt",
                          weights_only=True)["state_dict"]
     assert not all(torch.equal(first[k], scratch[k]) for k in first)  # the first stage did train

@@ -11,32 +11,20 @@ import soundfile as sf
 
 from serkit.cli import main
 from serkit.config import ConfigError, load_experiment
-from serkit.data.synthetic import generate_corpus
 from serkit.errors import SerkitError
 from serkit.inference.recognizer import Recognizer
 from serkit.training import engine
 from serkit.training.runner import run_experiment
+from tiny_runs import tiny_corpus, tiny_recipe
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("synthetic")
-    generate_corpus(root, num_speakers=4, utterances_per_emotion=3, duration_range=(0.6, 1.2), seed=1)
-    return root
+    return tiny_corpus(tmp_path_factory.mktemp("synthetic"))
 
 
 def _recipe(corpus: Path, **train) -> dict:
-    return {
-        "name": "tiny",
-        "corpus": {"name": "synthetic", "root": str(corpus)},
-        "labels": {"labels": ["neutral", "happy", "sad", "angry"]},
-        "protocol": {"name": "speaker_kfold", "options": {"k": 2, "val_speakers": 1}},
-        "input": {"window": 0.5, "hop": 0.25, "eval_hop": 0.25},
-        "features": {"name": "mfcc", "n_mfcc": 13},
-        "model": {"name": "cnn_tiny"},
-        "train": {"epochs": 3, "batch_size": 16, "lr": 0.01, "progress": False, "mixup_alpha": 0.2, **train},
-        "seeds": [0, 1],
-    }
+    return tiny_recipe(corpus, train=train)
 
 
 def test_run_writes_every_file_and_a_summary(corpus: Path, tmp_path: Path):
