@@ -160,9 +160,14 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
     for name in list_models():
         defaults = {k: v for k, v in model_arguments(name).items() if k != "num_classes"}
+        pretrained = defaults.get("pretrained")
+        if isinstance(pretrained, str) and pretrained and not Path(pretrained).is_dir():
+            # its size is that of a hub model; building it would try to download the weights
+            print(f"{name:<20} {'pretrained':>14} encoder {pretrained!r} (not built here)  defaults: {defaults}")
+            continue
         try:
             size = f"{count_parameters(create_model(name, num_classes=args.num_classes)):,}"
-        except (TypeError, ValueError):  # models whose size depends on a required input shape
+        except (TypeError, ValueError, OSError):  # size depends on a required input shape, or weights are missing
             size = "depends on input"
         print(f"{name:<20} {size:>14} parameters ({args.num_classes} classes)  defaults: {defaults}")
     return 0

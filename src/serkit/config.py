@@ -246,7 +246,8 @@ class InputConfig:
 
     ``mode: segments`` cuts fixed windows (GLAM: 1.8 s, hop 0.2 s); the model is trained on segments with the
     utterance label and an utterance's prediction is the mean of its segments' logits. ``mode: utterance`` feeds
-    whole utterances (truncated to ``max_seconds`` if set) with padding and lengths. ``mode: frames`` computes the
+    whole utterances (truncated to ``max_seconds`` if set; validation, test and prediction inputs to
+    ``eval_max_seconds``, by default the same) with padding and lengths. ``mode: frames`` computes the
     utterance's features once and makes each frame a training example (DCNN stage 1: every image segment), the
     utterance's prediction again being the mean of their logits.
     """
@@ -258,6 +259,7 @@ class InputConfig:
     eval_hop: float = 0.2
     short_policy: str = "pad"
     max_seconds: float | None = None
+    eval_max_seconds: float | None = None
     normalize: str = "global"
 
     def __post_init__(self) -> None:
@@ -285,7 +287,8 @@ class TrainConfig:
     ``threads`` caps torch's CPU threads per process (0 = torch's default).
     ``precision`` is Accelerate's mixed precision (``no``, ``fp16``, ``bf16``) where the device supports it.
     ``sampler: balanced`` draws training chunks class-balanced, with replacement (CPT-HuBERT).
-    ``contrastive_weight`` > 0 adds a supervised contrastive term on the model's embedding (CASE)."""
+    ``contrastive_weight`` > 0 adds a supervised contrastive term on the model's embedding (CASE).
+    ``find_unused_parameters`` is for multi-GPU runs of models that skip layers at random (HuBERT's layer drop)."""
 
     epochs: int = 30
     batch_size: int = 32
@@ -316,6 +319,7 @@ class TrainConfig:
     sampler: str = "shuffle"
     contrastive_weight: float = 0.0
     contrastive_temperature: float = 0.1
+    find_unused_parameters: bool = False
 
     def __post_init__(self) -> None:
         if self.sampler not in ("shuffle", "balanced"):
@@ -346,7 +350,8 @@ class ExperimentConfig:
     :mod:`serkit.features.spectral`); it is validated when the recipe is loaded. ``text`` is the transcript input of
     fusion models (``{name: word_vocab, ...}``, see :mod:`serkit.features.text_inputs`; empty = no text).
     ``stages`` chains trainings per (fold, seed), each the recipe plus the stage's overrides (see StageConfig);
-    the last stage gives the results.
+    the last stage gives the results. ``notes`` are copied into every summary (e.g. how a chained pre-training
+    was done).
     """
 
     name: str = "experiment"
@@ -359,6 +364,7 @@ class ExperimentConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     text: dict = field(default_factory=dict)
     stages: tuple[StageConfig, ...] = ()
+    notes: tuple[str, ...] = ()
     seeds: tuple[int, ...] = (0,)
     cache_dir: str = ""
 

@@ -261,3 +261,12 @@ def test_binary_sentiment_end_to_end(tmp_path: Path):
     summary = run_experiment(load_experiment(base=_mosei_recipe(root, "sentiment_binary")), tmp_path / "run")
     assert summary["label_names"] == ["negative", "positive"] and not summary["multi_label"]
     assert summary["runs"][0]["num_utterances"] == 6
+
+
+def test_eval_max_seconds_truncates_only_evaluation_inputs(tmp_path: Path, tone):
+    path = tone("c.wav", seconds=1.0)
+    inputs = InputConfig(mode="utterance", normalize="none", max_seconds=0.25, eval_max_seconds=0.5)
+    pipeline = InputPipeline({"name": "waveform"}, inputs, cache_dir=tmp_path / "cache")
+    assert pipeline.chunks(path, train=True).shape == (1, 4000)
+    assert pipeline.chunks(path, train=False).shape == (1, 8000)
+    assert pipeline.cache_key(True) != pipeline.cache_key(False)

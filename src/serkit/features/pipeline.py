@@ -94,9 +94,15 @@ class InputPipeline:
         mode = "utterance" if self.inputs.mode == "frames" else self.inputs.mode
         window, hop = self._window_hop(train) if mode == "segments" else (0, 0)
         spec = {"mode": mode, "window": window, "hop": hop, "short": self.inputs.short_policy,
-                "max_seconds": self.inputs.max_seconds}
+                "max_seconds": self._max_seconds(train)}
         digest = hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:8]
         return f"{self.feature.key()}-{mode}-{digest}"
+
+    def _max_seconds(self, train: bool) -> float | None:
+        """Truncation: ``max_seconds`` for training inputs, ``eval_max_seconds`` (default the same) otherwise."""
+        if train or self.inputs.eval_max_seconds is None:
+            return self.inputs.max_seconds
+        return self.inputs.eval_max_seconds
 
     def _frames_first(self, features: torch.Tensor) -> torch.Tensor:
         """(batch, *feature_shape, frames) or, with ``frame_axis = 1``, (batch, frames, *feature_shape)
@@ -111,8 +117,9 @@ class InputPipeline:
         ``(1, *feature_shape)`` per frame. ``num_chunks`` is 0 only with ``short_policy: drop`` for an utterance
         shorter than one window. ``split=False`` keeps ``frames`` mode's utterance-level array (what is cached).
         """
-        if self.inputs.max_seconds is not None:
-            waveform = waveform[: round(self.inputs.max_seconds * self.inputs.sample_rate)]
+        max_seconds = self._max_seconds(train)
+        if max_seconds is not None:
+            waveform = waveform[: round(max_seconds * self.inputs.sample_rate)]
         if self.inputs.mode in ("utterance", "frames"):
             features = self._frames_first(self.feature.compute(waveform[None, :]))  # (1, frames, *feature_shape)
         else:

@@ -79,7 +79,7 @@ def train_one(
         test_set: only used per epoch when ``config.select_on == "test"`` (the original papers' protocol).
         checkpoint_meta: model name/args, labels, feature and input configs stored beside the weights.
     """
-    from accelerate import Accelerator
+    from accelerate import Accelerator, DistributedDataParallelKwargs
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -90,7 +90,10 @@ def train_one(
     if config.threads > 0:
         torch.set_num_threads(config.threads)
     torch.set_flush_denormal(True)  # attention softmaxes without temperature yield denormals: ~7x slower matmuls
+    # models whose layers are skipped at random (HuBERT's layer drop) leave parameters without gradient in DDP
+    handlers = [DistributedDataParallelKwargs(find_unused_parameters=True)] if config.find_unused_parameters else []
     accelerator = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=config.precision,
+                              kwargs_handlers=handlers,
                               log_with="tensorboard" if config.tensorboard else None, project_dir=str(run_dir))
     if config.tensorboard:
         accelerator.init_trackers("tensorboard")

@@ -127,7 +127,7 @@ def _prepare_chunks(utterances: list[Utterance], pipeline: InputPipeline, *, pro
     from tqdm.auto import tqdm
 
     train_chunks, eval_chunks, skipped = {}, {}, []
-    same = pipeline.inputs.mode == "utterance" or pipeline.inputs.hop == pipeline.inputs.eval_hop
+    same = pipeline.cache_key(train=True) == pipeline.cache_key(train=False)  # same segmentation and truncation
     for utt in tqdm(utterances, desc="features", leave=False, disable=not progress):
         try:
             train_chunks[utt.id] = pipeline.chunks(utt.path, train=True, name=utt.id)
@@ -316,6 +316,7 @@ def run_experiment(config: ExperimentConfig, output_dir: str | Path) -> dict[str
                           "folder or delete the old one.")
     write_yaml(saved, config)
     utterances, label_set, notes = load_utterances(config)
+    notes = [*config.notes, *notes]
     by_id = {u.id: u for u in utterances}
     targets = {u.id: class_index(label_set, u) for u in utterances}
     if config.train.threads > 0:  # 0 keeps torch's default (all cores); tests and CI pin 1
