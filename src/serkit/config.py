@@ -287,7 +287,8 @@ class TrainConfig:
     ``threads`` caps torch's CPU threads per process (0 = torch's default).
     ``precision`` is Accelerate's mixed precision (``no``, ``fp16``, ``bf16``) where the device supports it.
     ``sampler: balanced`` draws training chunks class-balanced, with replacement (CPT-HuBERT).
-    ``contrastive_weight`` > 0 adds a supervised contrastive term on the model's embedding (CASE).
+    ``contrastive_weight`` > 0 adds a contrastive term on the model's embedding: ``contrastive: supervised``
+    (Khosla et al.) or ``case_pairwise`` (CASE's pairwise BCE on cosine similarities, its temperature 0.05).
     ``find_unused_parameters`` is for multi-GPU runs of models that skip layers at random (HuBERT's layer drop)."""
 
     epochs: int = 30
@@ -318,6 +319,7 @@ class TrainConfig:
     progress: bool = True
     sampler: str = "shuffle"
     contrastive_weight: float = 0.0
+    contrastive: str = "supervised"
     contrastive_temperature: float = 0.1
     find_unused_parameters: bool = False
 
@@ -381,7 +383,7 @@ def _deep_merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str,
 
 #: Mappings replaced whole (not merged key by key) by a recipe that inherits from a base, at any depth: another
 #: feature, model, corpus or protocol must not inherit the options of the base's one.
-_REPLACED_KEYS = ("features", "model", "options", "args")
+_REPLACED_KEYS = ("features", "model", "options", "args", "text")
 
 
 def read_recipe(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
@@ -450,6 +452,7 @@ def _check_names(config: ExperimentConfig) -> None:
     """Registered names and their option keys, checked before any work (values are checked where they are used)."""
     from serkit.data.corpora import CORPORA
     from serkit.data.labels import LABEL_SETS, TARGETS
+    from serkit.training.losses import CONTRASTIVE_LOSSES, LOSSES
     from serkit.data.protocols import PROTOCOLS
     from serkit.models import MODELS
     from serkit.options import option_names
@@ -461,6 +464,8 @@ def _check_names(config: ExperimentConfig) -> None:
     if config.labels.set:
         checks.append(("labels.set", LABEL_SETS, config.labels.set, "", {}, ()))
     checks.append(("labels.target", TARGETS, config.labels.target, "", {}, ()))
+    checks.append(("train.loss", LOSSES, config.train.loss, "", {}, ()))
+    checks.append(("train.contrastive", CONTRASTIVE_LOSSES, config.train.contrastive, "", {}, ()))
     for key, registry, name, options_key, options, fixed in checks:
         try:
             entry = registry.get(name)

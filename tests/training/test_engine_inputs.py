@@ -127,6 +127,12 @@ def test_outputs_npz_holds_validation_and_test_logits(corpus: Path, tmp_path: Pa
         assert list(data["label_names"]) == ["neutral", "happy", "sad", "angry"]
     rows = (run / "predictions.csv").read_text().splitlines()[1:]
     assert [row.split(",")[3] for row in rows] == [["neutral", "happy", "sad", "angry"][i] for i in predicted]
+    # the always-neutral reference is scored on the same test utterances and summarised beside the model
+    record = json.loads((run / "metrics.json").read_text())
+    true = [row.split(",")[2] for row in rows]
+    assert record["reference"]["always_neutral"]["wa"] == pytest.approx(true.count("neutral") / len(true))
+    assert "micro_f1_non_neutral" in summary["metrics"] and "always_neutral" in summary["references"]
+    assert "Reference, always neutral" in (tmp_path / "summary.md").read_text()
 
 
 STAGES = [{"name": "first", "set": ["train.lr=0.02"]},

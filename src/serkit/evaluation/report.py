@@ -57,6 +57,8 @@ METRIC_TITLES = {
     "macro_f1": "macro-F1",
     "micro_f1": "micro-F1",
     "weighted_f1": "weighted-F1",
+    "micro_f1_non_neutral": "micro-F1 non-neutral (CASE)",
+    "micro_f1_without_neutral": "micro-F1 without neutral",
     "label_accuracy": "accuracy per label (mean)",
     "subset_accuracy": "exact-match accuracy",
 }
@@ -80,10 +82,15 @@ def _mean_std(values: Sequence[float]) -> dict[str, Any]:
     return {"mean": float(array.mean()), "std": std, "n": len(array)}
 
 
-def _metric_keys(label_names: Sequence[str]) -> list[str]:
-    """Flat metric names: the headline metrics, then ``recall.<class>`` and ``f1.<class>`` per class."""
+#: Scores that classification_metrics adds only for some label sets (with neutral: KEMDy20's non-neutral F1s).
+OPTIONAL_METRICS = ("micro_f1_non_neutral", "micro_f1_without_neutral")
+
+
+def _metric_keys(label_names: Sequence[str], optional: Sequence[str] = ()) -> list[str]:
+    """Flat metric names: the headline metrics, the optional ones every run has, then ``recall.<class>`` and
+    ``f1.<class>`` per class."""
     per_class = [f"{kind}.{name}" for name in label_names for kind in ("recall", "f1")]
-    return [*HEADLINE_METRICS, *per_class]
+    return [*HEADLINE_METRICS, *optional, *per_class]
 
 
 def _multilabel_keys(label_names: Sequence[str]) -> list[str]:
@@ -116,6 +123,7 @@ def _flatten_metrics(metrics: Mapping[str, Any], label_names: Sequence[str], whe
         raise ValueError(f"{where}: metrics are for classes {run_names} but the summary's label_names are "
                          f"{list(label_names)}; summarise runs of one label set (in one order) together.")
     flat: dict[str, float | None] = {key: float(metrics[key]) for key in HEADLINE_METRICS}
+    flat.update({key: float(metrics[key]) for key in OPTIONAL_METRICS if key in metrics})
     for name in label_names:
         present = int(per_class[name]["support"]) > 0
         flat[f"recall.{name}"] = float(per_class[name]["recall"]) if present else None
@@ -125,6 +133,15 @@ def _flatten_metrics(metrics: Mapping[str, Any], label_names: Sequence[str], whe
 
 def _aggregate(flat_runs: Sequence[Mapping[str, float | None]], keys: Sequence[str]) -> dict[str, dict[str, Any]]:
     return {key: _mean_std([run[key] for run in flat_runs if run[key] is not None]) for key in keys}
+
+
+def _references(runs: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Mean ± std of trivial predictors scored on each run's test set (``run["reference"]``: name -> metrics),
+    when every run has them, e.g. ``always_neutral`` on a neutral-dominated corpus."""
+    names = set.intersection(*(set(run.get("reference", {})) for run in runs)) if runs else set()
+    return {name: {key: _mean_std([float(run["reference"][name][key]) for run in runs
+                                   if key in run["reference"][name]]) for key in keys}
+            for name in sorted(names)}
 
 
 def _std_definition(n: int, what: str) -> str:
@@ -181,7 +198,8 @@ def summarize_runs(runs: Sequence[Mapping[str, Any]], *, label_names: Sequence[s
     info = _check_protocol_info(protocol_info)
     names = [str(name) for name in label_names]
     multi_label = "per_label" in runs[0].get("metrics", {})
-    keys = _multilabel_keys(names) if multi_label else _metric_keys(names)
+    optional = [key for key in OPTIONAL_METRICS if all(key in run.get("metrics", {}) for run in runs)]
+    keys = _multilabel_keys(names) if multi_label else _metric_keys(names, optional)
 
     rows: list[dict[str, Any]] = []
     seen: set[tuple[str, int]] = set()
@@ -245,7 +263,8 @@ def summarize_runs(runs: Sequence[Mapping[str, Any]], *, label_names: Sequence[s
         "per_seed": per_seed,
         "confusion": None if multi_label else {"counts": confusion.tolist(), "normalized": normalized.tolist()},
         "multi_label": multi_label,
-        "headline_metrics": list(MULTILABEL_HEADLINE_METRICS if multi_label else HEADLINE_METRICS),
+        "headline_metrics": list(MULTILABEL_HEADLINE_METRICS if multi_label else (*HEADLINE_METRICS, *optional)),
+        "references": _references(runs, [*HEADLINE_METRICS, *optional]),
         "runs": rows,
     }
 
@@ -314,6 +333,10 @@ def format_summary(summary: Mapping[str, Any]) -> str:
     lines += _table(["metric", "mean ± std", "n"],
                     [[METRIC_TITLES[key], _percent(summary["metrics"][key]), summary["metrics"][key]["n"]]
                      for key in headline])
+    for name, stats in (summary.get("references") or {}).items():
+        lines += ["", f"Reference, {name.replace('_', ' ')} on the same test utterances: "
+                  + "; ".join(f"{METRIC_TITLES[key]} {_percent(stats[key])}" for key in headline
+                              if stats.get(key, {}).get("n"))]
     if summary.get("multi_label"):
         lines += ["", ("Multi-label: a label is predicted where its logit is > 0; F1 averages over the labels "
                        "present or predicted in a run.")]

@@ -22,7 +22,7 @@ from serkit.config import TrainConfig
 from serkit.evaluation.metrics import metrics_from_logits
 from serkit.training.checkpoint import load_checkpoint, save_checkpoint
 from serkit.training.data import ChunkSet, make_loader, model_inputs, utterance_logits
-from serkit.training.losses import LOSSES, balanced_class_weights, mixup, supervised_contrastive
+from serkit.training.losses import CONTRASTIVE_LOSSES, LOSSES, balanced_class_weights, mixup
 from serkit.training.optim import build_optimizer, build_scheduler
 
 __all__ = ["TrainOutcome", "selection_score", "train_one"]
@@ -105,6 +105,7 @@ def train_one(
                          "use cross_entropy or focal for one class per utterance.")
     weight = balanced_class_weights(train_set.chunk_targets(), num_classes) if config.class_weights else None
     loss_fn = LOSSES.get(config.loss)
+    contrastive_fn = CONTRASTIVE_LOSSES.get(config.contrastive)
     loss_kwargs = {"weight": weight.to(accelerator.device) if weight is not None else None,
                    "gamma": config.focal_gamma}
     steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
@@ -154,7 +155,7 @@ def train_one(
                 elif config.contrastive_weight > 0:  # CASE: class-aware contrastive term on the fused embedding
                     embedding = plain(model).forward_features(features, batch["lengths"], **extras)
                     loss = loss_fn(plain(model).forward_head(embedding), targets, **loss_kwargs)
-                    loss = loss + config.contrastive_weight * supervised_contrastive(
+                    loss = loss + config.contrastive_weight * contrastive_fn(
                         embedding, targets, temperature=config.contrastive_temperature)
                 else:
                     loss = loss_fn(model(features, batch["lengths"], **extras), targets, **loss_kwargs)

@@ -9,8 +9,8 @@ from sklearn.utils.class_weight import compute_class_weight
 
 from serkit.registry import Registry
 
-__all__ = ["LOSSES", "MixedBatch", "balanced_class_weights", "focal_loss", "mixup", "pairwise_contrastive",
-           "supervised_contrastive"]
+__all__ = ["CONTRASTIVE_LOSSES", "LOSSES", "MixedBatch", "balanced_class_weights", "focal_loss", "mixup", "multilabel_bce",
+           "pairwise_contrastive", "supervised_contrastive"]
 
 LOSSES: Registry = Registry("loss")
 
@@ -20,6 +20,21 @@ def cross_entropy(logits: torch.Tensor, targets: torch.Tensor, *, weight: torch.
                   gamma: float = 0.0) -> torch.Tensor:
     """logits (batch, num_classes), targets (batch,) int -> scalar mean loss."""
     return F.cross_entropy(logits, targets, weight=weight)
+
+
+@LOSSES.register("bce")
+def multilabel_bce(logits: torch.Tensor, targets: torch.Tensor, *, weight: torch.Tensor | None = None,
+                   gamma: float = 0.0) -> torch.Tensor:
+    """Multi-label binary cross-entropy on logits (MOSEI emotions; a label is predicted where its logit > 0).
+
+    logits (batch, num_labels), targets (batch, num_labels) 0/1 -> scalar mean over examples and labels;
+    ``weight`` (num_labels,) scales each label's term. The original summed (``reduction='sum'``), which only
+    rescales the gradient (Adam is invariant to that scale).
+    """
+    if targets.shape != logits.shape:
+        raise ValueError(f"bce loss: targets {tuple(targets.shape)} must be multi-hot like the logits "
+                         f"{tuple(logits.shape)}; use a multi-label label source (one 0/1 column per label).")
+    return F.binary_cross_entropy_with_logits(logits, targets.to(logits.dtype), weight=weight)
 
 
 @LOSSES.register("focal")
@@ -75,6 +90,12 @@ def pairwise_contrastive(embeddings: torch.Tensor, targets: torch.Tensor, *, tem
     logits = (z @ z.T / temperature)[off_diagonal]  # (batch * (batch - 1),)
     same = (targets[:, None] == targets[None, :])[off_diagonal].float()
     return F.binary_cross_entropy_with_logits(logits, same)
+
+
+#: Contrastive terms for ``train.contrastive`` (used when ``train.contrastive_weight`` > 0).
+CONTRASTIVE_LOSSES: Registry = Registry("contrastive loss")
+CONTRASTIVE_LOSSES.register("supervised")(supervised_contrastive)
+CONTRASTIVE_LOSSES.register("case_pairwise")(pairwise_contrastive)
 
 
 def balanced_class_weights(targets: np.ndarray, num_classes: int) -> torch.Tensor:

@@ -35,10 +35,11 @@ from serkit.data.labels import TARGETS, LabelSet, apply_label_set, get_label_set
 from serkit.data.protocols import Fold, make_folds, protocol_info, write_folds
 from serkit.data.utterance import Utterance, read_manifest
 from serkit.errors import AudioError, SerkitError
-from serkit.evaluation.metrics import metrics_from_logits
+from serkit.evaluation.metrics import constant_prediction_metrics, metrics_from_logits
 from serkit.evaluation.plots import plot_confusion_matrix, plot_training_curves, plot_tsne
 from serkit.evaluation.report import summarize_runs, write_summary
 from serkit.features.pipeline import InputPipeline, Standardizer
+from serkit.features.spectral import feature_from_dict
 from serkit.features.text_inputs import TextInput, text_input_from_dict
 from serkit.fileio import atomic_open, atomic_write_json
 from serkit.models import create_model, model_arguments
@@ -80,9 +81,12 @@ def load_utterances(config: ExperimentConfig) -> tuple[list[Utterance], LabelSet
     else:
         if not corpus.root:
             raise SerkitError("corpus: set corpus.root (the corpus folder) or corpus.manifest (a manifest CSV).")
-        utterances = load_corpus(corpus.name, corpus.root, options=corpus.options, content_hashes=True,
-                                 skip_unreadable=corpus.skip_unreadable)
-    if any(not u.content_hash for u in utterances):
+        # a text-only recipe (features: none) reads no audio, so it needs no durations or hashes of files that
+        # may not exist (MELD's transcripts without their videos)
+        reads_audio = feature_from_dict(config.features).reads_audio
+        utterances = load_corpus(corpus.name, corpus.root, options=corpus.options, durations=reads_audio,
+                                 content_hashes=reads_audio, skip_unreadable=corpus.skip_unreadable and reads_audio)
+    if any(not u.content_hash for u in utterances) and feature_from_dict(config.features).reads_audio:
         utterances = fill_content_hashes(utterances)
     label_set = resolve_label_set(config.labels)
     kept, left_out = apply_label_set(utterances, label_set)
@@ -278,6 +282,8 @@ def _run_one(config: ExperimentConfig, fold: Fold, seed: int, run_dir: Path, pre
               "num_test": test_set.num_utterances}
     if getattr(model, "init_note", ""):  # e.g. "AlexNet from random weights (no ImageNet checkpoint given)"
         record["model_note"] = model.init_note
+    if "neutral" in label_names and not test_set.multi_label:  # what predicting the majority-ish class gives
+        record["reference"] = {"always_neutral": constant_prediction_metrics(test_set.targets, label_names)}
     if earlier_stages:  # test metrics of every stage of a multi-stage recipe, the last one included
         record["stages"] = {**earlier_stages, "final": metrics}
     atomic_write_json(run_dir / "metrics.json", record)  # written last: marks the run finished
