@@ -405,6 +405,7 @@ def load_experiment(path: str | Path | None = None, overrides: list[str] | None 
                     base: Mapping[str, Any] | None = None) -> ExperimentConfig:
     """Read a recipe YAML (or start from ``base``), apply ``--set`` overrides, and validate it (stages too)."""
     data = read_recipe(path) if path is not None else dict(base or {})
+    data, overrides = _route_stage_overrides(data, overrides or [])
     config = from_dict(ExperimentConfig, apply_overrides(data, overrides))
     _check_config(config, "")
     seen: list[str] = []
@@ -417,6 +418,27 @@ def load_experiment(path: str | Path | None = None, overrides: list[str] | None 
         seen.append(stage.name)
         _check_config(stage_config(config, stage), f"stages.{stage.name}: ")
     return config
+
+
+def _route_stage_overrides(data: dict[str, Any], overrides: list[str]) -> tuple[dict[str, Any], list[str]]:
+    """``--set stages.<stage>.train.epochs=5`` appends ``train.epochs=5`` to that stage's ``set`` list (so it wins
+    over the stage's own value); every other override is returned for :func:`apply_overrides`."""
+    stages = data.get("stages")
+    if not overrides or not isinstance(stages, list):
+        return data, overrides
+    by_name = {stage.get("name"): index for index, stage in enumerate(stages) if isinstance(stage, Mapping)}
+    data, remaining = {**data, "stages": [dict(stage) if isinstance(stage, Mapping) else stage for stage in stages]}, []
+    for item in overrides:
+        parts = item.split("=", 1)[0].strip().split(".")
+        if len(parts) >= 3 and parts[0] == "stages" and parts[1] in by_name:
+            stage = data["stages"][by_name[parts[1]]]
+            stage["set"] = [*stage.get("set", []), item.split(".", 2)[2]]
+        elif len(parts) >= 2 and parts[0] == "stages" and parts[1] not in by_name and "=" in item and len(parts) > 2:
+            raise ConfigError(f"--set {item!r}: no stage {parts[1]!r}; the recipe's stages are "
+                              f"{', '.join(map(str, by_name)) or '(none)'}.")
+        else:
+            remaining.append(item)
+    return data, remaining
 
 
 def stage_config(config: ExperimentConfig, stage: StageConfig) -> ExperimentConfig:

@@ -276,3 +276,26 @@ def test_eval_max_seconds_truncates_only_evaluation_inputs(tmp_path: Path, tone)
     assert pipeline.chunks(path, train=True).shape == (1, 4000)
     assert pipeline.chunks(path, train=False).shape == (1, 8000)
     assert pipeline.cache_key(True) != pipeline.cache_key(False)
+
+
+def test_per_stage_overrides_on_the_command_line(corpus: Path):
+    config = load_experiment(base=_recipe(corpus, stages=STAGES), overrides=["stages.first.train.epochs=1",
+                                                                            "train.batch_size=4"])
+    from serkit.config import stage_config
+
+    first, second = (stage_config(config, stage) for stage in config.stages)
+    assert first.train.epochs == 1 and second.train.epochs == 2 and first.train.batch_size == 4
+    assert first.train.lr == 0.02  # the stage's own values stay
+    with pytest.raises(ConfigError, match="no stage 'thrid'"):
+        load_experiment(base=_recipe(corpus, stages=STAGES), overrides=["stages.thrid.train.epochs=1"])
+
+
+def test_frames_and_utterance_stages_share_one_copy_of_the_features():
+    from serkit.training.runner import _Prepared, _views_of
+
+    utterance = _Prepared({"a": np.arange(24, dtype=np.float32).reshape(1, 4, 2, 3)}, {}, [])
+    frames = _views_of(utterance, "frames")
+    assert frames.train_chunks["a"].shape == (4, 1, 2, 3)
+    assert np.shares_memory(frames.train_chunks["a"], utterance.train_chunks["a"])
+    back = _views_of(frames, "utterance")
+    np.testing.assert_array_equal(back.train_chunks["a"], utterance.train_chunks["a"])

@@ -25,7 +25,7 @@ from serkit.audio import io as audio_io
 from serkit.config import InputConfig, from_dict
 from serkit.features.pipeline import InputPipeline, Standardizer
 from serkit.features.text_inputs import TextInput, text_input_from_state
-from serkit.models import create_model
+from serkit.models import MODELS, create_model
 from serkit.training.checkpoint import load_checkpoint
 from serkit.training.data import ChunkSet, utterance_logits
 
@@ -82,6 +82,10 @@ class Recognizer:
                                                     "state_dict"))
         args = dict(checkpoint["model_args"])
         num_classes = args.pop("num_classes")
+        # arguments that only load initial weights (an ImageNet file): the stored state dict replaces them, and the
+        # file need not exist where the model is used
+        for key in getattr(MODELS.get(checkpoint["model_name"]), "initial_weight_args", ()):
+            args.pop(key, None)
         model = create_model(checkpoint["model_name"], num_classes=num_classes, **args)
         model.load_state_dict(checkpoint["state_dict"])
         pipeline = InputPipeline(checkpoint["feature"], from_dict(InputConfig, checkpoint["input"]))

@@ -212,7 +212,8 @@ def _write_predictions(path: Path, dataset: ChunkSet, probabilities: np.ndarray,
 def _run_one(config: ExperimentConfig, fold: Fold, seed: int, run_dir: Path, prepared: _Prepared,
              pipeline: InputPipeline, label_set: LabelSet, targets: dict[str, int],
              by_id: dict[str, Utterance], *, keep_embeddings: bool, texts: _TextEncodings,
-             init_from: Path | None = None, earlier_stages: dict[str, Any] | None = None) -> dict[str, Any]:
+             init_from: Path | None = None, earlier_stages: dict[str, Any] | None = None,
+             earlier_notes: list[str] | None = None) -> dict[str, Any]:
     label_names = list(label_set.labels)
     text_input, encoded = texts.get(config.text, fold, by_id)
     train_raw = _chunk_set(fold.train, prepared.train_chunks, targets, Standardizer())
@@ -282,6 +283,9 @@ def _run_one(config: ExperimentConfig, fold: Fold, seed: int, run_dir: Path, pre
               "num_test": test_set.num_utterances}
     if getattr(model, "init_note", ""):  # e.g. "AlexNet from random weights (no ImageNet checkpoint given)"
         record["model_note"] = model.init_note
+    if earlier_notes:  # how every stage's model started, in every report: "stage cnn: ...; stage blstm: ..."
+        record["model_note"] = "; ".join([*earlier_notes[:-1],
+                                          f"{earlier_notes[-1]}: {record.get('model_note', 'default initialisation')}"])
     if "neutral" in label_names and not test_set.multi_label:  # what predicting the majority-ish class gives
         record["reference"] = {"always_neutral": constant_prediction_metrics(test_set.targets, label_names)}
     if earlier_stages:  # test metrics of every stage of a multi-stage recipe, the last one included
@@ -379,10 +383,32 @@ class _Stage:
     init_from: str = ""
     prepared: _Prepared | None = None
 
-    def chunks(self, utterances: list[Utterance]) -> _Prepared:
+    def chunks(self, utterances: list[Utterance], others: list[_Stage]) -> _Prepared:
         if self.prepared is None:
-            self.prepared = _prepare_chunks(utterances, self.pipeline, progress=self.config.train.progress)
+            shared = next((other for other in others if other.prepared is not None and _same_arrays(self, other)),
+                          None)
+            self.prepared = (_views_of(shared.prepared, self.pipeline.inputs.mode) if shared is not None
+                             else _prepare_chunks(utterances, self.pipeline, progress=self.config.train.progress))
         return self.prepared
+
+
+def _same_arrays(a: _Stage, b: _Stage) -> bool:
+    """Two stages whose chunks are views of the same utterance-level arrays (DCNN's frames and utterance stages)."""
+    modes = {"utterance", "frames"}
+    return (a.pipeline.inputs.mode in modes and b.pipeline.inputs.mode in modes
+            and a.pipeline.cache_key(True) == b.pipeline.cache_key(True)
+            and a.pipeline.cache_key(False) == b.pipeline.cache_key(False))
+
+
+def _views_of(prepared: _Prepared, mode: str) -> _Prepared:
+    """Another stage's chunks re-shaped without copies: frames (frames, 1, ...) <-> utterance (1, frames, ...)."""
+    def view(array: np.ndarray) -> np.ndarray:
+        if mode == "frames":
+            return array if array.shape[1:2] == (1,) and array.shape[0] != 1 else array[0][:, None]
+        return array if array.shape[0] == 1 else array[:, 0][None]
+
+    return _Prepared({k: view(v) for k, v in prepared.train_chunks.items()},
+                     {k: view(v) for k, v in prepared.eval_chunks.items()}, prepared.skipped)
 
 
 def _stages(config: ExperimentConfig, output_dir: Path) -> list[_Stage]:
@@ -403,6 +429,7 @@ def _run_stages(stages: list[_Stage], fold: Fold, seed: int, run_dir: Path, utte
     Earlier stages live in ``run_dir/<stage>/`` and are skipped when finished, so a rerun resumes mid-chain.
     """
     stage_metrics: dict[str, Any] = {}
+    stage_notes: list[str] = []
     for position, stage in enumerate(stages):
         last = position == len(stages) - 1
         stage_dir = run_dir if last else run_dir / stage.name
@@ -416,11 +443,14 @@ def _run_stages(stages: list[_Stage], fold: Fold, seed: int, run_dir: Path, utte
             write_yaml(stage_dir / "config.yaml", replace(stage.config, seeds=(seed,)))
             if stage.name:
                 logger.info("stage %s of %s / seed %d", stage.name, fold.name, seed)
-            record = _run_one(stage.config, fold, seed, stage_dir, stage.chunks(utterances), stage.pipeline,
+            record = _run_one(stage.config, fold, seed, stage_dir, stage.chunks(utterances, stages), stage.pipeline,
                               label_set, targets, by_id, keep_embeddings=keep_embeddings and last, texts=texts,
-                              init_from=init_from, earlier_stages=stage_metrics if last else None)
+                              init_from=init_from, earlier_stages=stage_metrics if last else None,
+                              earlier_notes=[*stage_notes, f"stage {stage.name}"] if last and stage_notes else None)
         if stage.name and not last:
             stage_metrics[stage.name] = record["metrics"]
+            if record.get("model_note"):
+                stage_notes.append(f"stage {stage.name}: {record['model_note']}")
     return record
 
 

@@ -1,0 +1,1 @@
+"""Small tools on recipe and config files (``serkit config``)."""
