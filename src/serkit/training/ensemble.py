@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from serkit.errors import SerkitError
-from serkit.evaluation.metrics import classification_metrics, classification_report_text, multilabel_metrics
+from serkit.evaluation.metrics import classification_report_text, metrics_from_logits
 from serkit.evaluation.report import TEST_SELECTION_WARNING, format_summary, summarize_runs
 from serkit.fileio import atomic_write_json, atomic_write_text
 
@@ -38,7 +38,7 @@ OUTPUTS = "outputs.npz"
 _KEYS = ("val_ids", "val_logits", "val_targets", "test_ids", "test_logits", "test_targets", "label_names")
 #: Scores a member or an ensemble can be ranked by: single-label, multi-label.
 ENSEMBLE_METRICS = {"single": ("wa", "ua", "macro_f1", "weighted_f1", "wa_ua_mean"),
-                    "multi": ("macro_f1", "micro_f1", "weighted_f1", "subset_accuracy")}
+                    "multi": ("macro_f1", "micro_f1", "weighted_f1", "subset_accuracy", "label_accuracy")}
 SELECT_ON = ("validation", "test")
 #: The warning line of a report whose ensemble size was chosen on the test set.
 SIZE_ON_TEST_WARNING = f"ENSEMBLE SIZE CHOSEN ON THE TEST SET (--select-on-test, the original's protocol). " \
@@ -99,7 +99,8 @@ def load_member(run_dir: str | Path) -> Member:
                     **{key: arrays[key] for key in _KEYS if key != "label_names"})
     for part in ("val", "test"):
         ids, logits, targets = (getattr(member, f"{part}_{key}") for key in ("ids", "logits", "targets"))
-        if not (len(ids) == len(logits) == len(targets)) or (len(logits) and logits.shape[1] != len(member.label_names)):
+        columns_wrong = len(logits) > 0 and logits.shape[1] != len(member.label_names)
+        if not len(ids) == len(logits) == len(targets) or columns_wrong:
             raise SerkitError(f"{path}: {part} ids {ids.shape}, logits {logits.shape} and targets {targets.shape} "
                               f"do not line up with {len(member.label_names)} labels.")
     return member
@@ -129,10 +130,7 @@ def find_members(paths: Sequence[str | Path]) -> list[Path]:
 def score_logits(logits: np.ndarray, targets: np.ndarray, label_names: Sequence[str], metric: str
                  ) -> tuple[float, dict[str, Any]]:
     """``(score, metrics)`` of logits: arg-max for single-label targets, ``logit > 0`` for multi-hot targets."""
-    if targets.ndim == 2:
-        metrics = multilabel_metrics(targets.astype(np.int64), (logits > 0).astype(np.int64), label_names)
-    else:
-        metrics = classification_metrics(targets, logits.argmax(1), label_names)
+    metrics, _ = metrics_from_logits(targets, logits, label_names)
     if metric == "wa_ua_mean":
         return (metrics["wa"] + metrics["ua"]) / 2, metrics
     return float(metrics[metric]), metrics
@@ -265,7 +263,7 @@ def run_ensemble(run_dirs: Sequence[str | Path], *, out_dir: str | Path | None =
 
     Returns:
         The ensemble record written to ``ensemble.json`` (``folds``: one :func:`ensemble_fold` result each, and
-        for single-label runs ``summary``: the usual summary over folds).
+        ``summary``: the usual summary over folds).
     """
     paths = find_members(run_dirs)
     members = [load_member(p) for p in paths]
@@ -288,15 +286,15 @@ def run_ensemble(run_dirs: Sequence[str | Path], *, out_dir: str | Path | None =
         warnings.append("the validation utterances ARE the test utterances: validation selection is test selection")
     record: dict[str, Any] = {"metric": metric, "select_on": select_on, "top_k": top_k, "warnings": warnings,
                               "num_members": len(members), "folds": results}
-    if not results[0]["multilabel"]:
-        protocol, info = _experiment_info(paths[0])
-        selected_on_test = bool(select_on_test or any(r["ranked_on"] == "test" for r in results))
-        runs = [{"fold": r["fold"], "seed": 0, "metrics": r["test_metrics"]} for r in results]
-        record["summary"] = summarize_runs(
-            runs, label_names=results[0]["label_names"], protocol=protocol, protocol_info=info,
-            selection="test" if selected_on_test else "validation",
-            title=f"Ensemble of {len(members)} runs ({len(results)} fold(s)), size chosen on {select_on}",
-            notes=[f"members ranked by {metric}; ensemble = mean of the top-K members' logits"])
+    protocol, info = _experiment_info(paths[0])
+    selected_on_test = bool(select_on_test or any(r["ranked_on"] == "test" for r in results))
+    runs = [{"fold": r["fold"], "seed": 0, "metrics": r["test_metrics"]} for r in results]
+    record["summary"] = summarize_runs(
+        runs, label_names=results[0]["label_names"], protocol=protocol, protocol_info=info,
+        selection="test" if selected_on_test else "validation",
+        title=f"Ensemble of {len(members)} runs ({len(results)} fold(s)), size chosen on {select_on}",
+        notes=[f"members ranked by {metric}; ensemble = mean of the top-K members' logits; one summary 'run' "
+               "per fold (its seed column is not a training seed)"])
     atomic_write_json(out_dir / "ensemble.json", _jsonable(record))
     atomic_write_text(out_dir / "ensemble.md", format_ensemble(record))
     record["out_dir"] = str(out_dir)
@@ -323,14 +321,14 @@ def format_ensemble(record: dict[str, Any]) -> str:
         lines.append("")
     chosen = {"validation": "the validation set", "test": "the TEST set"}[record["select_on"]]
     size = f"fixed --top-k {record['top_k']}" if record["top_k"] else f"chosen on {chosen}"
-    lines += [f"- Members: {record['num_members']} runs in {len(record['folds'])} fold(s); ranked by "
-              f"`{record['metric']}` on validation; ensemble size {size}; ensemble = mean of logits", ""]
+    lines += [(f"- Members: {record['num_members']} runs in {len(record['folds'])} fold(s); ranked by "
+               f"`{record['metric']}` on validation; ensemble size {size}; ensemble = mean of logits"), ""]
     for fold in record["folds"]:
         how = {"validation": "chosen on validation", "test": "CHOSEN ON TEST", "fixed": "fixed by --top-k"}
-        lines += [f"## Fold {fold['fold']}: K = {fold['size']} of {len(fold['members'])} "
-                  f"({how[fold['size_chosen_on']]})", ""]
-        header = ["K", f"validation {fold['metric']}"] + ([f"test {fold['metric']}"] if "test" in fold["curve"][0]
-                                                           else [])
+        lines += [(f"## Fold {fold['fold']}: K = {fold['size']} of {len(fold['members'])} "
+                   f"({how[fold['size_chosen_on']]})"), ""]
+        header = ["K", f"validation {fold['metric']}"]
+        header += [f"test {fold['metric']}"] if "test" in fold["curve"][0] else []
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for point in fold["curve"]:
             cells = [str(point["k"]) + (" *" if point["k"] == fold["size"] else ""),
