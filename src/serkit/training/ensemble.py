@@ -93,9 +93,10 @@ def load_member(run_dir: str | Path) -> Member:
         raise SerkitError(f"{path}: {exc}; serkit never unpickles outputs files.") from None
     fold = run_dir.parent.name if run_dir.name.startswith("seed") else run_dir.name
     metrics_path = run_dir / "metrics.json"
-    if metrics_path.is_file():
-        fold = str(json.loads(metrics_path.read_text(encoding="utf-8")).get("fold", fold))
-    member = Member(path=run_dir, fold=fold, label_names=[str(n) for n in arrays["label_names"].tolist()],
+    record = json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.is_file() else {}
+    member = Member(path=run_dir, fold=str(record.get("fold", fold)),
+                    label_names=[str(n) for n in arrays["label_names"].tolist()],
+                    extra={"selection": record.get("selection", "")},
                     **{key: arrays[key] for key in _KEYS if key != "label_names"})
     for part in ("val", "test"):
         ids, logits, targets = (getattr(member, f"{part}_{key}") for key in ("ids", "logits", "targets"))
@@ -282,19 +283,22 @@ def run_ensemble(run_dirs: Sequence[str | Path], *, out_dir: str | Path | None =
     warnings = [SIZE_ON_TEST_WARNING] if select_on_test else []
     if any(r["ranked_on"] == "test" for r in results):
         warnings.append("members were ranked on the TEST set: the runs have no validation utterances")
+    epochs_on_test = any(m.extra.get("selection") == "test" for m in members)
+    if epochs_on_test:
+        warnings.append("the members' own epochs were selected on the TEST set (their recipe's select_on / protocol)")
     if any(sorted(r["test_ids"]) == sorted(m.val_ids.tolist()) for r in results for m in folds[r["fold"]][:1]):
         warnings.append("the validation utterances ARE the test utterances: validation selection is test selection")
     record: dict[str, Any] = {"metric": metric, "select_on": select_on, "top_k": top_k, "warnings": warnings,
                               "num_members": len(members), "folds": results}
     protocol, info = _experiment_info(paths[0])
-    selected_on_test = bool(select_on_test or any(r["ranked_on"] == "test" for r in results))
+    selected_on_test = bool(select_on_test or epochs_on_test or any(r["ranked_on"] == "test" for r in results))
     runs = [{"fold": r["fold"], "seed": 0, "metrics": r["test_metrics"]} for r in results]
     record["summary"] = summarize_runs(
         runs, label_names=results[0]["label_names"], protocol=protocol, protocol_info=info,
         selection="test" if selected_on_test else "validation",
         title=f"Ensemble of {len(members)} runs ({len(results)} fold(s)), size chosen on {select_on}",
-        notes=[f"members ranked by {metric}; ensemble = mean of the top-K members' logits; one summary 'run' "
-               "per fold (its seed column is not a training seed)"])
+        notes=[(f"members ranked by {metric}; ensemble = mean of the top-K members' logits; one summary 'run' "
+                "per fold (its seed column is not a training seed)")])
     atomic_write_json(out_dir / "ensemble.json", _jsonable(record))
     atomic_write_text(out_dir / "ensemble.md", format_ensemble(record))
     record["out_dir"] = str(out_dir)

@@ -1,0 +1,57 @@
+"""The IEMOCAP MAT/MNT recipes end to end on a fake release with transcripts (leave-one-session-out, 3 folds)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import write_tone
+
+from serkit.cli import main
+
+RECIPES = Path(__file__).resolve().parents[2] / "recipes" / "mat"
+CODES = ["neu", "sad", "ang", "exc", "hap"]
+SENTENCES = ["I am so happy for you!", "Leave me alone.", "What did you just say?", "It's fine, really.",
+             "Why would you do that--", "We'll see tomorrow."]
+TINY = ["model.args.hidden_dim=8", "model.args.ff_dim=12", "model.args.num_heads=2", "model.args.num_layers=1",
+        "model.args.word_dim=6", "features.n_mels=16", "train.epochs=2", "train.batch_size=8",
+        "train.progress=false", "train.threads=1", "seeds=[0, 1]", "input.max_seconds=0.5"]
+
+
+@pytest.fixture(scope="module")
+def iemocap(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("iemocap")
+    for session in (1, 2, 3):
+        dialog = f"Ses0{session}F_impro01"
+        evaluation, transcript = ["% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]", ""], []
+        for gender in "FM":
+            for turn in range(4):
+                utt = f"{dialog}_{gender}{turn:03d}"
+                code = CODES[(turn + (gender == "M")) % len(CODES)]
+                evaluation += [f"[{turn:.4f} - {turn + 2:.4f}]\t{utt}\t{code}\t[2.5000, 3.0000, 3.5000]", ""]
+                transcript.append(f"{utt} [{turn:.4f}-{turn + 2:.4f}]: {SENTENCES[(turn + session) % 6]}")
+                write_tone(root / f"Session{session}/sentences/wav/{dialog}/{utt}.wav", seconds=0.6,
+                           frequency=150.0 + 31 * turn + 7 * session + (gender == "M"))
+        for folder, lines in (("EmoEvaluation", evaluation), ("transcriptions", transcript)):
+            path = root / f"Session{session}/dialog/{folder}/{dialog}.txt"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("\n".join(lines) + "\n")
+    return root
+
+
+@pytest.mark.parametrize("model", ["mnt"])  # mat runs end to end in test_mat_meld
+def test_iemocap_recipe_loso_then_ensemble_per_fold(iemocap: Path, tmp_path: Path, model: str, capsys):
+    out = tmp_path / "run"
+    overrides = [f"corpus.root={iemocap}", *TINY]
+    assert main(["train", str(RECIPES / f"iemocap_{model}.yaml"), "--out", str(out),
+                 *[item for o in overrides for item in ("--set", o)]]) == 0
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["speaker_independent"] and summary["selection"] == "validation" and summary["n_runs"] == 6
+    assert summary["label_names"] == ["neutral", "happy", "sad", "angry"]
+    capsys.readouterr()
+    assert main(["ensemble", str(out), "--metric", "ua"]) == 0
+    record = json.loads((out / "ensemble" / "ensemble.json").read_text(encoding="utf-8"))
+    assert len(record["folds"]) == 3 and all(len(f["members"]) == 2 for f in record["folds"])
+    assert record["summary"]["n_runs"] == 3 and record["summary"]["protocol"] == "leave_one_session_out"
+    assert "Session-independent: yes" in capsys.readouterr().out
