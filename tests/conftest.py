@@ -78,3 +78,19 @@ def input_shapes_seen(model: torch.nn.Module, modules: dict[str, torch.nn.Module
         for hook in hooks:
             hook.remove()
     return seen, logits
+
+
+@pytest.fixture(scope="session")
+def tiny_hubert(tmp_path_factory) -> Path:
+    """A tiny random HuBERT folder (tests/hubert_fakes.py), written once per test session."""
+    from hubert_fakes import save_tiny_hubert
+
+    return save_tiny_hubert(tmp_path_factory.mktemp("tiny_hubert"))
+
+
+@pytest.fixture(scope="session")
+def iemocap5(tmp_path_factory) -> Path:
+    """A fake 5-session IEMOCAP with harmonic generated audio."""
+    from hubert_fakes import fake_iemocap5
+
+    return fake_iemocap5(tmp_path_factory.mktemp("iemocap5"))

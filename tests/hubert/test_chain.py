@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from serkit.cli import main
-from hubert_fakes import tiny_hubert, iemocap5  # noqa: F401 (fixtures)
+
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes" / "cpt_hubert"
 

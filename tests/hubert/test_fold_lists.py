@@ -10,7 +10,7 @@ from serkit.config import load_experiment
 from serkit.data.protocols import make_folds
 from serkit.hubert.chain import load_chain, pretraining_lists
 from serkit.training.runner import load_utterances
-from hubert_fakes import iemocap5  # noqa: F401 (fixtures)
+
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes" / "cpt_hubert"
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 import transformers
-from hubert_fakes import TINY_HUBERT, iemocap5, save_tiny_hubert, tiny_hubert  # noqa: F401 (fixtures)
+from hubert_fakes import TINY_HUBERT, save_tiny_hubert
 
 from serkit.cli import main
 from serkit.models import create_model

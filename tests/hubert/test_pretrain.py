@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from hubert_fakes import tiny_hubert, write_voiced  # noqa: F401 (fixtures)
+from hubert_fakes import write_voiced
 
 from serkit.data.utterance import Utterance
 from serkit.hubert import pretrain as pretrain_module

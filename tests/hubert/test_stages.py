@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 import transformers
-from hubert_fakes import save_tiny_hubert, tiny_hubert, write_voiced  # noqa: F401 (fixtures)
+from hubert_fakes import save_tiny_hubert, write_voiced
 
 from serkit.cli import main
 from serkit.data.utterance import Utterance, write_manifest

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import write_tone
+from fake_iemocap import fake_iemocap
 
 from serkit.config import load_experiment
 from serkit.training.runner import run_experiment
@@ -16,21 +17,11 @@ CODES = ["neu", "sad", "ang", "exc", "hap"]
 
 
 def _fake_iemocap(root: Path, sessions: int = 3, per_speaker: int = 5) -> Path:
-    """Sessions 1..n, one improvised dialog each, both speakers, 2 s utterances (a tone per label)."""
-    for session in range(1, sessions + 1):
-        dialog = f"Ses0{session}F_impro01"
-        evaluation = ["% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]", ""]
-        for gender in "FM":
-            for turn in range(per_speaker):
-                utt = f"{dialog}_{gender}{turn:03d}"
-                code = CODES[(turn + (gender == "M")) % len(CODES)]
-                evaluation += [f"[{turn:.4f} - {turn + 2:.4f}]\t{utt}\t{code}\t[2.5000, 3.0000, 3.5000]", ""]
-                write_tone(root / f"Session{session}/sentences/wav/{dialog}/{utt}.wav", seconds=2.0,
-                           frequency=150.0 + 60 * CODES.index(code) + 7 * session)
-        folder = root / f"Session{session}/dialog/EmoEvaluation"
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{dialog}.txt").write_text("\n".join(evaluation) + "\n")
-    return root
+    """2 s tones whose pitch depends on the emotion code (and a little on the session)."""
+    def write(path: Path, session: int, gender: str, turn: int, code: str) -> None:
+        write_tone(path, seconds=2.0, frequency=150.0 + 60 * CODES.index(code) + 7 * session)
+
+    return fake_iemocap(root, sessions=sessions, per_speaker=per_speaker, codes=CODES, write=write)
 
 
 @pytest.fixture(scope="module")

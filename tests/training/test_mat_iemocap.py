@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import write_tone
+from fake_iemocap import fake_iemocap
 
 from serkit.cli import main
 
@@ -21,23 +22,11 @@ TINY = ["model.args.hidden_dim=8", "model.args.ff_dim=12", "model.args.num_heads
 
 @pytest.fixture(scope="module")
 def iemocap(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("iemocap")
-    for session in (1, 2, 3):
-        dialog = f"Ses0{session}F_impro01"
-        evaluation, transcript = ["% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]", ""], []
-        for gender in "FM":
-            for turn in range(4):
-                utt = f"{dialog}_{gender}{turn:03d}"
-                code = CODES[(turn + (gender == "M")) % len(CODES)]
-                evaluation += [f"[{turn:.4f} - {turn + 2:.4f}]\t{utt}\t{code}\t[2.5000, 3.0000, 3.5000]", ""]
-                transcript.append(f"{utt} [{turn:.4f}-{turn + 2:.4f}]: {SENTENCES[(turn + session) % 6]}")
-                write_tone(root / f"Session{session}/sentences/wav/{dialog}/{utt}.wav", seconds=0.6,
-                           frequency=150.0 + 31 * turn + 7 * session + (gender == "M"))
-        for folder, lines in (("EmoEvaluation", evaluation), ("transcriptions", transcript)):
-            path = root / f"Session{session}/dialog/{folder}/{dialog}.txt"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text("\n".join(lines) + "\n")
-    return root
+    def write(path: Path, session: int, gender: str, turn: int, code: str) -> None:
+        write_tone(path, seconds=0.6, frequency=150.0 + 31 * turn + 7 * session + (gender == "M"))
+
+    return fake_iemocap(tmp_path_factory.mktemp("iemocap"), sessions=3, per_speaker=4, codes=CODES, write=write,
+                        sentences=SENTENCES)
 
 
 @pytest.mark.parametrize("model", ["mnt"])  # mat runs end to end in test_mat_meld

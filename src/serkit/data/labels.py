@@ -20,6 +20,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from serkit.data.utterance import CANONICAL_EMOTIONS, Utterance
 from serkit.registry import Registry
 
@@ -152,10 +154,8 @@ class LabelSet:
             return None
         return tuple(name for name in self.labels if name in value.split(";"))
 
-    def indicator(self, utt: Utterance) -> "np.ndarray":
+    def indicator(self, utt: Utterance) -> np.ndarray:
         """Multi-label targets: float32 0/1 vector (num_classes,) of the classes present in ``utt``."""
-        import numpy as np
-
         present = self.classes_of(utt) or ()
         return np.array([name in present for name in self.labels], dtype=np.float32)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
 import soundfile as sf
+from fake_iemocap import fake_iemocap
 
 #: A 2-layer, 32-wide HuBERT with a 3-convolution front end (receptive field 60 samples, stride 80: 200 frames/s).
 TINY_HUBERT = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
@@ -40,35 +40,10 @@ def write_voiced(path: Path, *, seconds: float, f0: float, seed: int, sample_rat
     return path
 
 
-def fake_iemocap(root: Path, *, sessions: int = 5, per_speaker: int = 4) -> Path:
-    """IEMOCAP layout (Session<k>/sentences/wav, dialog/EmoEvaluation), one improvised dialog per session,
-    both speakers, 1.0-1.45 s utterances."""
-    for session in range(1, sessions + 1):
-        dialog = f"Ses0{session}F_impro01"
-        evaluation = ["% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]", ""]
-        for gender in "FM":
-            for turn in range(per_speaker):
-                utt = f"{dialog}_{gender}{turn:03d}"
-                code = CODES[(turn + (gender == "M")) % len(CODES)]
-                evaluation += [f"[{turn:.4f} - {turn + 1:.4f}]\t{utt}\t{code}\t[2.5000, 3.0000, 3.5000]", ""]
-                write_voiced(root / f"Session{session}/sentences/wav/{dialog}/{utt}.wav",
-                             seconds=1.0 + 0.15 * turn, f0=120.0 + 40 * CODES.index(code[:3]) + 5 * session,
-                             seed=100 * session + turn + 50 * (gender == "M"))
-        folder = root / f"Session{session}/dialog/EmoEvaluation"
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{dialog}.txt").write_text("\n".join(evaluation) + "\n")
-    return root
+def fake_iemocap5(root: Path, *, sessions: int = 5, per_speaker: int = 4) -> Path:
+    """The fake IEMOCAP of tests/fake_iemocap.py with harmonic 1.0-1.45 s utterances whose f0 follows the emotion."""
+    def write(path: Path, session: int, gender: str, turn: int, code: str) -> None:
+        write_voiced(path, seconds=1.0 + 0.15 * turn, f0=120.0 + 40 * CODES.index(code[:3]) + 5 * session,
+                     seed=100 * session + turn + 50 * (gender == "M"))
 
-
-# Fixtures, imported by the test modules that use them (a conftest.py here would shadow tests/conftest.py for the
-# `from conftest import ...` helpers of other test folders).
-
-
-@pytest.fixture(scope="session")
-def tiny_hubert(tmp_path_factory) -> Path:
-    return save_tiny_hubert(tmp_path_factory.mktemp("tiny_hubert"))
-
-
-@pytest.fixture(scope="session")
-def iemocap5(tmp_path_factory) -> Path:
-    return fake_iemocap(tmp_path_factory.mktemp("iemocap5"))
+    return fake_iemocap(root, sessions=sessions, per_speaker=per_speaker, codes=CODES, write=write)
