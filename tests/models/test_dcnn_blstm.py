@@ -222,7 +222,9 @@ def test_two_stage_recipe_end_to_end(tmp_path: Path):
     run = out / "runs" / "group1" / "seed0"
     record = json.loads((run / "metrics.json").read_text())
     assert set(record["stages"]) == {"cnn", "final"} and record["num_test"] == 16  # actors 1-4, normal intensity
-    assert "stage-1" in record["model_note"]
+    # every stage's initialisation is in the note the summary prints: random weights, then the stage-1 extractor
+    assert record["model_note"].startswith("stage cnn: random initialisation") and "stage blstm: extractor from" \
+        in record["model_note"] and record["model_note"] in summary["notes"]
     stage1 = load_checkpoint(run / "cnn" / "best.pt")
     stage2 = load_checkpoint(run / "best.pt")
     assert stage1["model_name"] == "alexnet_small" and stage1["input"]["mode"] == "frames"
