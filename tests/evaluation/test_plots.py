@@ -104,3 +104,9 @@ def test_tsne_errors(tmp_path: Path):
         plot_tsne(np.zeros((3, 2)), np.array([0, 1, 3]), NAMES, tmp_path / "t.png")
     with pytest.raises(ValueError, match=r"shape \(3,\)"):
         plot_tsne(np.zeros((3, 2)), np.array([0, 1]), NAMES, tmp_path / "t.png")
+
+
+def test_tsne_refuses_identical_embeddings_instead_of_crashing():
+    # scikit-learn's Barnes-Hut t-SNE segfaults on identical points (a model that ignores its input makes them)
+    with pytest.raises(ValueError, match="identical"):
+        tsne_embedding(np.ones((6, 4)))

@@ -299,3 +299,15 @@ def test_frames_and_utterance_stages_share_one_copy_of_the_features():
     assert np.shares_memory(frames.train_chunks["a"], utterance.train_chunks["a"])
     back = _views_of(frames, "utterance")
     np.testing.assert_array_equal(back.train_chunks["a"], utterance.train_chunks["a"])
+
+
+def test_text_only_recipes_need_no_audio_files(tmp_path: Path):
+    root = _fake_mosei(tmp_path / "mosei")
+    for wav in (root / "Raw").rglob("*.wav"):
+        wav.unlink()  # transcripts and labels only, like MELD's CSVs without the videos
+    recipe = _mosei_recipe(root, "sentiment_binary")
+    recipe["corpus"]["options"] = {"missing_audio": "keep"}
+    recipe["features"] = {"name": "none"}
+    recipe["input"] = {"mode": "utterance", "normalize": "none"}
+    summary = run_experiment(load_experiment(base=recipe), tmp_path / "run")
+    assert summary["runs"][0]["num_utterances"] == 6 and not summary["notes"][1:]  # nothing skipped as unreadable

@@ -187,6 +187,8 @@ def tsne_embedding(embeddings: Any, *, seed: int = 0, max_points: int = 2000) ->
         raise ValueError(f"max_points={max_points}: must be at least 2.")
     indices = _subsample(len(data), max_points, seed)
     points = data[indices]
+    if len(np.unique(points, axis=0)) < 2:  # scikit-learn's Barnes-Hut t-SNE crashes on identical points
+        raise ValueError("all embeddings are identical (a collapsed or input-blind model): there is no map to draw.")
     n = len(points)
     perplexity = min(30.0, max(1.0, (n - 1) / 3.0))
     # PCA initialisation (stabler layouts) needs at least 2 points and 2 dimensions.

@@ -468,6 +468,10 @@ def _write_figures(summary: dict[str, Any], histories: dict[str, list], output_d
         return
     with np.load(path, allow_pickle=False) as data:
         embeddings, classes = data["embeddings"], data["targets"]
-    if len(embeddings) >= 5 and classes.ndim == 1:  # (multi-label targets have no single colour)
+    if len(embeddings) < 5 or classes.ndim != 1:  # too few points, or multi-label targets (no single colour)
+        return
+    try:
         plot_tsne(embeddings, classes, label_names, output_dir / "tsne.png", seed=seed,
                   title=f"{summary['title']}: test utterances of {first['fold']}/seed{first['seed']}")
+    except ValueError as exc:  # e.g. identical embeddings: the run's results stand, only the figure is missing
+        logger.warning("no t-SNE figure: %s", exc)
