@@ -335,8 +335,8 @@ def format_summary(summary: Mapping[str, Any]) -> str:
                      for key in headline])
     for name, stats in (summary.get("references") or {}).items():
         lines += ["", f"Reference, {name.replace('_', ' ')} on the same test utterances: "
-                  + "; ".join(f"{METRIC_TITLES[key]} {_percent(stats[key])}" for key in headline
-                              if stats.get(key, {}).get("n"))]
+                  + "; ".join(f"{METRIC_TITLES[key]} {_percent(stats[key])}" for key in ("wa", "macro_f1", "weighted_f1")
+                              if stats.get(key, {}).get("n"))]  # UA of a constant predictor is 1 / classes
     if summary.get("multi_label"):
         lines += ["", ("Multi-label: a label is predicted where its logit is > 0; F1 averages over the labels "
                        "present or predicted in a run.")]
