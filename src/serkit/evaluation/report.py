@@ -334,9 +334,10 @@ def format_summary(summary: Mapping[str, Any]) -> str:
                     [[METRIC_TITLES[key], _percent(summary["metrics"][key]), summary["metrics"][key]["n"]]
                      for key in headline])
     for name, stats in (summary.get("references") or {}).items():
+        shown = ("wa", "macro_f1", "weighted_f1")  # the UA of a constant predictor is always 1 / classes
         lines += ["", f"Reference, {name.replace('_', ' ')} on the same test utterances: "
-                  + "; ".join(f"{METRIC_TITLES[key]} {_percent(stats[key])}" for key in ("wa", "macro_f1", "weighted_f1")
-                              if stats.get(key, {}).get("n"))]  # UA of a constant predictor is 1 / classes
+                  + "; ".join(f"{METRIC_TITLES[key]} {_percent(stats[key])}" for key in shown
+                              if stats.get(key, {}).get("n"))]
     if summary.get("multi_label"):
         lines += ["", ("Multi-label: a label is predicted where its logit is > 0; F1 averages over the labels "
                        "present or predicted in a run.")]
