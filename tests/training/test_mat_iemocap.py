@@ -44,3 +44,31 @@ def test_iemocap_recipe_loso_then_ensemble_per_fold(iemocap: Path, tmp_path: Pat
     assert len(record["folds"]) == 3 and all(len(f["members"]) == 2 for f in record["folds"])
     assert record["summary"]["n_runs"] == 3 and record["summary"]["protocol"] == "leave_one_session_out"
     assert "Session-independent: yes" in capsys.readouterr().out
+    _predict_with_transcripts(iemocap, out, tmp_path, capsys)
+
+
+def _predict_with_transcripts(iemocap: Path, out: Path, tmp_path: Path, capsys) -> None:
+    """`serkit predict --transcripts` on a fusion checkpoint: the tokeniser stored in it encodes the new text."""
+    import csv
+
+    from serkit.inference.recognizer import Recognizer
+
+    best = next((out / "runs").glob("*/seed0/best.pt"))
+    wavs = sorted(iemocap.rglob("*.wav"))[:3]
+    table = tmp_path / "transcripts.csv"
+    table.write_text("path,text\n" + "".join(f"{w},{t}\n" for w, t in zip(wavs, ["leave me alone", "", "so happy"])))
+    predictions = tmp_path / "predictions.csv"
+    assert main(["predict", str(best), *map(str, wavs), "--transcripts", str(table), "--format", "csv",
+                 "-o", str(predictions)]) == 0
+    rows = list(csv.DictReader(predictions.open()))
+    recognizer = Recognizer.from_checkpoint(best)
+    expected = recognizer.predict_proba(wavs, ["leave me alone", "", "so happy"])
+    assert [float(r["p_neutral"]) for r in rows] == pytest.approx(expected[:, 0].tolist(), abs=1e-6)
+    with pytest.raises(ValueError, match="transcript"):
+        recognizer.predict_proba(wavs)  # a fusion model needs the words
+    capsys.readouterr()
+    assert main(["predict", str(best), str(wavs[0])]) == 2
+    assert "--transcripts" in capsys.readouterr().err
+    table.write_text("path,text\n" + f"{wavs[0]},hello\n")
+    assert main(["predict", str(best), *map(str, wavs[:2]), "--transcripts", str(table)]) == 1  # one lacks text
+    assert "no transcript for this file" in capsys.readouterr().err

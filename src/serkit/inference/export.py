@@ -72,8 +72,8 @@ def prediction_rows(recognizer: Recognizer, paths: Iterable[str | os.PathLike], 
             failures.append(str(exc))
 
 
-def _format_value(value: Any) -> str:
-    return f"{value:.4f}" if isinstance(value, float) else str(value)
+def _format_value(value: Any, digits: int) -> str:
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
 def write_predictions(recognizer: Recognizer, paths: Iterable[str | os.PathLike], *, output: Path | None = None,
@@ -101,7 +101,8 @@ def write_predictions(recognizer: Recognizer, paths: Iterable[str | os.PathLike]
         writer = csv.writer(sink, delimiter="\t" if fmt == "table" else ",", lineterminator="\n")
         writer.writerow(columns)
         for row in rows:
-            writer.writerow([_format_value(row[c]) for c in columns])
+            # a table is for reading (4 decimals); a CSV may feed another model (6 decimals, as predictions.csv)
+            writer.writerow([_format_value(row[c], 4 if fmt == "table" else 6) for c in columns])
             sink.flush()
     else:
         collected = list(rows)
