@@ -161,7 +161,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     export.set_defaults(func=_cmd_export)
 
     chain = stages.add_parser("chain", help="all phases for every fold, then the report (resumable)")
-    chain.add_argument("chain", type=Path, help="chain YAML (recipes/cpt_hubert/*_chain.yaml)")
+    chain.add_argument("chain", type=Path, help="chain YAML (recipes/cpt_hubert/*.chain.yaml)")
     chain.add_argument("--out", type=Path, help="experiment folder (default runs/<name>); rerun to resume")
     chain.add_argument("--set", action="append", metavar="KEY.SUB=VALUE", help="override a chain value")
     chain.set_defaults(func=_cmd_chain)
