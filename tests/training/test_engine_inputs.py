@@ -149,8 +149,8 @@ def test_stages_run_in_order_from_the_previous_stage_weights(corpus: Path, tmp_p
     second = torch.load(run / "best.pt", weights_only=True)["state_dict"]
     assert first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
     fresh = run_experiment(load_experiment(base=_recipe(corpus, model=SMALL, train={"lr": 0.0})), tmp_path / "scratch")
-    scratch = torch.load(tmp_path / "scratch" / "runs" / fresh["folds"][0] / "seed0" / "best.pt",
-                         weights_only=True)["state_dict"]
+    scratch_best = tmp_path / "scratch" / "runs" / fresh["folds"][0] / "seed0" / "best.pt"
+    scratch = torch.load(scratch_best, weights_only=True)["state_dict"]
     assert not all(torch.equal(first[k], scratch[k]) for k in first)  # the first stage did train
     record = json.loads((run / "metrics.json").read_text())
     assert set(record["stages"]) == {"first", "final"} and record["stages"]["final"] == record["metrics"]

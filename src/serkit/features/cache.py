@@ -66,11 +66,33 @@ class FeatureCache:
 
     def path_for(self, audio_path: str | os.PathLike, config_key: str) -> Path:
         """Where the features of ``audio_path`` under ``config_key`` are (or would be) stored."""
+        return self._entry(self.digest(audio_path), config_key)
+
+    def _entry(self, digest: str, config_key: str) -> Path:
         if not isinstance(config_key, str) or not _SAFE_KEY.match(config_key):
             raise ValueError(f"config_key {config_key!r} must be a non-empty file name of letters, digits, '.', "
                              "'_' and '-' (use FeatureConfig.key()).")
-        digest = self.digest(audio_path)
         return self.root / config_key / digest[:2] / f"{digest}.npy"
+
+    def load(self, digest: str, config_key: str, *, source: str = "") -> np.ndarray | None:
+        """The entry stored for content ``digest`` (a hex SHA-1 of what the features come from: audio bytes, a
+        transcript) under ``config_key``, or None (also after deleting an unreadable entry)."""
+        target = self._entry(digest, config_key)
+        cached = self._load(target, source or digest) if target.exists() else None
+        if cached is not None:
+            self.hits += 1
+        return cached
+
+    def store(self, digest: str, config_key: str, value: np.ndarray | torch.Tensor) -> np.ndarray:
+        """Write an entry atomically (numbers only: never a pickle) and return it as a numpy array."""
+        array = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+        if array.dtype == object:
+            raise TypeError(f"features for {digest} are an object array; store numbers (a numpy array or a torch "
+                            "tensor) so that they can be cached without pickle.")
+        self.misses += 1
+        with atomic_open(self._entry(digest, config_key), "wb") as handle:
+            np.save(handle, array, allow_pickle=False)
+        return array
 
     def get_or_compute(
         self,
@@ -88,21 +110,9 @@ class FeatureCache:
         Returns:
             the features as a numpy array (torch results are moved to the CPU and converted).
         """
-        target = self.path_for(audio_path, config_key)
-        if target.exists():
-            cached = self._load(target, audio_path)
-            if cached is not None:
-                self.hits += 1
-                return cached
-        self.misses += 1
-        value = compute()
-        array = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
-        if array.dtype == object:
-            raise TypeError(f"compute() for {audio_path} returned an object array; return numbers "
-                            "(a numpy array or a torch tensor) so that they can be cached without pickle.")
-        with atomic_open(target, "wb") as handle:
-            np.save(handle, array, allow_pickle=False)
-        return array
+        digest = self.digest(audio_path)
+        cached = self.load(digest, config_key, source=str(audio_path))
+        return cached if cached is not None else self.store(digest, config_key, compute())
 
     def _load(self, target: Path, audio_path: str | os.PathLike) -> np.ndarray | None:
         """The stored array, or None after deleting an unreadable entry."""

@@ -19,14 +19,13 @@ import functools
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from serkit.features.text_inputs import TextInput, register_text_input
-from serkit.fileio import atomic_open
+from serkit.features.cache import FeatureCache
 from serkit.models import ssl as ssl_models
 
 __all__ = ["HFTextEncoder", "load_text_encoder"]
@@ -81,7 +80,7 @@ class HFTextEncoder(TextInput):
             raise ValueError(f"text input 'hf_encoder': batch_size={batch_size} must be >= 1.")
         self.model, self.max_tokens, self.layer = model, max_tokens, layer
         self.batch_size, self.device, self.cache_dir = batch_size, device, cache_dir
-        self._fingerprint: str | None = None
+        self._cache_entry: tuple[FeatureCache, str] | None = None
 
     @property
     def dim(self) -> int:
@@ -128,30 +127,29 @@ class HFTextEncoder(TextInput):
         states = states.float().cpu()
         return [states[row][mask[row]].numpy().copy() for row in range(len(texts))]
 
-    def _cache_path(self, text: str) -> Path | None:
+    def _cache(self) -> tuple[FeatureCache, str] | None:
+        """The disk cache and the key of this encoder's settings (its weights and tokenizer files, max_tokens,
+        layer), as for the ssl feature's cache key; entries are keyed by the transcript's SHA-1."""
         if not self.cache_dir:
             return None
-        if self._fingerprint is None:  # the weights and tokenizer files, as for the ssl feature's cache key
-            self._fingerprint = ssl_models.model_fingerprint(self.model)
-        key = json.dumps([self._fingerprint, self.max_tokens, self.layer, text], ensure_ascii=False)
-        digest = hashlib.sha1(key.encode("utf-8")).hexdigest()
-        return Path(self.cache_dir) / digest[:2] / f"{digest}.npy"
+        if self._cache_entry is None:
+            settings = json.dumps([ssl_models.model_fingerprint(self.model), self.max_tokens, self.layer])
+            self._cache_entry = (FeatureCache(self.cache_dir),
+                                 f"hf_encoder-{hashlib.sha1(settings.encode('utf-8')).hexdigest()[:12]}")
+        return self._cache_entry
+
+    @staticmethod
+    def _digest(text: str) -> str:
+        return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
     def _cached(self, text: str) -> np.ndarray | None:
-        path = self._cache_path(text)
-        if path is None or not path.is_file():
-            return None
-        try:
-            return np.load(path, allow_pickle=False)
-        except (ValueError, OSError, EOFError):
-            path.unlink(missing_ok=True)  # damaged entry: recomputed
-            return None
+        cache = self._cache()
+        return None if cache is None else cache[0].load(self._digest(text), cache[1], source=repr(text[:40]))
 
     def _store(self, text: str, array: np.ndarray) -> None:
-        path = self._cache_path(text)
-        if path is not None:
-            with atomic_open(path, "wb") as handle:
-                np.save(handle, array, allow_pickle=False)
+        cache = self._cache()
+        if cache is not None:
+            cache[0].store(self._digest(text), cache[1], array)
 
     def state(self) -> dict[str, Any]:
         return {"name": self.name, "model": self.model, "max_tokens": self.max_tokens, "layer": self.layer,

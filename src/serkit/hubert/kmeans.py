@@ -107,7 +107,7 @@ def import_kmeans(model_file: str | Path, out_dir: str | Path, *, trust_pickle: 
         raise SerkitError(f"{model_file}: k-means model file not found.")
     import joblib
 
-    model = joblib.load(model_file)
+    model = joblib.load(model_file)  # unpickling: reached only with trust_pickle=True (--trust-pickle), see above
     centroids = getattr(model, "cluster_centers_", None)
     if centroids is None:
         raise SerkitError(f"{model_file}: holds a {type(model).__name__}, not a fitted k-means "
