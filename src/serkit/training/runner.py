@@ -40,7 +40,7 @@ from serkit.evaluation.plots import plot_confusion_matrix, plot_training_curves,
 from serkit.evaluation.report import summarize_runs, write_summary
 from serkit.features.pipeline import InputPipeline, Standardizer
 from serkit.features.spectral import feature_from_dict
-from serkit.features.text_inputs import TextInput, text_input_from_dict
+from serkit.features.text_inputs import TEXT_INPUTS, TextInput, text_input_from_dict
 from serkit.fileio import atomic_open, atomic_write_json
 from serkit.models import create_model, model_arguments
 from serkit.training.checkpoint import load_checkpoint, save_checkpoint
@@ -76,6 +76,7 @@ def class_index(label_set: LabelSet, utt: Utterance) -> int | np.ndarray:
 def load_utterances(config: ExperimentConfig) -> tuple[list[Utterance], LabelSet, list[str]]:
     """Utterances of the recipe's corpus after the label set, and notes on what was left out."""
     corpus = config.corpus
+    reads_audio = feature_from_dict(config.features).reads_audio
     if corpus.manifest:
         utterances = read_manifest(corpus.manifest, corpus=corpus.name)
     else:
@@ -83,10 +84,9 @@ def load_utterances(config: ExperimentConfig) -> tuple[list[Utterance], LabelSet
             raise SerkitError("corpus: set corpus.root (the corpus folder) or corpus.manifest (a manifest CSV).")
         # a text-only recipe (features: none) reads no audio, so it needs no durations or hashes of files that
         # may not exist (MELD's transcripts without their videos)
-        reads_audio = feature_from_dict(config.features).reads_audio
         utterances = load_corpus(corpus.name, corpus.root, options=corpus.options, durations=reads_audio,
                                  content_hashes=reads_audio, skip_unreadable=corpus.skip_unreadable and reads_audio)
-    if any(not u.content_hash for u in utterances) and feature_from_dict(config.features).reads_audio:
+    if any(not u.content_hash for u in utterances) and reads_audio:
         utterances = fill_content_hashes(utterances)
     label_set = resolve_label_set(config.labels)
     kept, left_out = apply_label_set(utterances, label_set)
@@ -169,10 +169,10 @@ class _TextEncodings:
             ) -> tuple[TextInput | None, dict[str, np.ndarray] | None]:
         if not spec:
             return None, None
-        text_input = text_input_from_dict(spec)
-        learns = getattr(text_input, "learns_from_data", True)
+        learns = getattr(TEXT_INPUTS.get(str(spec["name"])), "learns_from_data", True)
         key = json.dumps(spec, sort_keys=True) + ("|" + ",".join(sorted(fold.train)) if learns else "")
         if key not in self._memo:
+            text_input = text_input_from_dict(spec)
             text_input.fit([by_id[i] for i in fold.train])
             ids = [*fold.train, *fold.val, *fold.test] if learns else list(by_id)
             encoded = text_input.encode_many([by_id[i].text or "" for i in ids])
@@ -434,8 +434,7 @@ def _run_stages(stages: list[_Stage], fold: Fold, seed: int, run_dir: Path, utte
         last = position == len(stages) - 1
         stage_dir = run_dir if last else run_dir / stage.name
         finished = stage_dir / "metrics.json"
-        init_from = run_dir / next(s.name for s in stages if s.name == stage.init_from) / "best.pt" \
-            if stage.init_from else None
+        init_from = run_dir / stage.init_from / "best.pt" if stage.init_from else None  # an earlier stage
         if not last and finished.is_file():
             record = json.loads(finished.read_text(encoding="utf-8"))
         else:
