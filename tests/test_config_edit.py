@@ -50,10 +50,12 @@ def test_get_values_with_types(recipe):
 
 
 def test_set_keeps_comments_and_types(recipe):
-    changes = set_values(recipe, ["train.lr=5e-6", "train.epochs=3", "train.select_on=test", "stages.0.name=dcnn"])
+    changes = set_values(recipe, ["train.lr=5e-6", "train.epochs=3", "train.select_on=test", "stages.0.name=dcnn",
+                                  "stages.1.init_from=dcnn"])  # renamed together: the recipe must still load
     assert [(c.key, c.old, c.new) for c in changes] == [("train.lr", 1e-4, 5e-6), ("train.epochs", 30, 3),
                                                         ("train.select_on", "validation", "test"),
-                                                        ("stages.0.name", "cnn", "dcnn")]
+                                                        ("stages.0.name", "cnn", "dcnn"),
+                                                        ("stages.1.init_from", "cnn", "dcnn")]
     assert all(c.comments_kept for c in changes)  # block-style keys, list items included, are edited in place
     text = recipe.read_text(encoding="utf-8")
     assert "# DCNN recipe" in text and "lr: 5.0e-06          # Adam" in text and "# flow mapping" in text
@@ -113,3 +115,84 @@ def test_cli(recipe, capsys):
     assert capsys.readouterr().out.splitlines() == ["train.lr: 0.0001 -> 0.001", "train.epochs: 30 -> 5"]
     assert cli.main(["config", "get", str(recipe), "train.missing"]) == 2
     assert "no key 'train.missing'" in capsys.readouterr().err
+
+
+def test_values_of_the_wrong_type_are_refused_and_nothing_is_written(recipe):
+    before = recipe.read_text(encoding="utf-8")
+    with pytest.raises(ConfigEditError, match=r"r\.yaml: train\.lr: expected a number, got 'abc' \(a string\)"):
+        set_values(recipe, ["train.lr=abc"])
+    with pytest.raises(ConfigEditError, match=r"train\.epochs: expected an integer, got '5' \(a string\); without "
+                                              r"quotes it would be read as 5"):
+        set_values(recipe, ["train.epochs='5'"])
+    with pytest.raises(ConfigEditError, match=r"train\.epochs=0 is out of range: use an integer >= 1"):
+        set_values(recipe, ["train.lr=0.01", "train.epochs=0"])  # all or nothing: lr is not written either
+    with pytest.raises(ConfigEditError, match=r"unknown config key 'train\.lrr'\. Did you mean 'train\.lr'"):
+        set_values(recipe, ["train.lrr=0.1"], add=True)  # --add cannot add keys a recipe does not have
+    with pytest.raises(ConfigEditError, match=r"stages\[0\]|stages\.0\.name: expected a string"):
+        set_values(recipe, ["stages.0.name=[a]"], force=True)
+    assert recipe.read_text(encoding="utf-8") == before
+
+
+def test_config_set_and_dash_dash_set_give_the_same_values(recipe, tmp_path):
+    from serkit.config import ConfigError, load_experiment
+
+    set_values(recipe, ["train.lr=3e-4", "name='3'"])
+    assert get_value(recipe, "train.lr") == 3e-4 and get_value(recipe, "name") == "3"
+    config = load_experiment(recipe, ["train.lr=3e-4", "name='3'"])
+    assert config.train.lr == 3e-4 and config.name == "3"
+    assert load_experiment(recipe).train.lr == 3e-4  # and the file reads back the same
+    with pytest.raises(ConfigError, match=r"train\.lr: expected a number, got 'abc' \(a string\)"):
+        load_experiment(recipe, ["train.lr=abc"])  # the same kind of message as serkit config set
+
+
+def test_a_recipe_that_does_not_load_yet_can_be_repaired_key_by_key(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("train:\n  epochs: 0\n  lr: 0.1\nmodel:\n  name: nosuchmodel\n", encoding="utf-8")
+    set_values(path, ["train.epochs=5"])  # the file did not load before: only the edited key is checked
+    with pytest.raises(ConfigEditError, match="expected a number"):
+        set_values(path, ["train.lr=fast"])
+    set_values(path, ["model.name=cnn_small"])
+    with pytest.raises(ConfigEditError, match=r"would not load: train\.epochs=-1 is out of range"):
+        set_values(path, ["train.epochs=-1"])  # it loads now, so the edit must keep it loading
+
+
+def test_recipe_with_a_base_is_validated_with_its_base(tmp_path):
+    (tmp_path / "base.yaml").write_text("protocol: {name: speaker_groups, options: {group_size: 2}}\n",
+                                        encoding="utf-8")
+    child = tmp_path / "child.yaml"
+    child.write_text("base: base.yaml\nprotocol:\n  split_seed: 0\n", encoding="utf-8")
+    set_values(child, ["protocol.split_seed=1"])
+    # alone the child would load; merged over its base, group_size is no option of leave_one_speaker_out
+    with pytest.raises(ConfigEditError, match=r"would not load: unknown key protocol\.options\.group_size"):
+        set_values(child, ["protocol.name=leave_one_speaker_out"], add=True)
+    assert get_value(child, "protocol") == {"split_seed": 1}
+
+
+def test_files_without_a_known_schema_only_get_value_parsing(tmp_path):
+    hparams = tmp_path / "hparams.json"  # DCNN-BLSTMwA's own JSON config: not a serkit recipe
+    hparams.write_text(json.dumps({"train": {"lr": 0.1, "epochs": 3}}), encoding="utf-8")
+    set_values(hparams, ["train.lr=abc", "train.epochs=0"])
+    assert json.loads(hparams.read_text(encoding="utf-8")) == {"train": {"lr": "abc", "epochs": 0}}
+    tool = tmp_path / "tool.yaml"  # a YAML file with no recipe section
+    tool.write_text("learning_rate: 0.1\n", encoding="utf-8")
+    set_values(tool, ["learning_rate=1e-3"])
+    assert get_value(tool, "learning_rate") == 1e-3
+
+
+def test_chain_files_are_checked_against_the_chain_schema(tmp_path):
+    chain = tmp_path / "x.chain.yaml"
+    chain.write_text("name: x\nfinetune_recipe: r.yaml\ntapt:\n  layer: 9\n", encoding="utf-8")
+    set_values(chain, ["tapt.layer=6"])
+    with pytest.raises(ConfigEditError, match=r"tapt\.layer: expected an integer, got 'six'.*chain config"):
+        set_values(chain, ["tapt.layer=six"])
+    with pytest.raises(ConfigEditError, match=r"would not load: .*init"):
+        set_values(chain, ["tapt.init=nowhere"], add=True)
+    assert get_value(chain, "tapt.layer") == 6
+
+
+def test_cli_config_set_wrong_type_exits_2_and_writes_nothing(recipe, capsys):
+    before = recipe.read_text(encoding="utf-8")
+    assert cli.main(["config", "set", str(recipe), "train.lr=abc"]) == 2
+    err = capsys.readouterr().err
+    assert "train.lr: expected a number, got 'abc'" in err and "nothing was written" in err
+    assert recipe.read_text(encoding="utf-8") == before

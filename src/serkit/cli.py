@@ -1,7 +1,10 @@
 """The ``serkit`` command. Thin: parses arguments, calls library functions, prints results.
 
 Errors that come from bad input (:class:`serkit.errors.SerkitError`, unknown names, bad options) are printed as
-one line ``serkit: error: ...`` with exit code 2; anything else is a bug and keeps its traceback.
+one line ``serkit: error: ...`` with exit code 2, operating-system errors (disk full, permissions, a folder
+where a file is expected) as one line naming the path with exit code 1; ``--debug`` or ``SERKIT_DEBUG=1`` shows
+the traceback. Anything else is a bug and keeps its traceback. Path arguments use the types of
+:mod:`serkit.cli_args`, so no command writes over one of its inputs.
 """
 
 from __future__ import annotations
@@ -12,13 +15,22 @@ import sys
 from pathlib import Path
 
 from serkit import __version__
+from serkit.cli_args import (
+    CorpusPath,
+    InputPath,
+    ManifestPath,
+    OutputPath,
+    OutputTree,
+    guard_arguments,
+    manifest_corpus,
+)
 from serkit.errors import SerkitError
 
 __all__ = ["build_parser", "main"]
 
 #: Modules that add their own sub-commands: each defines ``add_commands(commands)`` taking the sub-parsers object
 #: of ``serkit`` and setting ``func`` on every parser it adds. One module per family keeps this file thin.
-_COMMAND_MODULES = ("serkit.cli_config", "serkit.cli_dcnn", "serkit.cli_fusion", "serkit.cli_ssl", "serkit.cli_hubert")
+_COMMAND_MODULES = ("serkit.cli_config", "serkit.cli_fusion", "serkit.cli_ssl", "serkit.cli_hubert")
 
 
 def _cmd_corpus_list(args: argparse.Namespace) -> int:
@@ -62,13 +74,23 @@ def _load_labelled(args: argparse.Namespace):
 
 
 def _cmd_corpus_prepare(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from serkit.data.protocols import choose_protocol
     from serkit.data.utterance import write_manifest
 
     utterances = _load_labelled(args)
     path = write_manifest(utterances, args.output, relative=not args.absolute)
     hours = sum(u.duration or 0.0 for u in utterances) / 3600
-    print(f"wrote {path}: {len(utterances)} utterances, {len({u.speaker for u in utterances})} speakers, "
-          f"{hours:.3f} h")
+    speakers = {u.speaker for u in utterances if u.speaker}
+    print(f"wrote {path}: {len(utterances)} utterances, {len(speakers)} speakers, {hours:.3f} h")
+    emotions = Counter(u.emotion or "(none)" for u in utterances)
+    print("emotions: " + ", ".join(f"{emotion} {count}" for emotion, count in emotions.most_common()))
+    if speakers and all(u.speaker for u in utterances):
+        protocol, options, warnings = choose_protocol(utterances)
+        print(f"protocol auto (recipes with protocol.name: auto) -> {protocol} {options}")
+        for warning in warnings:
+            print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 
@@ -87,14 +109,21 @@ def _cmd_corpus_stats(args: argparse.Namespace) -> int:
 
 
 def _cmd_corpus_folds(args: argparse.Namespace) -> int:
-    from serkit.data.protocols import describe_folds, make_folds, write_folds
+    from serkit.data.protocols import choose_protocol, describe_folds, make_folds, write_folds
     from serkit.data.utterance import read_manifest
     from serkit.options import parse_key_values
 
     utterances = read_manifest(args.manifest)
     options = parse_key_values(args.opt)
-    folds = make_folds(utterances, args.protocol, seed=args.seed, options=options)
-    write_folds(folds, args.output, protocol=args.protocol, seed=args.seed, manifest=str(args.manifest),
+    protocol = args.protocol
+    if protocol == "auto":
+        protocol, chosen, warnings = choose_protocol(utterances)
+        options = {**chosen, **options}
+        print(f"protocol auto -> {protocol} {options}")
+        for warning in warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+    folds = make_folds(utterances, protocol, seed=args.seed, options=options)
+    write_folds(folds, args.output, protocol=protocol, seed=args.seed, manifest=str(args.manifest),
                 options=options)
     print(describe_folds(folds, utterances))
     print(f"wrote {args.output}")
@@ -131,11 +160,18 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     from serkit.config import load_experiment
     from serkit.evaluation.report import format_summary
+    from serkit.fileio import check_outputs, protect_inputs
     from serkit.training.runner import run_experiment
 
     config = load_experiment(args.recipe, args.set)
     output = args.out or Path("runs") / config.name
-    summary = run_experiment(config, output)
+    # the recipe names further inputs: its corpus folder (or manifest) is never written into
+    corpus = config.corpus
+    inputs = [corpus.manifest or None]
+    folders = manifest_corpus(Path(corpus.manifest)) if corpus.manifest else [corpus.root or None]
+    check_outputs([output, config.cache_dir or None], inputs=inputs, read_folders=folders)
+    with protect_inputs(inputs, folders):
+        summary = run_experiment(config, output, restart=args.restart)
     print(format_summary(summary))
     print(f"\nrun folder: {output} (summary.md, summary.csv, summary.json, figures)")
     return 0
@@ -187,26 +223,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="serkit", description="Speech emotion recognition toolkit.")
     parser.add_argument("--version", action="version", version=f"serkit {__version__}")
     parser.add_argument("-v", "--verbose-log", action="store_true", help="debug logging")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of an error (also: environment variable SERKIT_DEBUG=1)")
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser("demo", help="generate the synthetic demo corpus and run the pipeline on it")
-    demo.add_argument("-o", "--output", type=Path, default=Path("serkit_demo"), help="output folder")
+    demo.add_argument("-o", "--output", type=OutputPath, default=Path("serkit_demo"), help="output folder")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--epochs", type=int, default=None, help="training epochs (default: the demo recipe's)")
     demo.set_defaults(func=_cmd_demo)
 
     train = commands.add_parser("train", help="run a recipe: every fold x seed, then the summary")
-    train.add_argument("recipe", type=Path, help="recipe YAML (see recipes/)")
+    train.add_argument("recipe", type=InputPath, help="recipe YAML (see recipes/)")
     train.add_argument("--set", action="append", metavar="KEY.SUB=VALUE", help="override a recipe value")
-    train.add_argument("--out", type=Path, help="run folder (default runs/<recipe name>); rerun to resume")
+    train.add_argument("--out", type=OutputPath, help="run folder (default runs/<recipe name>); rerun to resume")
+    train.add_argument("--restart", action="store_true",
+                       help="start the run folder afresh (the old results are moved aside) instead of resuming")
     train.set_defaults(func=_cmd_train)
 
     report = commands.add_parser("report", help="print the summary of a run folder")
-    report.add_argument("run_dir", type=Path)
+    report.add_argument("run_dir", type=InputPath)
     report.set_defaults(func=_cmd_report)
 
     compare = commands.add_parser("compare", help="several run folders side by side")
-    compare.add_argument("run_dirs", type=Path, nargs="+")
+    compare.add_argument("run_dirs", type=InputPath, nargs="+")
     compare.set_defaults(func=_cmd_compare)
 
     models = commands.add_parser("models", help="registered models with parameter counts")
@@ -214,14 +254,15 @@ def build_parser() -> argparse.ArgumentParser:
     models.set_defaults(func=_cmd_models)
 
     predict = commands.add_parser("predict", help="emotion of audio files, folders or long recordings")
-    predict.add_argument("model", type=Path, help="best.pt of a finished run")
-    predict.add_argument("audio", type=Path, nargs="+", help="audio files or folders")
+    predict.add_argument("model", type=InputPath,
+                         help="best.pt of a finished run, or a run folder (its fold x seed models averaged)")
+    predict.add_argument("audio", type=CorpusPath, nargs="+", help="audio files or folders")
     predict.add_argument("--format", choices=("table", "csv", "json", "npz"), default="table")
-    predict.add_argument("-o", "--output", type=Path, help="write to this file instead of printing")
+    predict.add_argument("-o", "--output", type=OutputPath, help="write to this file instead of printing")
     predict.add_argument("--timeline", action="store_true", help="emotion over time, window by window")
     predict.add_argument("--window", type=float, default=3.0, help="timeline window (s)")
     predict.add_argument("--hop", type=float, default=1.0, help="timeline hop (s)")
-    predict.add_argument("--transcripts", type=Path, help="CSV path,text: the transcript of each file (fusion models)")
+    predict.add_argument("--transcripts", type=InputPath, help="CSV path,text: the transcript of each file (fusion models)")
     predict.set_defaults(func=_cmd_predict)
 
     corpus = commands.add_parser("corpus", help="corpus loaders, manifests, statistics, folds")
@@ -233,8 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     prepare = corpus_cmds.add_parser("prepare", help="read a corpus folder and write a manifest CSV")
     prepare.add_argument("name", help="corpus name (see `serkit corpus list`)")
-    prepare.add_argument("root", type=Path, help="corpus folder (or list file for generic lists)")
-    prepare.add_argument("-o", "--output", type=Path, required=True, help="manifest CSV to write")
+    prepare.add_argument("root", type=CorpusPath, help="corpus folder (or list file for generic lists)")
+    prepare.add_argument("-o", "--output", type=OutputPath, required=True, help="manifest CSV to write")
     prepare.add_argument("--opt", action="append", metavar="KEY=VALUE", help="loader option (repeatable)")
     prepare.add_argument("--labels", help="label set name (e.g. iemocap_4class) or comma list of emotions to keep")
     prepare.add_argument("--merge", action="append", metavar="FROM=TO", help="merge an emotion into another")
@@ -246,29 +287,30 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.set_defaults(func=_cmd_corpus_prepare)
 
     stats = corpus_cmds.add_parser("stats", help="counts per emotion, speaker, session; hours")
-    stats.add_argument("manifest", type=Path)
+    stats.add_argument("manifest", type=ManifestPath)
     stats.add_argument("--json", action="store_true", help="print JSON instead of tables")
     stats.set_defaults(func=_cmd_corpus_stats)
 
     folds = corpus_cmds.add_parser("folds", help="split a manifest into train/validation/test folds")
-    folds.add_argument("manifest", type=Path)
-    folds.add_argument("--protocol", required=True, help="protocol name (see `serkit corpus folds --help`)")
+    folds.add_argument("manifest", type=ManifestPath)
+    folds.add_argument("--protocol", required=True,
+                       help="protocol name, or auto: chosen from the number of speakers (see the README)")
     folds.add_argument("--seed", type=int, default=0)
     folds.add_argument("--opt", action="append", metavar="KEY=VALUE", help="protocol option (repeatable)")
-    folds.add_argument("-o", "--output", type=Path, required=True, help="folds JSON to write")
+    folds.add_argument("-o", "--output", type=OutputPath, required=True, help="folds JSON to write")
     folds.set_defaults(func=_cmd_corpus_folds)
 
     audio = commands.add_parser("audio", help="audio tools that mirror a folder tree")
     audio_cmds = audio.add_subparsers(dest="audio_command", required=True)
     resample = audio_cmds.add_parser("resample", help="resample every audio file of SRC into DST")
-    resample.add_argument("src", type=Path)
-    resample.add_argument("dst", type=Path)
+    resample.add_argument("src", type=CorpusPath)
+    resample.add_argument("dst", type=OutputTree)
     resample.add_argument("--sr", type=int, default=16000, help="target sample rate (Hz)")
     resample.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     resample.set_defaults(func=_cmd_audio_resample)
     normalize = audio_cmds.add_parser("normalize", help="peak-normalise every audio file of SRC into DST")
-    normalize.add_argument("src", type=Path)
-    normalize.add_argument("dst", type=Path)
+    normalize.add_argument("src", type=CorpusPath)
+    normalize.add_argument("dst", type=OutputTree)
     normalize.add_argument("--peak", type=float, default=1.0, help="target peak |x| (0 < peak <= 1)")
     normalize.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     normalize.set_defaults(func=_cmd_audio_normalize)
@@ -286,18 +328,53 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _os_error_line(exc: OSError) -> str:
+    """``path: reason`` for an OS error, plus the fix for the common ones."""
+    import errno
+    import os
+
+    where = " -> ".join(str(name) for name in (exc.filename, exc.filename2) if name is not None)
+    reason = exc.strerror or str(exc)
+    hints = {errno.ENOSPC: "free some space or write elsewhere; no partial file was left behind",
+             errno.EACCES: "check the permissions, or write elsewhere",
+             errno.EROFS: "the file system is read-only; write elsewhere",
+             errno.EISDIR: "give a file name, not a folder",
+             errno.ENOTDIR: "a part of the path is a file, not a folder",
+             errno.ENOENT: "check the path"}
+    # our own messages (atomic_open's) already say what to do; the system's terse ones get the hint
+    hint = hints.get(exc.errno) if exc.errno is not None and reason == os.strerror(exc.errno) else None
+    return f"{where + ': ' if where else ''}{reason}{f' ({hint})' if hint else ''}"
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run ``serkit``; bad input ends as one ``serkit: error: ...`` line and exit code 2 (1 for an OS error).
+
+    ``--debug`` or the environment variable ``SERKIT_DEBUG=1`` shows the traceback instead.
+    """
+    import os
+
+    from serkit.fileio import protect_inputs
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    debug = args.debug or os.environ.get("SERKIT_DEBUG", "") not in ("", "0")
     logging.basicConfig(level=logging.DEBUG if args.verbose_log else logging.INFO, format="%(levelname)s: %(message)s")
     try:
-        return args.func(args)
+        inputs, corpora = guard_arguments(args)
+        with protect_inputs(inputs, corpora):
+            return args.func(args)
     except BrokenPipeError:  # output piped into `head` and closed early
         return 0
-    except (SerkitError, KeyError, ValueError, FileNotFoundError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+    except (SerkitError, KeyError, ValueError, OSError) as exc:
+        if debug:
+            raise
+        if isinstance(exc, SerkitError) or not isinstance(exc, OSError):
+            message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+            code = 2
+        else:
+            message, code = _os_error_line(exc), 1
         print(f"serkit: error: {message}", file=sys.stderr)
-        return 2
+        return code
 
 
 if __name__ == "__main__":

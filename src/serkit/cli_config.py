@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from serkit.cli_args import InputPath
+
 __all__ = ["add_commands"]
 
 
@@ -36,7 +38,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     config_cmds = config.add_subparsers(dest="config_command", required=True)
 
     get = config_cmds.add_parser("get", help="print the value of dotted keys (train.lr, stages.0.name)")
-    get.add_argument("file", type=Path, help="recipe file (.yaml, .yml or .json)")
+    get.add_argument("file", type=InputPath, help="recipe file (.yaml, .yml or .json)")
     get.add_argument("keys", nargs="+", metavar="KEY", help="dotted key")
     get.set_defaults(func=_cmd_get)
 

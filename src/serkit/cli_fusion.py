@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+
+from serkit.cli_args import InputPath, OutputPath
 
 __all__ = ["add_commands"]
 
@@ -23,7 +24,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "ensemble", help="average the logits of the best runs; ensemble size chosen on validation",
         description="Rank finished runs (seeds of one recipe) by their validation score, average the logits of the "
                     "top K, choose K on validation (or fix it with --top-k) and report the test set.")
-    ensemble.add_argument("run_dirs", type=Path, nargs="+",
+    ensemble.add_argument("run_dirs", type=InputPath, nargs="+",
                           help="run folders (runs/<fold>/seed<k>, with outputs.npz) or experiment folders")
     ensemble.add_argument("--top-k", type=int, default=None, help="fixed ensemble size instead of choosing it")
     ensemble.add_argument("--metric", default="wa",
@@ -32,6 +33,6 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     ensemble.add_argument("--select-on-test", action="store_true",
                           help="choose the ensemble size on the TEST set, as the original ensembling.py did; the "
                                "report then carries a test-selection warning")
-    ensemble.add_argument("-o", "--out", type=Path, default=None,
+    ensemble.add_argument("-o", "--out", type=OutputPath, default=None,
                           help="output folder (default: <experiment folder>/ensemble)")
     ensemble.set_defaults(func=_cmd_ensemble)

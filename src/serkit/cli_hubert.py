@@ -19,6 +19,8 @@ import argparse
 import json
 from pathlib import Path
 
+from serkit.cli_args import InputPath, ManifestPath, OutputPath
+
 __all__ = ["add_commands"]
 
 
@@ -109,8 +111,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     stages = hubert.add_subparsers(dest="hubert_command", required=True)
 
     features = stages.add_parser("features", help="layer-k hidden states of a manifest's utterances, sharded")
-    features.add_argument("manifest", type=Path, help="manifest CSV (serkit corpus prepare) of the utterances")
-    features.add_argument("-o", "--output", type=Path, required=True, help="feature folder (resumable)")
+    features.add_argument("manifest", type=ManifestPath, help="manifest CSV (serkit corpus prepare) of the utterances")
+    features.add_argument("-o", "--output", type=OutputPath, required=True, help="feature folder (resumable)")
     features.add_argument("--model", required=True, help="hub name or save_pretrained folder")
     features.add_argument("--layer", type=int, default=9, help="hidden-state index (0 = CNN output; CPT: 9)")
     features.add_argument("--num-shards", type=int, default=1)
@@ -120,48 +122,48 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     features.set_defaults(func=_cmd_features)
 
     kmeans = stages.add_parser("kmeans", help="MiniBatchKMeans on the frames of a feature folder")
-    kmeans.add_argument("features", type=Path, nargs="?", help="feature folder")
-    kmeans.add_argument("-o", "--output", type=Path, required=True, help="k-means folder")
+    kmeans.add_argument("features", type=InputPath, nargs="?", help="feature folder")
+    kmeans.add_argument("-o", "--output", type=OutputPath, required=True, help="k-means folder")
     kmeans.add_argument("--clusters", type=int, help="k (TAPT 500, emotional states 50)")
-    kmeans.add_argument("--ids", type=Path, help="manifest CSV: cluster only these utterances (a fold's train)")
+    kmeans.add_argument("--ids", type=InputPath, help="manifest CSV: cluster only these utterances (a fold's train)")
     kmeans.add_argument("--n-init", type=int, default=20)
     kmeans.add_argument("--batch-size", type=int, default=10000)
     kmeans.add_argument("--max-iter", type=int, default=100)
     kmeans.add_argument("--max-no-improvement", type=int, default=100)
     kmeans.add_argument("--seed", type=int, default=1337)
     kmeans.add_argument("--fraction", type=float, default=1.0, help="fraction of the utterances used (1 = all)")
-    kmeans.add_argument("--import", dest="import_file", type=Path,
+    kmeans.add_argument("--import", dest="import_file", type=InputPath,
                         help="use the centroids of a pickled scikit-learn k-means (fairseq km500.bin)")
     kmeans.add_argument("--trust-pickle", action="store_true",
                         help="allow --import to unpickle the file (runs code from it: trusted sources only)")
     kmeans.set_defaults(func=_cmd_kmeans)
 
     labels = stages.add_parser("labels", help="nearest centroid per frame: a pre-training label list")
-    labels.add_argument("features", type=Path, help="feature folder")
-    labels.add_argument("--kmeans", type=Path, required=True, help="k-means folder")
-    labels.add_argument("-o", "--output", type=Path, required=True, help="label list (.tsv)")
-    labels.add_argument("--ids", type=Path, help="manifest CSV: label only these utterances")
+    labels.add_argument("features", type=InputPath, help="feature folder")
+    labels.add_argument("--kmeans", type=InputPath, required=True, help="k-means folder")
+    labels.add_argument("-o", "--output", type=OutputPath, required=True, help="label list (.tsv)")
+    labels.add_argument("--ids", type=InputPath, help="manifest CSV: label only these utterances")
     labels.set_defaults(func=_cmd_labels)
 
     pretrain = stages.add_parser("pretrain", help="HuBERT masked-prediction pre-training (resumable)")
     pretrain.add_argument("--init", required=True, help="starting model: hub name or save_pretrained folder")
-    pretrain.add_argument("--train", type=Path, required=True, help="training label list")
-    pretrain.add_argument("--valid", type=Path, help="validation label list")
-    pretrain.add_argument("-o", "--output", type=Path, required=True, help="run folder")
-    pretrain.add_argument("--config", type=Path, help="YAML of settings (see PretrainConfig)")
+    pretrain.add_argument("--train", type=InputPath, required=True, help="training label list")
+    pretrain.add_argument("--valid", type=InputPath, help="validation label list")
+    pretrain.add_argument("-o", "--output", type=OutputPath, required=True, help="run folder")
+    pretrain.add_argument("--config", type=InputPath, help="YAML of settings (see PretrainConfig)")
     pretrain.add_argument("--set", action="append", metavar="KEY=VALUE",
                           help="a setting, e.g. num_classes=500, max_updates=20000, precision=fp16")
     pretrain.set_defaults(func=_cmd_pretrain)
 
     export = stages.add_parser("export", help="an encoder as a Hugging Face save_pretrained folder")
-    export.add_argument("pretrain_dir", type=Path, nargs="?", help="finished pre-training folder")
-    export.add_argument("--finetuned", type=Path, help="instead: a hubert_ser best.pt of a runner run")
-    export.add_argument("-o", "--output", type=Path, required=True)
+    export.add_argument("pretrain_dir", type=InputPath, nargs="?", help="finished pre-training folder")
+    export.add_argument("--finetuned", type=InputPath, help="instead: a hubert_ser best.pt of a runner run")
+    export.add_argument("-o", "--output", type=OutputPath, required=True)
     export.add_argument("--which", choices=EXPORT_CHOICES, default="best_valid")
     export.set_defaults(func=_cmd_export)
 
     chain = stages.add_parser("chain", help="all phases for every fold, then the report (resumable)")
-    chain.add_argument("chain", type=Path, help="chain YAML (recipes/cpt_hubert/*.chain.yaml)")
-    chain.add_argument("--out", type=Path, help="experiment folder (default runs/<name>); rerun to resume")
+    chain.add_argument("chain", type=InputPath, help="chain YAML (recipes/cpt_hubert/*.chain.yaml)")
+    chain.add_argument("--out", type=OutputPath, help="experiment folder (default runs/<name>); rerun to resume")
     chain.add_argument("--set", action="append", metavar="KEY.SUB=VALUE", help="override a chain value")
     chain.set_defaults(func=_cmd_chain)

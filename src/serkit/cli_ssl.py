@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
+
+from serkit.cli_args import ManifestPath, OutputPath
 
 __all__ = ["add_commands"]
 
@@ -14,11 +15,12 @@ def _cmd_features_ssl(args: argparse.Namespace) -> int:
 
     from serkit.data.utterance import read_manifest
     from serkit.features.ssl import extract_ssl
+    from serkit.progress import progress_enabled
 
     utterances = read_manifest(args.manifest)
     if args.limit:
         utterances = utterances[: args.limit]
-    bar = tqdm(total=len(utterances), desc="ssl features", disable=args.quiet)
+    bar = tqdm(total=len(utterances), desc="ssl features", disable=not progress_enabled(not args.quiet))
 
     def progress(done: int, total: int) -> None:
         bar.update(done - bar.n)
@@ -44,7 +46,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                     "model (eval mode, no gradients) and write OUT/<utt_id>.safetensors (tensor 'hidden_states', "
                     "frames x hidden_dim) plus OUT/index.csv. Utterances are batched by length within "
                     "--batch-seconds of padded audio; rerunning skips what is already written.")
-    ssl.add_argument("manifest", type=Path, help="manifest CSV (serkit corpus prepare)")
+    ssl.add_argument("manifest", type=ManifestPath, help="manifest CSV (serkit corpus prepare)")
     ssl.add_argument("--model", required=True,
                      help="hub name (facebook/wav2vec2-base; needs internet or the HF cache), a local folder "
                           "written by save_pretrained, or package:<python module>")
@@ -53,13 +55,13 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                           "-1 = last (default)")
     ssl.add_argument("--layers", choices=("one", "mean", "all"), default="one",
                      help="one: the --layer; mean: average of all layers; all: every layer stacked")
-    ssl.add_argument("-o", "--output", type=Path, required=True, help="output folder")
+    ssl.add_argument("-o", "--output", type=OutputPath, required=True, help="output folder")
     ssl.add_argument("--sample-rate", type=int, default=16000, help="rate the audio is loaded at (the encoder's)")
     ssl.add_argument("--max-seconds", type=float, default=None, help="keep only the first seconds of each file")
     ssl.add_argument("--batch-seconds", type=float, default=60.0,
                      help="padded audio per batch (batch size x longest utterance): the memory budget")
     ssl.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
-    ssl.add_argument("--cache-dir", type=Path, default=None,
+    ssl.add_argument("--cache-dir", type=OutputPath, default=None,
                      help="also fill this recipe feature cache (for a recipe with features: {name: ssl, "
                           "model: <same>, layer: <same>} and input.mode: utterance with the same max_seconds)")
     ssl.add_argument("--limit", type=int, default=0, help="only the first N utterances of the manifest")

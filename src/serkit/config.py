@@ -2,7 +2,13 @@
 
 A recipe YAML holds names and numbers only (no import paths, no object tags). It is read into nested frozen
 dataclasses by :func:`from_dict`, which fails on unknown keys with the closest valid names and checks every value's
-type, so a typo in a recipe (``train.lr`` written ``train.lrr``) stops the run before any work is done.
+type, so a typo in a recipe (``train.lr`` written ``train.lrr``) stops the run before any work is done. Values are
+range-checked there too (``train.epochs: 0``, ``input.hop: -0.2``, a dropout of 1.5), each error naming the key, the
+value and the allowed range.
+
+One value parser serves recipe files, ``--set key=value`` and ``serkit config set`` (:func:`parse_value`,
+:func:`parse_yaml`): YAML with the safe loader, where ``3e-4`` is a float (plain PyYAML reads it as a string) and a
+quoted ``'3'`` stays the string '3', so the same text gives the same value everywhere.
 
 See ``tests/test_config.py`` for examples.
 """
@@ -10,6 +16,7 @@ See ``tests/test_config.py`` for examples.
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -34,9 +41,16 @@ __all__ = [
     "StageConfig",
     "TrainConfig",
     "apply_overrides",
+    "check_recipe",
+    "check_value",
+    "dump_yaml",
+    "format_value",
     "from_dict",
     "load_experiment",
+    "parse_value",
+    "parse_yaml",
     "read_recipe",
+    "schema_type",
     "stage_config",
     "read_yaml",
     "to_dict",
@@ -56,8 +70,78 @@ def _unknown_key(key: str, valid: list[str], where: str) -> ConfigError:
     return ConfigError(f"unknown config key {where + key!r}.{did_you_mean} Valid keys here: {', '.join(valid)}.")
 
 
+# -- one YAML dialect for recipe files, --set and `serkit config set` ------------------------------------------
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, plus YAML 1.2 floats: ``3e-4``, ``1e5`` and ``1.0e5`` are numbers, not strings."""
+
+
+class _Dumper(yaml.SafeDumper):
+    """PyYAML's safe dumper; knows the loader's extra floats, so the string ``'3e-4'`` is written quoted."""
+
+
+# PyYAML (YAML 1.1) reads a float only with a dot and a signed exponent, so `lr: 3e-4` was the string '3e-4'.
+_EXPONENT_FLOAT = re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$")
+for _yaml_class in (_Loader, _Dumper):
+    _yaml_class.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT_FLOAT, list("-+0123456789"))
+
+
+def parse_yaml(text: str) -> Any:
+    """YAML text read as serkit reads recipes (safe loader; ``3e-4`` is a float)."""
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+
+
+def dump_yaml(data: Any, **options: Any) -> str:
+    """YAML text of plain data that :func:`parse_yaml` reads back as the same values (options go to yaml.dump)."""
+    return yaml.dump(data, Dumper=_Dumper, **{"sort_keys": False, "allow_unicode": True, **options})
+
+
+def format_value(value: Any) -> str:
+    """A value as one line of YAML flow style (``0.001``, ``[1, 2]``, ``{a: 1}``, ``'3'``, ``null``)."""
+    text = dump_yaml(value, default_flow_style=True, width=10**9).strip()
+    return text[:-4].rstrip() if text.endswith("\n...") else text.removesuffix("...").rstrip()
+
+
+def parse_value(raw: str) -> Any:
+    """The value of a ``key=value`` assignment (``--set``, ``serkit config set``), read as a recipe file reads it.
+
+    ``3`` is an int, ``3e-4`` and ``0.5`` floats, ``true`` a bool, ``null`` None, ``[1, 2]`` a list, ``'3'`` (quoted)
+    the string '3', anything else a string; an empty value is the empty string.
+
+    Raises:
+        ConfigError: the value is not valid YAML.
+    """
+    if not raw.strip():
+        return ""
+    try:
+        return parse_yaml(raw)
+    except yaml.YAMLError as exc:
+        problem = str(exc).splitlines()[0]
+        raise ConfigError(f"value {raw!r} is not valid YAML ({problem}); quote strings that contain ': ' or ' #', "
+                          "e.g. key='a: b'.") from None
+
+
+# -- the schema: types of dotted keys ----------------------------------------------------------------------------
+
+
 def _type_name(annotation: Any) -> str:
     return getattr(annotation, "__name__", str(annotation))
+
+
+def _got(value: Any) -> str:
+    """``'abc' (a string)``: the value and what YAML made of it, for type errors."""
+    kinds = {bool: "true/false", int: "an integer", float: "a number", str: "a string", list: "a list",
+             tuple: "a list", dict: "a mapping", type(None): "null"}
+    got = f"{value!r} ({kinds.get(type(value), type(value).__name__)})"
+    if isinstance(value, str):
+        try:
+            unquoted = parse_value(value)
+        except ConfigError:
+            unquoted = value
+        if isinstance(unquoted, (int, float)):  # '3' in quotes: the quotes made it a string
+            got += "; without quotes it would be read as " + format_value(unquoted)
+    return got
 
 
 def _coerce(value: Any, annotation: Any, key: str) -> Any:
@@ -75,37 +159,50 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
                 return _coerce(value, option, key)
             except ConfigError as exc:
                 errors.append(str(exc))
-        raise ConfigError(f"{key}: {value!r} fits none of {' | '.join(_type_name(a) for a in args)}.")
+        if len(errors) == 1:  # `float | None`: the one real type's message says what is expected
+            raise ConfigError(errors[0])
+        raise ConfigError(f"{key}: expected {' | '.join(_type_name(a) for a in args)}, got {_got(value)}.")
     if dataclasses.is_dataclass(annotation):
         if not isinstance(value, Mapping):
-            raise ConfigError(f"{key}: expected a mapping of {annotation.__name__} fields, got {value!r}.")
+            raise ConfigError(f"{key}: expected a mapping of {annotation.__name__} fields, got {_got(value)}.")
         return from_dict(annotation, value, prefix=f"{key}.")
     if origin in (tuple, list):
         if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{key}: expected a list, got {value!r}.")
+            raise ConfigError(f"{key}: expected a list, got {_got(value)}.")
         item_type = args[0] if args else Any
         return tuple(_coerce(v, item_type, f"{key}[{i}]") for i, v in enumerate(value))
     if origin in (dict, Mapping) or annotation in (dict, Mapping):
         if not isinstance(value, Mapping):
-            raise ConfigError(f"{key}: expected a mapping, got {value!r}.")
+            raise ConfigError(f"{key}: expected a mapping, got {_got(value)}.")
         return dict(value)
     if annotation is bool:
         if isinstance(value, bool):
             return value
-        raise ConfigError(f"{key}: expected true or false, got {value!r}.")
+        raise ConfigError(f"{key}: expected true or false, got {_got(value)}.")
     if annotation is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
-        raise ConfigError(f"{key}: expected a number, got {value!r}.")
+        raise ConfigError(f"{key}: expected a number, got {_got(value)}.")
     if annotation is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        raise ConfigError(f"{key}: expected an integer, got {value!r}.")
+        raise ConfigError(f"{key}: expected an integer, got {_got(value)}.")
     if annotation is str:
         if isinstance(value, str):
             return value
-        raise ConfigError(f"{key}: expected a string, got {value!r}.")
+        hint = "; quote it to keep it as text" if isinstance(value, (int, float, bool)) or value is None else ""
+        raise ConfigError(f"{key}: expected a string, got {_got(value)}{hint}.")
     return value
+
+
+class _FieldError(ValueError):
+    """A value check whose message already names the full dotted key (``train.epochs=0 ...``)."""
+
+
+def _require(key: str, value: Any, ok: bool, allowed: str) -> None:
+    # callers pass comparisons such as `x > 0` or `0 <= x <= 1`, which are False for NaN: NaN fails too
+    if not ok:
+        raise _FieldError(f"{key}={value!r} is out of range: {allowed}.")
 
 
 def from_dict(cls: type[T], data: Mapping[str, Any] | None, *, prefix: str = "") -> T:
@@ -119,8 +216,50 @@ def from_dict(cls: type[T], data: Mapping[str, Any] | None, *, prefix: str = "")
     values = {key: _coerce(value, hints[key], f"{prefix}{key}") for key, value in data.items()}
     try:
         return cls(**values)
+    except _FieldError as exc:
+        raise ConfigError(str(exc)) from None
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{prefix.rstrip('.') or cls.__name__}: {exc}") from None
+
+
+def schema_type(cls: type, key: str) -> Any:
+    """The annotation of dotted ``key`` (``train.lr``, ``stages.0.name``) in dataclass ``cls``.
+
+    Keys inside a free-form mapping (``model.args.dropout``, ``features.n_mfcc``) give ``Any``: those are checked
+    by the validation of the whole recipe (the model's or feature's own arguments).
+
+    Raises:
+        ConfigError: ``key`` is not in the schema (naming the closest valid keys).
+    """
+    annotation: Any = cls
+    parts = key.split(".")
+    for position, part in enumerate(parts):
+        where = ".".join(parts[:position])
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(args) == 1:
+            annotation = args[0]  # `X | None`: the schema below is X's
+        if dataclasses.is_dataclass(annotation):
+            valid = [f.name for f in dataclasses.fields(annotation) if f.init]
+            if part not in valid:
+                raise _unknown_key(part, valid, f"{where}." if where else "")
+            annotation = typing.get_type_hints(annotation)[part]
+        elif typing.get_origin(annotation) in (tuple, list):
+            if not re.fullmatch(r"-?\d+", part):
+                raise ConfigError(f"{where} is a list; {part!r} is not an index (write {where}.0 for its first item).")
+            annotation = typing.get_args(annotation)[0] if typing.get_args(annotation) else Any
+        else:
+            return Any
+    return annotation
+
+
+def check_value(cls: type, key: str, value: Any) -> Any:
+    """``value`` converted to the schema type of dotted ``key`` in ``cls`` (int -> float, list -> tuple).
+
+    Raises:
+        ConfigError: unknown key, or a value of the wrong type: ``train.lr: expected a number, got 'abc' (a
+            string).``
+    """
+    return _coerce(value, schema_type(cls, key), key)
 
 
 def to_dict(config: Any) -> Any:
@@ -135,9 +274,9 @@ def to_dict(config: Any) -> Any:
 
 
 def apply_overrides(data: Mapping[str, Any], overrides: list[str] | None) -> dict[str, Any]:
-    """Apply ``key.sub=value`` overrides (values parsed as YAML scalars/lists) to a nested dict copy.
+    """Apply ``key.sub=value`` overrides (values read by :func:`parse_value`) to a nested dict copy.
 
-    Key validity is checked afterwards by :func:`from_dict`, which knows the schema.
+    Key validity and value types are checked afterwards by :func:`from_dict`, which knows the schema.
     """
     result = _deep_copy(data)
     for item in overrides or []:
@@ -145,11 +284,9 @@ def apply_overrides(data: Mapping[str, Any], overrides: list[str] | None) -> dic
         if not sep or not key.strip():
             raise ConfigError(f"--set {item!r} is not of the form key.sub=value (for example --set train.lr=3e-4).")
         try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"--set {item!r}: value is not valid YAML ({exc}).") from None
-        if isinstance(value, str) and _looks_numeric(value):
-            value = float(value)  # YAML 1.1 reads 3e-4 as a string
+            value = parse_value(raw)
+        except ConfigError as exc:
+            raise ConfigError(f"--set {item!r}: {exc}") from None
         node = result
         parts = key.strip().split(".")
         for part in parts[:-1]:
@@ -163,14 +300,6 @@ def apply_overrides(data: Mapping[str, Any], overrides: list[str] | None) -> dic
     return result
 
 
-def _looks_numeric(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def _deep_copy(data: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _deep_copy(v) if isinstance(v, Mapping) else v for k, v in data.items()}
 
@@ -181,7 +310,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"{path}: recipe file not found.")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = parse_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if data is None:
@@ -193,7 +322,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
 
 def write_yaml(path: str | Path, data: Any) -> None:
     """Write a config (dataclass or dict) as YAML, atomically."""
-    atomic_write_text(path, yaml.safe_dump(to_dict(data), sort_keys=False, allow_unicode=True))
+    atomic_write_text(path, dump_yaml(to_dict(data)))
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -267,9 +396,20 @@ class InputConfig:
                                      ("short_policy", self.short_policy, ("pad", "tile", "drop", "keep")),
                                      ("normalize", self.normalize, ("global", "none"))):
             if value not in allowed:
-                raise ValueError(f"input.{name}={value!r}: use one of {', '.join(allowed)}.")
-        if self.mode == "segments" and not (0 < self.hop and 0 < self.eval_hop and 0 < self.window):
-            raise ValueError("input.window, input.hop and input.eval_hop must be > 0 seconds.")
+                raise _FieldError(f"input.{name}={value!r}: use one of {', '.join(allowed)}.")
+        _require("input.sample_rate", self.sample_rate, self.sample_rate > 0, "use a rate in Hz > 0 (e.g. 16000)")
+        if self.mode == "segments":  # the other modes cut no windows
+            for name in ("window", "hop", "eval_hop"):
+                value = getattr(self, name)
+                _require(f"input.{name}", value, value > 0, "use a duration in seconds > 0")
+        for name in ("max_seconds", "eval_max_seconds"):
+            value = getattr(self, name)
+            _require(f"input.{name}", value, value is None or value > 0,
+                     "use a duration in seconds > 0, or null for no limit")
+
+
+#: Argument names that hold a probability: dropout, attention_dropout, dropout_input, mask_time_prob, p.
+_PROBABILITY = re.compile(r"(^|_)(dropout|prob|probability|p)(_|$)")
 
 
 @dataclass(frozen=True)
@@ -278,6 +418,13 @@ class ModelConfig:
 
     name: str = "cnn_small"
     args: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # probabilities are checked here, before any work, rather than when the model is built after feature
+        # extraction; other arguments are checked by the model itself
+        for name, value in self.args.items():
+            if _PROBABILITY.search(str(name)) and isinstance(value, (int, float)) and not isinstance(value, bool):
+                _require(f"model.args.{name}", value, 0 <= value <= 1, "a probability, use a value in [0, 1]")
 
 
 @dataclass(frozen=True)
@@ -325,9 +472,29 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.sampler not in ("shuffle", "balanced"):
-            raise ValueError(f"train.sampler={self.sampler!r}: use shuffle or balanced.")
-        if self.contrastive_weight < 0 or self.contrastive_temperature <= 0:
-            raise ValueError("train.contrastive_weight must be >= 0 and train.contrastive_temperature > 0.")
+            raise _FieldError(f"train.sampler={self.sampler!r}: use shuffle or balanced.")
+        positive_int, at_least_0 = "use an integer >= 1", "use a value >= 0"
+        checks = [("epochs", self.epochs >= 1, positive_int),
+                  ("batch_size", self.batch_size >= 1, positive_int),
+                  ("eval_batch_size", self.eval_batch_size >= 1, positive_int),
+                  ("step_size", self.step_size >= 1, positive_int),
+                  ("lr", self.lr > 0, "use a learning rate > 0 (e.g. 1e-3)"),
+                  ("weight_decay", self.weight_decay >= 0, at_least_0),
+                  ("momentum", self.momentum >= 0, at_least_0),
+                  ("gamma", self.gamma > 0, "use a decay factor > 0 (e.g. 0.95)"),
+                  ("warmup", 0 <= self.warmup <= 1, "a fraction of the training steps, use a value in [0, 1]"),
+                  ("min_lr", self.min_lr >= 0, at_least_0),
+                  ("plateau_decays", self.plateau_decays >= 0, at_least_0),
+                  ("mixup_alpha", self.mixup_alpha >= 0, "use a value >= 0 (0 = no mixup)"),
+                  ("focal_gamma", self.focal_gamma >= 0, at_least_0),
+                  ("grad_clip", self.grad_clip is None or self.grad_clip > 0, "use a norm > 0, or null for none"),
+                  ("early_stopping", self.early_stopping >= 0, "use epochs >= 0 (0 = no early stopping)"),
+                  ("num_workers", self.num_workers >= 0, "use an integer >= 0 (0 = load in the main process)"),
+                  ("threads", self.threads >= 0, "use an integer >= 0 (0 = torch's default)"),
+                  ("contrastive_weight", self.contrastive_weight >= 0, "use a value >= 0 (0 = no contrastive term)"),
+                  ("contrastive_temperature", self.contrastive_temperature > 0, "use a value > 0")]
+        for name, ok, allowed in checks:
+            _require(f"train.{name}", getattr(self, name), ok, allowed)
 
 
 @dataclass(frozen=True)
@@ -370,6 +537,13 @@ class ExperimentConfig:
     seeds: tuple[int, ...] = (0,)
     cache_dir: str = ""
 
+    def __post_init__(self) -> None:
+        if not self.seeds:
+            raise _FieldError("seeds=[] runs nothing: give at least one seed, e.g. seeds: [0].")
+        repeated = sorted({seed for seed in self.seeds if self.seeds.count(seed) > 1})
+        if repeated:
+            raise _FieldError(f"seeds={list(self.seeds)}: give each seed once ({repeated} repeated).")
+
 
 def _deep_merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
     merged = _deep_copy(base)
@@ -392,13 +566,29 @@ def read_recipe(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any
     path = Path(path).resolve()
     if path in _seen:
         raise ConfigError(f"{path}: recipe inherits from itself through 'base' ({' -> '.join(map(str, _seen))}).")
-    data = read_yaml(path)
+    return _merge_base(read_yaml(path), path, _seen)
+
+
+def _merge_base(data: Mapping[str, Any], path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
+    """``data`` (the content of recipe ``path``) merged over its ``base`` recipe, if it names one."""
+    data = dict(data)
     parent = data.pop("base", None)
     if parent is None:
         return data
     if not isinstance(parent, str):
         raise ConfigError(f"{path}: 'base' must be a path to another recipe, got {parent!r}.")
-    return _deep_merge(read_recipe(path.parent / parent, (*_seen, path)), data)
+    return _deep_merge(read_recipe(path.parent / parent, (*seen, path)), data)
+
+
+def check_recipe(data: Mapping[str, Any], path: str | Path) -> ExperimentConfig:
+    """Validate ``data`` as the content of recipe file ``path`` (its ``base`` read relative to it), exactly as
+    ``serkit train`` would load it; used to check an edited recipe before it is written.
+
+    Raises:
+        ConfigError: the same error ``serkit train`` would stop with.
+    """
+    path = Path(path).resolve()
+    return load_experiment(base=_merge_base(data, path, ()))
 
 
 def load_experiment(path: str | Path | None = None, overrides: list[str] | None = None,
@@ -475,14 +665,15 @@ def _check_names(config: ExperimentConfig) -> None:
     from serkit.data.corpora import CORPORA
     from serkit.data.labels import LABEL_SETS, TARGETS
     from serkit.training.losses import CONTRASTIVE_LOSSES, LOSSES
-    from serkit.data.protocols import PROTOCOLS
+    from serkit.data.protocols import AUTO_PROTOCOL, PROTOCOLS
     from serkit.models import MODELS
     from serkit.options import option_names
 
     checks = [("corpus.name", CORPORA, config.corpus.name, "corpus.options", config.corpus.options, ()),
-              ("protocol.name", PROTOCOLS, config.protocol.name, "protocol.options", config.protocol.options,
-               ("seed",)),
               ("model.name", MODELS, config.model.name, "model.args", config.model.args, ("num_classes",))]
+    if config.protocol.name != AUTO_PROTOCOL:  # auto is resolved from the speakers once the corpus is read
+        checks.append(("protocol.name", PROTOCOLS, config.protocol.name, "protocol.options", config.protocol.options,
+                       ("seed",)))
     if config.labels.set:
         checks.append(("labels.set", LABEL_SETS, config.labels.set, "", {}, ()))
     checks.append(("labels.target", TARGETS, config.labels.target, "", {}, ()))

@@ -9,7 +9,9 @@ __all__ = [
     "CorpusLayoutError",
     "EmptyAudioError",
     "ManifestError",
+    "NoAudioFilesError",
     "NonFiniteAudioError",
+    "OutputOverwritesInputError",
     "ProtocolError",
     "SerkitError",
     "UnsupportedAudioFormatError",
@@ -58,3 +60,11 @@ class ManifestError(SerkitError, ValueError):
 
 class ProtocolError(SerkitError, ValueError):
     """A split protocol cannot be built from the given utterances and options."""
+
+
+class OutputOverwritesInputError(SerkitError, ValueError):
+    """An output path is one of the command's inputs, or lies inside a corpus folder it reads."""
+
+
+class NoAudioFilesError(SerkitError, ValueError):
+    """A folder (or the list of inputs) holds no audio file with a known extension."""

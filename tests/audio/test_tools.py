@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -123,11 +126,45 @@ def test_missing_source_and_bad_options_are_refused(tmp_path: Path, source: Path
             normalize_tree(source, tmp_path / "dst", peak=peak, progress=False)
 
 
-def test_progress_bar_only_when_asked(source: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+class _Terminal(io.StringIO):
+    """A stderr that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_only_when_asked_and_on_a_terminal(source: Path, tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                        caplog: pytest.LogCaptureFixture,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    caplog.set_level(logging.INFO, logger="serkit.audio.tools")
     resample_tree(source, tmp_path / "quiet", sample_rate=16000, progress=False)
-    assert capsys.readouterr().err == ""
-    resample_tree(source, tmp_path / "loud", sample_rate=16000, progress=True)
-    assert "4/4" in capsys.readouterr().err
+    assert capsys.readouterr().err == "" and not caplog.records
+    # asked for, but stderr is captured (as in a log file or CI): no bar, one summary line
+    resample_tree(source, tmp_path / "log", sample_rate=16000, progress=True)
+    err = capsys.readouterr().err
+    assert "\r" not in err and "it/s" not in err
+    (summary,) = [record.getMessage() for record in caplog.records]
+    assert "4/4 files" in summary and "4 written, 0 already done, 0 failed" in summary
+    # on a terminal: the bar, redrawn with carriage returns
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    caplog.clear()
+    resample_tree(source, tmp_path / "tty", sample_rate=16000, progress=True)
+    assert "4/4" in terminal.getvalue() and "\r" in terminal.getvalue() and not caplog.records
+
+
+def test_progress_lines_in_a_log_are_rate_limited(source: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import serkit.audio.tools as tools
+
+    caplog.set_level(logging.INFO, logger="serkit.audio.tools")
+    monkeypatch.setattr(tools, "LOG_EVERY", 1e9)
+    resample_tree(source, tmp_path / "a", sample_rate=16000, progress=True)
+    assert len(caplog.records) == 1  # the summary only
+    caplog.clear()
+    monkeypatch.setattr(tools, "LOG_EVERY", 0.0)
+    resample_tree(source, tmp_path / "b", sample_rate=16000, progress=True)
+    assert len(caplog.records) == 5 and "0/4 files" in caplog.records[0].getMessage()  # 4 files + the summary
 
 
 # ------------------------------------------------------------------------------------------------- normalize

@@ -36,24 +36,27 @@ def test_list_verbose_shows_options_and_layout(capsys):
 
 def test_prepare_unknown_corpus_exits_2_with_close_matches(tmp_path, capsys):
     output = tmp_path / "y.csv"
-    assert main(["corpus", "prepare", "nosuchcorpus", str(tmp_path), "-o", str(output)]) == 2
+    corpus = tmp_path / "corpus"
+    assert main(["corpus", "prepare", "nosuchcorpus", str(corpus), "-o", str(output)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("serkit: error: unknown corpus 'nosuchcorpus'")
     assert "Valid names:" in err and "ravdess" in err
-    assert main(["corpus", "prepare", "ravdes", str(tmp_path), "-o", str(output)]) == 2
+    assert main(["corpus", "prepare", "ravdes", str(corpus), "-o", str(output)]) == 2
     assert "Did you mean 'ravdess'" in capsys.readouterr().err
     assert not output.exists()
 
 
 def test_prepare_unknown_option_exits_2_naming_valid_options(tmp_path, capsys):
-    sf.write(tmp_path / "03-01-05-01-02-01-01.wav", np.zeros(160, dtype=np.float32), 16000)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    sf.write(corpus / "03-01-05-01-02-01-01.wav", np.zeros(160, dtype=np.float32), 16000)
     output = tmp_path / "out" / "m.csv"
-    assert main(["corpus", "prepare", "ravdess", str(tmp_path), "-o", str(output), "--opt", "intensty=normal"]) == 2
+    assert main(["corpus", "prepare", "ravdess", str(corpus), "-o", str(output), "--opt", "intensty=normal"]) == 2
     err = capsys.readouterr().err
     assert "unknown option of corpus 'ravdess' 'intensty'" in err
     assert "Did you mean 'intensity'?" in err and "Valid: vocal_channel, intensity." in err
     assert not output.exists()
-    assert main(["corpus", "prepare", "ravdess", str(tmp_path), "-o", str(output), "--opt", "intensity"]) == 2
+    assert main(["corpus", "prepare", "ravdess", str(corpus), "-o", str(output), "--opt", "intensity"]) == 2
     assert "not of the form key=value" in capsys.readouterr().err
-    assert main(["corpus", "prepare", "ravdess", str(tmp_path), "-o", str(output), "--opt", "intensity=normal"]) == 0
+    assert main(["corpus", "prepare", "ravdess", str(corpus), "-o", str(output), "--opt", "intensity=normal"]) == 0
     assert Path(output).is_file()

@@ -190,11 +190,11 @@ def _fake_ravdess(root: Path, actors: int = 8) -> Path:
 
 
 def _tiny_stages(config) -> list[dict]:
-    """The recipe's own stages with the small models, 1-2 epochs and small batches; stage 2 with lr 0, so that its
+    """The recipe's own stages with the small models, 1-2 epochs and small batches; stage 2 with lr 1e-30 (frozen in float32), so that its
     extractor must end exactly at stage 1's selected weights."""
     tiny = {"model.name=alexnet": "model.name=alexnet_small", "model.name=dcnn_blstm": "model.name=dcnn_blstm_small",
             "train.epochs=30": "train.epochs=2", "train.batch_size=128": "train.batch_size=8",
-            "train.batch_size=16": "train.batch_size=4", "train.lr=5.0e-6": "train.lr=0.0"}
+            "train.batch_size=16": "train.batch_size=4", "train.lr=5.0e-6": "train.lr=1e-30"}
     return [{"name": s.name, "init_from": s.init_from, "set": [tiny.get(item, item) for item in s.set]}
             for s in config.stages]
 

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import io
 import json
+import logging
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -79,11 +82,46 @@ def test_select_on_validation_needs_a_validation_part(tmp_path: Path):
 
 def test_early_stopping_and_plateau_reload(tmp_path: Path):
     train, val = _chunk_set(16, 0), _chunk_set(8, 1)
-    config = replace(CONFIG, epochs=30, lr=0.0, mixup_alpha=0.0, scheduler="plateau_reload", early_stopping=2,
-                     plateau_decays=2, gamma=0.2)  # lr 0: nothing improves after epoch 1
+    config = replace(CONFIG, epochs=30, lr=1e-30, mixup_alpha=0.0, scheduler="plateau_reload", early_stopping=2,
+                     plateau_decays=2, gamma=0.2)  # lr ~0 (0 is refused): nothing improves after epoch 1
     outcome = train_one(_model(), train, val, config=config, seed=0, run_dir=tmp_path, label_names=LABELS,
                         checkpoint_meta=META)
     # epoch 1 best, epochs 2-3 reload and decay, epochs 4-5 count patience, then stop
     assert outcome.stopped_early and len(outcome.history) == 5 and outcome.best_epoch == 1
     history = json.loads(json.dumps(outcome.history))
-    assert history[-1]["lr"] == 0.0
+    assert history[-1]["lr"] == pytest.approx(1e-30 * 0.2 ** 2)  # decayed twice after reloads
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_only_on_a_terminal_and_one_log_line_per_epoch(tmp_path: Path, capfd, caplog, monkeypatch):
+    train, val = _chunk_set(16, 0), _chunk_set(8, 1)
+    config = replace(CONFIG, epochs=3, progress=True)
+    caplog.set_level(logging.INFO, logger="serkit.training.engine")
+    train_one(_model(), train, val, config=config, seed=0, run_dir=tmp_path / "log", label_names=LABELS,
+              checkpoint_meta=META)
+    captured = capfd.readouterr()
+    assert "\r" not in captured.err and "it/s" not in captured.err  # stderr is captured: no bar
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("epoch")]
+    assert [line.split(":")[0] for line in lines] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
+    assert all("train_loss=" in line and "val_ua=" in line and "time=" in line for line in lines)
+
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    train_one(_model(), train, val, config=replace(config, epochs=1), seed=0, run_dir=tmp_path / "tty",
+              label_names=LABELS, checkpoint_meta=META)
+    assert "\r" in terminal.getvalue() and "epoch 1/1" in terminal.getvalue()
+
+
+def test_progress_enabled(monkeypatch):
+    from serkit.progress import progress_enabled
+
+    monkeypatch.setattr(sys, "stderr", io.StringIO())  # a log file, CI, nohup
+    assert not progress_enabled(True) and not progress_enabled(False)
+    monkeypatch.setattr(sys, "stderr", _Terminal())
+    assert progress_enabled(True) and not progress_enabled(False)
+    monkeypatch.setattr(sys, "stderr", None)  # pythonw: no stderr at all
+    assert not progress_enabled(True)

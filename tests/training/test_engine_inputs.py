@@ -141,14 +141,14 @@ SMALL = {"name": "cnn_small", "args": {"channels": [8], "kernel_size": 3}}
 
 
 def test_stages_run_in_order_from_the_previous_stage_weights(corpus: Path, tmp_path: Path):
-    # with a zero learning rate the second stage cannot move: its weights are exactly the ones it started from
-    frozen = [STAGES[0], {**STAGES[1], "set": ["train.lr=0.0"]}]
+    # with a 1e-30 learning rate (0 is refused) the second stage cannot move: its weights are exactly the ones it started from
+    frozen = [STAGES[0], {**STAGES[1], "set": ["train.lr=1e-30"]}]
     summary = run_experiment(load_experiment(base=_recipe(corpus, stages=frozen, model=SMALL)), tmp_path)
     run = tmp_path / "runs" / summary["folds"][0] / "seed0"
     first = torch.load(run / "first" / "best.pt", weights_only=True)["state_dict"]
     second = torch.load(run / "best.pt", weights_only=True)["state_dict"]
     assert first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
-    fresh = run_experiment(load_experiment(base=_recipe(corpus, model=SMALL, train={"lr": 0.0})), tmp_path / "scratch")
+    fresh = run_experiment(load_experiment(base=_recipe(corpus, model=SMALL, train={"lr": 1e-30})), tmp_path / "scratch")
     scratch_best = tmp_path / "scratch" / "runs" / fresh["folds"][0] / "seed0" / "best.pt"
     scratch = torch.load(scratch_best, weights_only=True)["state_dict"]
     assert not all(torch.equal(first[k], scratch[k]) for k in first)  # the first stage did train

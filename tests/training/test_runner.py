@@ -200,3 +200,115 @@ def test_timeline_of_a_ten_minute_recording_reads_one_window_at_a_time(corpus: P
     entries = list(recognizer.timeline(long_file, window=2.0, hop=2.0))
     assert len(entries) == 300 and entries[-1].end == 600.0
     assert largest["samples"] == 2 * 16000  # never more than one window in memory
+
+
+# -- resuming, refusing and restarting a run folder -------------------------------------------------------------
+
+
+def _write_recipe(path: Path, recipe: dict) -> Path:
+    import yaml
+
+    path.write_text(yaml.safe_dump(recipe, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def test_rerun_of_the_same_recipe_file_resumes_after_a_failure(corpus: Path, tmp_path: Path, monkeypatch):
+    """Each call reads the recipe file afresh (as `serkit train` does): the saved config must match it."""
+    recipe = _write_recipe(tmp_path / "tiny.yaml", {**_recipe(corpus, epochs=2, lr=3e-4),
+                                                    "stages": [{"name": "a", "set": ["train.epochs=1"]},
+                                                               {"name": "b", "init_from": "a"}]})
+    out = tmp_path / "run"
+    real_train = engine.train_one
+    calls = {"n": 0}
+
+    def failing_train(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 5:  # the first stage of the third (fold, seed): earlier runs are finished
+            raise RuntimeError("simulated crash")
+        return real_train(*args, **kwargs)
+
+    import serkit.training.runner as runner
+
+    monkeypatch.setattr(runner, "train_one", failing_train)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run_experiment(load_experiment(recipe), out)
+    finished = sorted(p.parent for p in out.rglob("metrics.json") if p.parent.name.startswith("seed"))
+    assert len(finished) == 2
+    stamps = {p: p.stat().st_mtime_ns for p in out.rglob("best.pt")}
+    monkeypatch.setattr(runner, "train_one", real_train)
+    # a fresh load of the same file (plus an override that changes no result) resumes
+    summary = run_experiment(load_experiment(recipe, ["train.progress=false"]), out)
+    assert summary["n_runs"] == 4
+    for path, stamp in stamps.items():
+        if path.parent in finished:
+            assert path.stat().st_mtime_ns == stamp, f"{path} was retrained"
+
+
+def test_saved_config_of_an_older_version_and_equivalent_spellings_still_resume(corpus: Path, tmp_path: Path):
+    import yaml
+
+    recipe = {**_recipe(corpus, epochs=1), "seeds": [0]}
+    recipe["protocol"]["folds"] = [0]
+    run_experiment(load_experiment(base=recipe), tmp_path)
+    saved = tmp_path / "config.yaml"
+    data = yaml.safe_load(saved.read_text())
+    del data["train"]["find_unused_parameters"]  # a key this folder's serkit did not have yet
+    data["corpus"]["root"] = str(Path(data["corpus"]["root"]) / "audio" / "..")  # the same folder, spelled otherwise
+    saved.write_text(yaml.safe_dump(data))
+    stamp = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("best.pt")}
+    renamed = load_experiment(base={**recipe, "name": "renamed", "notes": ["a note"]}, overrides=["train.threads=1"])
+    run_experiment(renamed, tmp_path)  # title, notes and threads do not change results
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("best.pt")} == stamp
+
+
+def test_folder_of_a_run_that_failed_before_training_is_reused(corpus: Path, tmp_path: Path):
+    recipe = {**_recipe(tmp_path / "no_such_corpus", epochs=1), "seeds": [0]}
+    with pytest.raises(SerkitError):
+        run_experiment(load_experiment(base=recipe), tmp_path / "run")
+    assert (tmp_path / "run" / "config.yaml").is_file() and not (tmp_path / "run" / "runs").exists()
+    fixed = {**_recipe(corpus, epochs=1), "seeds": [0]}
+    assert run_experiment(load_experiment(base=fixed), tmp_path / "run")["n_runs"] == 2
+
+
+def test_changed_recipe_lists_the_changed_keys_and_restart_moves_the_old_run_aside(corpus: Path, tmp_path: Path):
+    recipe = {**_recipe(corpus, epochs=1), "seeds": [0]}
+    out = tmp_path / "run"
+    run_experiment(load_experiment(base=recipe), out)
+    (out / "my_notes.txt").write_text("mine")  # not serkit's: never moved or deleted
+    changed = load_experiment(base=recipe, overrides=["train.epochs=2", "train.lr=0.001", "model.args.dropout=0.1"])
+    with pytest.raises(SerkitError) as error:
+        run_experiment(changed, out)
+    message = str(error.value)
+    for line in ("train.epochs: 1 -> 2", "train.lr: 0.01 -> 0.001", "model.args.dropout: (not set) -> 0.1"):
+        assert f"\n  {line}" in message, message
+    assert "mixup_alpha" not in message and "--out" in message and "--restart" in message
+    assert "restart=True" in message
+
+    summary = run_experiment(changed, out, restart=True)
+    assert summary["n_runs"] == 2
+    (aside,) = tmp_path.glob("run.old-*")
+    assert "epochs: 1" in (aside / "config.yaml").read_text()
+    assert len(list(aside.rglob("metrics.json"))) == 2 and (aside / "summary.json").is_file()
+    assert (out / "my_notes.txt").read_text() == "mine" and not (aside / "my_notes.txt").exists()
+    assert (out / "feature_cache").is_dir() and not (aside / "feature_cache").exists()  # the cache is reused
+    assert all(json.loads(p.read_text())["num_epochs"] == 2 for p in (out / "runs").rglob("metrics.json"))
+    run_experiment(changed, out)  # the restarted folder resumes as usual
+
+
+def test_every_skipped_file_is_listed_in_the_run_folder(corpus: Path, tmp_path: Path):
+    import shutil
+
+    copy = tmp_path / "corpus"
+    shutil.copytree(corpus, copy)
+    victims = sorted((copy / "audio").glob("*.flac"))[:5]
+    for victim in victims:
+        victim.write_bytes(victim.read_bytes()[:200])  # truncated FLAC
+    recipe = {**_recipe(copy, epochs=1), "seeds": [0]}
+    summary = run_experiment(load_experiment(base=recipe), tmp_path / "run")
+    listed = (tmp_path / "run" / "skipped_files.txt").read_text(encoding="utf-8").splitlines()
+    assert len(listed) == 5 and all(any(str(v) in line for line in listed) for v in victims)
+    (note,) = [n for n in summary["notes"] if "skipped" in n]
+    assert note.startswith("5 unreadable") and "2 more" in note and "full list: skipped_files.txt" in note
+    assert sum(str(v) in note for v in victims) == 3  # the note stays short
+    again = run_experiment(load_experiment(base=recipe), tmp_path / "run")  # all runs finished: nothing recomputed
+    assert note in again["notes"]

@@ -9,7 +9,9 @@ Both tools share one walk (:func:`_process_tree`) with the same guarantees:
   format's default codec;
 * files are processed one at a time (only one file is ever in memory) and written atomically, so an existing
   output is always complete: a rerun skips it and resumes where an interrupted run stopped;
-* a file that cannot be read or written is recorded in :attr:`TreeReport.failed` and the walk goes on.
+* a file that cannot be read or written is recorded in :attr:`TreeReport.failed` and the walk goes on;
+* ``progress=True`` draws a bar only on a terminal (:func:`serkit.progress.progress_enabled`); otherwise (logs, CI)
+  it logs a line every 30 s and one summary line at the end.
 
 Example:
     >>> report = resample_tree("corpus", "corpus_16k", sample_rate=16000)  # doctest: +SKIP
@@ -19,8 +21,10 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,8 +35,14 @@ from tqdm import tqdm
 from serkit.audio import io as audio_io
 from serkit.errors import AudioError
 from serkit.fileio import atomic_open
+from serkit.progress import progress_enabled
 
 __all__ = ["TreeReport", "normalize_tree", "resample_tree"]
+
+logger = logging.getLogger(__name__)
+
+#: Without a bar (not a terminal), a progress line at most this often, in seconds.
+LOG_EVERY = 30.0
 
 
 @dataclass
@@ -84,8 +94,15 @@ def _process_tree(src: str | os.PathLike, dst: str | os.PathLike, step: FileStep
     source, target = _check_trees(src, dst)
     report = TreeReport()
     files = audio_io.find_audio(source)
-    with tqdm(files, desc=description, unit="file", disable=not progress) as bar:
-        for path in bar:
+    show_bar = progress_enabled(progress)
+    log_lines = progress and not show_bar  # asked for progress, but stderr is a log: a few plain lines instead
+    started = last_line = time.monotonic()
+    with tqdm(files, desc=description, unit="file", disable=not show_bar) as bar:
+        for position, path in enumerate(bar):
+            if log_lines and time.monotonic() - last_line >= LOG_EVERY:
+                last_line = time.monotonic()
+                logger.info("%s: %d/%d files, %d failed so far", description, position, len(files),
+                            len(report.failed))
             output = target / path.relative_to(source)
             if output.exists():  # outputs are written atomically, so an existing one is complete
                 report.skipped += 1
@@ -97,6 +114,9 @@ def _process_tree(src: str | os.PathLike, dst: str | os.PathLike, step: FileStep
                 bar.set_postfix(failed=len(report.failed))
                 continue
             report.done += 1
+    if log_lines:
+        logger.info("%s: %d/%d files in %.1f s: %d written, %d already done, %d failed", description, len(files),
+                    len(files), time.monotonic() - started, report.done, report.skipped, len(report.failed))
     return report
 
 
@@ -111,7 +131,7 @@ def resample_tree(src: str | os.PathLike, dst: str | os.PathLike, *, sample_rate
         src: folder to read (never modified).
         dst: folder to write; created if needed; must not overlap ``src``.
         sample_rate: target rate in Hz.
-        progress: show a progress bar.
+        progress: show a progress bar (on a terminal; elsewhere a few log lines).
 
     Returns:
         A :class:`TreeReport`.
@@ -141,7 +161,7 @@ def normalize_tree(src: str | os.PathLike, dst: str | os.PathLike, *, peak: floa
         dst: folder to write; created if needed; must not overlap ``src``.
         peak: target peak in (0, 1]; 1.0 is full scale (in 16-bit files the largest sample becomes +32767 or
             -32768, never wrapping around).
-        progress: show a progress bar.
+        progress: show a progress bar (on a terminal; elsewhere a few log lines).
 
     Returns:
         A :class:`TreeReport`.

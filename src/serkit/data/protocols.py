@@ -60,10 +60,12 @@ from serkit.options import call_with_options
 from serkit.registry import Registry
 
 __all__ = [
+    "AUTO_PROTOCOL",
     "PROTOCOLS",
     "Fold",
     "ProtocolInfo",
     "check_folds",
+    "choose_protocol",
     "describe_folds",
     "list_protocols",
     "make_folds",
@@ -750,6 +752,48 @@ def paper_random_split_speaker_dependent(utterances: list[Utterance], *, seed: i
         train, val = train_val, test  # the original: the held-out part is also the selection set
     return [_make_fold("random", (utterances[i].id for i in train), (utterances[i].id for i in val),
                        (utterances[i].id for i in test))]
+
+
+#: The protocol name that stands for "choose from the number of speakers" (see :func:`choose_protocol`).
+AUTO_PROTOCOL = "auto"
+#: Fewer speakers than this and a speaker-independent score says more about who was tested than about the model.
+FEW_SPEAKERS = 5
+#: From this many speakers on, k-fold over speakers (5 trainings) replaces one training per speaker.
+KFOLD_FROM_SPEAKERS = 10
+
+
+def choose_protocol(utterances: Sequence[Utterance]) -> tuple[str, dict[str, Any], list[str]]:
+    """The protocol ``protocol.name: auto`` stands for, chosen from the number of speakers.
+
+    * ``KFOLD_FROM_SPEAKERS`` (10) speakers or more: ``speaker_kfold`` with k=5 and 2 validation speakers;
+    * 3 to 9 speakers: ``leave_one_speaker_out`` with 1 validation speaker;
+    * 1 or 2 speakers: no speaker-independent split with a validation speaker exists, so
+      ``paper_random_split_speaker_dependent`` with a 70/15/15 split (its own validation part): the scores are
+      then speaker-DEPENDENT and say nothing about new voices.
+
+    Returns:
+        (protocol name, its options, warnings to print and to write into the report).
+    """
+    speakers = sorted({u.speaker for u in utterances if u.speaker})
+    count = len(speakers)
+    if any(not u.speaker for u in utterances):
+        raise ProtocolError("protocol auto: some utterances have no speaker; fill the speaker column (or name files "
+                            "<speaker>_*.wav) so that no speaker is in train and test at once.")
+    warnings = []
+    if count >= KFOLD_FROM_SPEAKERS:
+        name, options = "speaker_kfold", {"k": 5, "val_speakers": 2}
+    elif count >= 3:
+        name, options = "leave_one_speaker_out", {"val_speakers": 1}
+    else:
+        name, options = "paper_random_split_speaker_dependent", {"ratios": (0.7, 0.15, 0.15)}
+        warnings.append(f"only {count} speaker(s) ({', '.join(speakers)}): the split is speaker-DEPENDENT (the same "
+                        "voices in train and test), so the scores do not predict how the model does on new speakers; "
+                        "record at least 3 speakers (5 or more for a stable estimate).")
+    if 3 <= count < FEW_SPEAKERS:
+        warnings.append(f"only {count} speakers: each test fold is one voice and the model trains on "
+                        f"{count - 2}, so the scores vary a lot between folds; {FEW_SPEAKERS} or more speakers give "
+                        "a more stable speaker-independent estimate.")
+    return name, options, warnings
 
 
 # --------------------------------------------------------------------------------------------------------------------

@@ -140,6 +140,7 @@ def extract_features(utterances: Sequence[Utterance], out_dir: str | Path, *, mo
         load_feature_extractor,
         resolve_model_path,
     )
+    from serkit.progress import progress_enabled
 
     root = Path(out_dir)
     ids = [u.id for u in utterances]
@@ -171,7 +172,8 @@ def extract_features(utterances: Sequence[Utterance], out_dir: str | Path, *, mo
             continue
         part = utterances[slices[shard]]
         arrays, samples = [], []
-        for utt in tqdm(part, desc=f"features shard {shard + 1}/{num_shards}", leave=False, disable=not progress):
+        for utt in tqdm(part, desc=f"features shard {shard + 1}/{num_shards}", leave=False,
+                        disable=not progress_enabled(progress)):
             waveform = audio_io.load(utt.path, sample_rate)
             (frames,) = encode_waveforms(encoder, extractor, [waveform], sample_rate=sample_rate, layer=layer)
             arrays.append(frames.astype(np.float32, copy=False))

@@ -474,8 +474,10 @@ def pretrain(config: PretrainConfig, *, init: str, train_labels: str | Path, out
 
     from tqdm.auto import tqdm
 
+    from serkit.progress import progress_enabled
+
     bar = tqdm(total=config.max_updates, initial=step, desc="pretrain", leave=False,
-               disable=not config.progress or not accelerator.is_local_main_process)
+               disable=not progress_enabled(config.progress) or not accelerator.is_local_main_process)
     model.train()
     while step < config.max_updates:
         batches = _epoch_batches(train_items, config, epoch, accelerator.process_index, accelerator.num_processes)

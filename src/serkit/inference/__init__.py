@@ -1,5 +1,5 @@
 """Using a trained model on new audio: files, folders and long recordings."""
 
-from serkit.inference.recognizer import Recognizer, TimelineEntry
+from serkit.inference.recognizer import NO_SPEECH, Recognizer, TimelineEntry, speech_activity
 
-__all__ = ["Recognizer", "TimelineEntry"]
+__all__ = ["NO_SPEECH", "Recognizer", "TimelineEntry", "speech_activity"]

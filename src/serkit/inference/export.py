@@ -42,34 +42,54 @@ def _transcript(transcripts: dict[str, str], audio: Path) -> str:
     return transcripts[key]
 
 
-def prediction_rows(recognizer: Recognizer, paths: Iterable[str | os.PathLike], *, timeline: bool = False,
-                    window: float = 3.0, hop: float = 1.0, failures: list[str] | None = None,
-                    transcripts: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
-    """One dict per file (or per timeline window): path, [start, end,] label and one ``p_<class>`` per class.
+def _failure(path: Path, exc: Exception) -> str:
+    """The error message, starting with the file it is about (messages of ValueError may not name it)."""
+    message = str(exc)
+    return message if str(path) in message else f"{path}: {message}"
 
-    Unreadable files (and, for fusion models, files without a transcript) are appended to ``failures`` (if given)
-    and skipped.
+
+def prediction_rows(recognizer: Recognizer, paths: str | os.PathLike | Iterable[str | os.PathLike], *,
+                    timeline: bool = False, window: float = 3.0, hop: float = 1.0, failures: list[str] | None = None,
+                    transcripts: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
+    """One dict per file (or per timeline window): path, [start, end,] label, one ``p_<class>`` per class, speech.
+
+    ``speech`` is a bool: False when the energy gate finds no speech in the file (or window), whose ``label`` is
+    then :data:`~serkit.inference.recognizer.NO_SPEECH`; the probabilities are the model's all the same.
+    Unreadable files (and, for fusion models, files without a transcript) are appended to ``failures`` (if given),
+    one message each naming the file, and skipped.
+
+    Raises:
+        AudioFileNotFoundError, NoAudioFilesError: a path that does not exist or a folder without audio, before
+            any row is produced.
     """
     if recognizer.needs_text and transcripts is None:
         raise ValueError("this model fuses audio with text: pass --transcripts FILE.csv (columns path,text).")
-    for path in expand_audio_paths(paths):
+    # expanded before the first row, so a wrong path fails at once instead of after part of the output
+    files = expand_audio_paths(paths, must_exist=recognizer.reads_audio)
+    return _rows(recognizer, files, timeline=timeline, window=window, hop=hop, failures=failures,
+                 transcripts=transcripts)
+
+
+def _rows(recognizer: Recognizer, files: list[Path], *, timeline: bool, window: float, hop: float,
+          failures: list[str] | None, transcripts: dict[str, str] | None) -> Iterator[dict[str, Any]]:
+    def probability_columns(probabilities: Iterable[float]) -> dict[str, float]:
+        return {f"p_{c}": float(p) for c, p in zip(recognizer.classes_, probabilities)}
+
+    for path in files:
         try:
-            if recognizer.needs_text:
-                probabilities = recognizer.predict_proba([path], [_transcript(transcripts, path)])[0]
-                yield {"path": str(path), "label": recognizer.classes_[int(probabilities.argmax())],
-                       **{f"p_{c}": float(p) for c, p in zip(recognizer.classes_, probabilities)}}
-            elif timeline:
+            if timeline and not recognizer.needs_text:
                 for entry in recognizer.timeline(path, window=window, hop=hop):
                     yield {"path": str(path), "start": entry.start, "end": entry.end, "label": entry.label,
-                           **{f"p_{c}": p for c, p in zip(recognizer.classes_, entry.probabilities)}}
+                           **probability_columns(entry.probabilities), "speech": entry.speech}
             else:
-                probabilities = recognizer.predict_proba([path])[0]
-                yield {"path": str(path), "label": recognizer.classes_[int(probabilities.argmax())],
-                       **{f"p_{c}": float(p) for c, p in zip(recognizer.classes_, probabilities)}}
+                texts = [_transcript(transcripts, path)] if recognizer.needs_text else None
+                probabilities, speech = recognizer.analyse([path], texts)
+                yield {"path": str(path), "label": recognizer.labels_from(probabilities, speech)[0],
+                       **probability_columns(probabilities[0]), "speech": bool(speech[0])}
         except (AudioError, ValueError) as exc:
             if failures is None:
                 raise
-            failures.append(str(exc))
+            failures.append(_failure(path, exc))
 
 
 def _format_value(value: Any, digits: int) -> str:
@@ -81,6 +101,9 @@ def write_predictions(recognizer: Recognizer, paths: Iterable[str | os.PathLike]
                       transcripts: dict[str, str] | None = None) -> int:
     """Predict and write rows in ``fmt`` (table, csv, json, npz) to ``output`` or stdout; returns the exit code.
 
+    Columns: ``path``, [``start``, ``end``,] ``label``, ``p_<class>`` per class, ``speech`` (see
+    :func:`prediction_rows`); every failed file is listed on stderr, then a line "N of M files failed".
+
     ``table`` and ``csv`` to stdout stream row by row (a long timeline appears as it is computed); files are
     written atomically at the end. ``npz`` needs ``output`` and stores ``paths``, ``labels``, ``posteriors``
     ((rows, num_classes)) and ``classes`` (plus ``start``/``end`` for a timeline), loadable without pickle.
@@ -90,9 +113,11 @@ def write_predictions(recognizer: Recognizer, paths: Iterable[str | os.PathLike]
     failures: list[str] = []
     if timeline and recognizer.needs_text:
         raise ValueError("--timeline is for audio-only models: a fusion model needs the transcript of each window.")
-    rows = prediction_rows(recognizer, paths, timeline=timeline, window=window, hop=hop, failures=failures,
+    files = expand_audio_paths(paths, must_exist=recognizer.reads_audio)
+    rows = prediction_rows(recognizer, files, timeline=timeline, window=window, hop=hop, failures=failures,
                            transcripts=transcripts)
-    columns = ["path", *(["start", "end"] if timeline else []), "label", *[f"p_{c}" for c in recognizer.classes_]]
+    columns = ["path", *(["start", "end"] if timeline else []), "label", *[f"p_{c}" for c in recognizer.classes_],
+               "speech"]
     streaming = output is None and fmt in ("table", "csv")
     buffer = io.StringIO()
     sink = sys.stdout if streaming else buffer
@@ -115,6 +140,7 @@ def write_predictions(recognizer: Recognizer, paths: Iterable[str | os.PathLike]
     elif fmt == "npz":
         arrays = {"paths": np.array([r["path"] for r in collected]), "labels": np.array([r["label"] for r in collected]),
                   "classes": np.array(recognizer.classes_),
+                  "speech": np.array([r["speech"] for r in collected], dtype=bool).reshape(len(collected)),
                   "posteriors": np.array([[r[f"p_{c}"] for c in recognizer.classes_] for r in collected],
                                          dtype=np.float32).reshape(len(collected), len(recognizer.classes_))}
         if timeline:
@@ -123,6 +149,8 @@ def write_predictions(recognizer: Recognizer, paths: Iterable[str | os.PathLike]
             np.savez(handle, **arrays)
     elif not streaming:
         atomic_write_text(output, buffer.getvalue())
-    for failure in failures:
+    for failure in failures:  # every one, never truncated: the user must be able to fix each file
         print(f"FAILED {failure}", file=sys.stderr)
+    if failures:
+        print(f"{len(failures)} of {len(files)} files failed", file=sys.stderr)
     return 1 if failures else 0

@@ -1,20 +1,36 @@
-"""``Recognizer``: a trained checkpoint applied to new audio, sklearn-style.
+"""``Recognizer``: a trained checkpoint (or a whole run folder) applied to new audio, sklearn-style.
 
 >>> rec = Recognizer.from_checkpoint("runs/x/runs/fold0/seed0/best.pt")        # doctest: +SKIP
 >>> rec.predict(["a.wav", "b.flac"])                                           # doctest: +SKIP
 ['angry', 'neutral']
+>>> rec.predict("quiet_room.wav")                                              # doctest: +SKIP
+['no_speech']
 >>> rec.predict_proba(["a.wav"]).shape                                         # doctest: +SKIP
 (1, 4)
+>>> Recognizer.from_checkpoint("runs/x")   # every fold x seed best.pt, probabilities averaged   # doctest: +SKIP
 
 The recogniser turns audio into model inputs with the feature and input configs stored in the checkpoint, so new
-files go through exactly the steps the model was trained on. Long recordings are read window by window
-(:meth:`Recognizer.timeline`), so memory stays bounded whatever the length of the file.
+files go through exactly the steps the model was trained on.
+
+Loading checks the checkpoint before trusting it: metadata against weights (:func:`load_model_checkpoint`), then
+a dry run of the rebuilt pipeline and model on a second of quiet generated noise, so a checkpoint whose feature
+config was edited fails at load time, naming the file, instead of predicting nonsense.
+
+Memory stays bounded whatever the length of a recording: files longer than :data:`STREAM_SECONDS` are read block
+by block (:meth:`Recognizer.predict_proba`; in ``input.mode: segments`` the result equals reading the whole file,
+see :data:`STREAM_SECONDS` for the other modes), and :meth:`Recognizer.timeline` reads one window at a time.
+
+Silence is not an emotion: an energy gate (:func:`speech_activity`) marks inputs without enough loud-enough
+25 ms frames, and :meth:`Recognizer.predict` returns :data:`NO_SPEECH` for them instead of a confident emotion.
+The gate finds silence and near-silence only; music or loud noise count as "speech" for it.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,126 +39,535 @@ import torch
 
 from serkit.audio import io as audio_io
 from serkit.config import InputConfig, from_dict
+from serkit.errors import AudioFileNotFoundError, EmptyAudioError, NoAudioFilesError, NonFiniteAudioError
 from serkit.features.pipeline import InputPipeline, Standardizer
 from serkit.features.text_inputs import TextInput, text_input_from_state
-from serkit.models import MODELS, create_model
-from serkit.training.checkpoint import load_checkpoint
+from serkit.training.checkpoint import CheckpointError, load_model_checkpoint
 from serkit.training.data import ChunkSet, utterance_logits
 
-__all__ = ["Recognizer", "TimelineEntry", "expand_audio_paths"]
+__all__ = [
+    "NO_SPEECH",
+    "SPEECH_FRAME_SECONDS",
+    "SPEECH_LEVEL_DBFS",
+    "SPEECH_MIN_FRACTION",
+    "STREAM_SECONDS",
+    "Recognizer",
+    "TimelineEntry",
+    "expand_audio_paths",
+    "find_run_checkpoints",
+    "speech_activity",
+]
+
+logger = logging.getLogger(__name__)
+
+#: The label of an input in which the energy gate finds no speech (silence, a very quiet recording).
+NO_SPEECH = "no_speech"
+#: Length of the gate's frames, in seconds (non-overlapping).
+SPEECH_FRAME_SECONDS = 0.025
+#: A frame is *active* if its RMS, after removing the frame's mean (a DC offset is not sound), exceeds this level
+#: in dBFS: 0 dBFS is an RMS of 1.0 (full-scale square wave; a full-scale sine is -3 dBFS). Speech recorded at a
+#: normal level has an RMS around -20 to -30 dBFS; a quiet room with a decent microphone stays below -50.
+SPEECH_LEVEL_DBFS = -50.0
+#: An input counts as speech if at least this fraction of its frames is active (a 0.3 s word in a 6 s clip).
+SPEECH_MIN_FRACTION = 0.05
+#: Files (and in-memory waveforms) longer than this many seconds are processed in blocks of at most this length,
+#: so a long recording needs no more memory than one of this length. In ``input.mode: segments`` the result is the
+#: whole input's (blocks overlap by window - hop); in ``utterance``/``frames`` mode only the first
+#: ``input.eval_max_seconds`` are read if that is set, otherwise the logits of equal blocks are averaged (an
+#: approximation: the model never sees more than this many seconds at once).
+STREAM_SECONDS = 60.0
+
+# Blocks of a file whose rate differs from the model's are read with this much extra audio on each side, which is
+# cut after resampling, so the resampler's edge effects stay outside the block.
+_RESAMPLE_MARGIN_SECONDS = 0.1
+# The dry run that checks a checkpoint: this much generated noise (or one window, if longer) at this RMS.
+_DRY_RUN_SECONDS = 1.0
+_DRY_RUN_RMS = 0.01
+_DRY_RUN_TEXT = "okay"  # fusion models also get a transcript
 
 
-def expand_audio_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
-    """Files as given, and the audio files inside folders (recursively, sorted)."""
+def expand_audio_paths(paths: str | os.PathLike | Iterable[str | os.PathLike], *,
+                       must_exist: bool = True) -> list[Path]:
+    """Files as given, and the audio files inside folders (recursively, sorted).
+
+    Args:
+        paths: one path or several; folders are searched for :data:`serkit.audio.io.AUDIO_EXTENSIONS`.
+        must_exist: refuse a path that does not exist (turn off for models that read no audio, such as text-only
+            models, whose "audio" paths are only keys of the transcripts).
+
+    Raises:
+        AudioFileNotFoundError: a path that does not exist (named).
+        NoAudioFilesError: a folder without any audio file (named, with the extensions looked for).
+    """
     result = []
-    for path in map(Path, paths):
+    for path in map(Path, [paths] if isinstance(paths, (str, os.PathLike)) else paths):
         if path.is_dir():
-            result += audio_io.find_audio(path)
+            found = audio_io.find_audio(path)
+            if not found:
+                raise NoAudioFilesError(f"{path}: no audio files in this folder (searched recursively for "
+                                        f"{', '.join(audio_io.AUDIO_EXTENSIONS)}; hidden files are skipped). "
+                                        "Convert other formats first, e.g. `ffmpeg -i in.m4a out.wav`.")
+            result += found
+        elif must_exist and not path.exists():
+            raise AudioFileNotFoundError(path, "no such file or folder; check the path.")
         else:
             result.append(path)
     return result
 
 
+def find_run_checkpoints(run_dir: str | os.PathLike) -> list[Path]:
+    """The ``best.pt`` of every finished (fold, seed) run of a run folder written by ``serkit train``.
+
+    ``run_dir`` is the ``--out`` folder (models in ``runs/<fold>/seed<k>/best.pt``; a multi-stage recipe keeps
+    its last stage there and earlier stages in sub-folders, which are not used), its ``runs`` folder, one fold's
+    folder (its seeds), or one run's own folder. Runs without ``metrics.json`` (still training, or interrupted) are left out with a warning.
+
+    Raises:
+        CheckpointError: no finished run in the folder.
+    """
+    run_dir = Path(run_dir)
+    if (run_dir / "best.pt").is_file():  # one (fold, seed) run's folder
+        return [run_dir / "best.pt"]
+    found = next((hits for pattern in ("runs/*/seed*/best.pt", "*/seed*/best.pt", "seed*/best.pt")
+                  if (hits := sorted(run_dir.glob(pattern)))), [])
+    finished = [path for path in found if (path.parent / "metrics.json").is_file()]
+    for path in found:
+        if path not in finished:
+            logger.warning("leaving out %s: its run has not finished (no metrics.json next to it)", path)
+    if not finished:
+        state = f"{len(found)} best.pt file(s) but no finished run" if found else "no best.pt"
+        raise CheckpointError(f"{run_dir}: {state} (looked for runs/<fold>/seed<k>/best.pt with metrics.json); "
+                              "pass the folder `serkit train --out` wrote after training finished, or one best.pt.")
+    return finished
+
+
+def speech_activity(waveform: np.ndarray, sample_rate: int, *,
+                    level_dbfs: float = SPEECH_LEVEL_DBFS) -> tuple[int, int]:
+    """Count the gate's active frames.
+
+    Args:
+        waveform: (samples,) float mono in [-1, 1].
+        sample_rate: Hz.
+        level_dbfs: a frame is active if its mean-removed RMS is above this level (see :data:`SPEECH_LEVEL_DBFS`).
+
+    Returns:
+        (active, total): active frames and all frames, of :data:`SPEECH_FRAME_SECONDS` each; a tail shorter than
+        one frame is ignored, and an input shorter than one frame is one frame.
+    """
+    if len(waveform) == 0:
+        return 0, 0
+    length = max(1, round(SPEECH_FRAME_SECONDS * sample_rate))
+    count = max(1, len(waveform) // length)
+    frames = waveform[: count * length].reshape(count, -1).astype(np.float64)  # (frames, samples)
+    rms = np.sqrt(np.mean((frames - frames.mean(axis=1, keepdims=True)) ** 2, axis=1))
+    return int((rms > 10 ** (level_dbfs / 20)).sum()), count
+
+
 @dataclass(frozen=True)
 class TimelineEntry:
-    """One window of a long recording: start/end in seconds, predicted label, class probabilities."""
+    """One window of a long recording: start/end in seconds, predicted label (:data:`NO_SPEECH` when the window
+    holds no speech), class probabilities, and whether the energy gate found speech."""
 
     start: float
     end: float
     label: str
     probabilities: tuple[float, ...]
+    speech: bool = True
+
+
+@dataclass
+class _Member:
+    """One trained model of a recogniser (one checkpoint), with the input state fitted alongside its weights."""
+
+    model: torch.nn.Module
+    standardizer: Standardizer
+    text_input: TextInput | None
+    source: str = ""
+
+
+# A readable input: its name (for messages), a reader of samples [start, stop) at the model's rate, and how many
+# samples the model uses (after input.eval_max_seconds).
+_Source = tuple[str, Callable[[int, int], np.ndarray], int]
+
+
+def _as_waveform(waveform: np.ndarray | torch.Tensor, name: str = "waveform") -> np.ndarray:
+    """Any accepted waveform (see :meth:`Recognizer.predict_waveform`) -> (samples,) float32 mono."""
+    if isinstance(waveform, torch.Tensor):
+        waveform = waveform.detach().cpu().numpy()
+    array = np.asarray(waveform)
+    if array.dtype.kind not in "iuf":
+        raise TypeError(f"{name}: samples of dtype {array.dtype} are not audio; pass float samples in [-1, 1] or "
+                        "integer PCM (int16, int32, uint8).")
+    if array.ndim == 2 and array.shape[1] > array.shape[0]:
+        raise ValueError(f"{name}: shape {array.shape} looks like (channels, samples); 2-D waveforms are "
+                         "(samples, channels), as soundfile and serkit.audio.io give them: pass waveform.T.")
+    if array.ndim not in (1, 2):
+        raise ValueError(f"{name}: expected shape (samples,) or (samples, channels), got {array.shape}.")
+    if array.shape[0] == 0:
+        raise EmptyAudioError(name, "has no samples; nothing to classify.")
+    bits = array.dtype.itemsize * 8
+    if array.dtype.kind == "i":  # int16 PCM: -32768..32767 -> [-1, 1)
+        array = array.astype(np.float64 if bits > 16 else np.float32) / 2.0 ** (bits - 1)
+    elif array.dtype.kind == "u":  # unsigned PCM (8-bit WAV): 128 is silence
+        array = (array.astype(np.float64) - 2.0 ** (bits - 1)) / 2.0 ** (bits - 1)
+    elif not np.isfinite(array).all():
+        bad = int((~np.isfinite(array)).sum())
+        raise NonFiniteAudioError(name, f"{bad} sample(s) are NaN or infinite; fix the signal before predicting "
+                                        "(np.nan_to_num, or find the step that produced them).")
+    else:
+        peak = float(np.abs(array).max())
+        if peak > 1.0:  # e.g. int16 samples cast to float without scaling: features will be off
+            logger.warning("%s: float samples reach %.4g, beyond [-1, 1]; integer PCM converted with astype(float) "
+                           "must also be divided by 32768 (int16).", name, peak)
+    if array.ndim == 2:
+        array = array.mean(axis=1)  # (samples, channels) -> (samples,), as audio_io.load mixes down
+    return np.ascontiguousarray(array, dtype=np.float32)
 
 
 class Recognizer:
-    """A trained emotion recogniser.
+    """A trained emotion recogniser: one model, or an ensemble of several averaged.
 
     Attributes:
         classes_: label names, in the order of :meth:`predict_proba`'s columns.
+        members: the models (one per checkpoint); their probabilities are averaged.
+        pipeline: audio -> chunks, shared by every member.
+        speech_level_dbfs, speech_min_fraction: the silence gate (:func:`speech_activity`); set
+            ``speech_level_dbfs = None`` to treat every input as speech.
     """
 
     def __init__(self, model: torch.nn.Module, pipeline: InputPipeline, label_names: Sequence[str],
-                 standardizer: Standardizer, *, batch_size: int = 64, text_input: TextInput | None = None) -> None:
-        self.model = model.eval()
+                 standardizer: Standardizer, *, batch_size: int = 64, text_input: TextInput | None = None,
+                 speech_level_dbfs: float | None = SPEECH_LEVEL_DBFS,
+                 speech_min_fraction: float = SPEECH_MIN_FRACTION) -> None:
         torch.set_flush_denormal(True)  # same arithmetic speed-up as in training
+        self.members = [_Member(model.eval(), standardizer, text_input)]
         self.pipeline = pipeline
         self.classes_ = list(label_names)
-        self.standardizer = standardizer
         self.batch_size = batch_size
-        self.text_input = text_input
+        self.speech_level_dbfs = speech_level_dbfs
+        self.speech_min_fraction = speech_min_fraction
+
+    # the first member, for code written when a recogniser had one model
+    model = property(lambda self: self.members[0].model)
+    standardizer = property(lambda self: self.members[0].standardizer)
+    text_input = property(lambda self: self.members[0].text_input)
 
     @property
     def needs_text(self) -> bool:
         """True for fusion models: every prediction needs the transcript of its audio."""
         return self.text_input is not None
 
+    @property
+    def reads_audio(self) -> bool:
+        """False for text-only models (feature ``none``): their inputs' audio is never read."""
+        return self.pipeline.feature.reads_audio
+
+    @property
+    def sample_rate(self) -> int:
+        """The rate (Hz) the model's inputs are computed at."""
+        return self.pipeline.inputs.sample_rate
+
+    # ----------------------------------------------------------------------------------------------- loading
+
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, *, batch_size: int = 64) -> Recognizer:
-        """Rebuild model and input pipeline from a ``best.pt`` written by ``serkit train``."""
-        checkpoint = load_checkpoint(path, require=("model_name", "model_args", "label_names", "feature", "input",
-                                                    "state_dict"))
-        args = dict(checkpoint["model_args"])
-        num_classes = args.pop("num_classes")
-        # arguments that only load initial weights (an ImageNet file): the stored state dict replaces them, and the
-        # file need not exist where the model is used
-        for key in getattr(MODELS.get(checkpoint["model_name"]), "initial_weight_args", ()):
-            args.pop(key, None)
-        model = create_model(checkpoint["model_name"], num_classes=num_classes, **args)
-        model.load_state_dict(checkpoint["state_dict"])
-        pipeline = InputPipeline(checkpoint["feature"], from_dict(InputConfig, checkpoint["input"]))
-        text_input = text_input_from_state(checkpoint["text"]) if checkpoint.get("text") else None
-        return cls(model, pipeline, checkpoint["label_names"], Standardizer.from_dict(checkpoint.get("standardizer")),
-                   batch_size=batch_size, text_input=text_input)
+        """Rebuild model and input pipeline from a ``best.pt`` written by ``serkit train``, or from a run folder.
 
-    def _chunk_set(self, chunk_lists: list[np.ndarray], texts: Sequence[str] | None) -> ChunkSet:
+        A folder is :meth:`from_run`: every finished fold x seed model, probabilities averaged.
+
+        Raises:
+            CheckpointError: unreadable or pickled file, metadata that does not match the weights, or a
+                feature/input config the model cannot take (found by a dry run on generated noise); the message
+                names the file.
+        """
+        path = Path(path)
+        if path.is_dir():
+            return cls.from_run(path, batch_size=batch_size)
+        return cls._from_files([path], batch_size=batch_size)
+
+    @classmethod
+    def from_run(cls, run_dir: str | os.PathLike, *, batch_size: int = 64) -> Recognizer:
+        """An ensemble of every finished (fold, seed) model of a run folder (:func:`find_run_checkpoints`).
+
+        The members' class probabilities are averaged. Each member keeps its own standardisation statistics and
+        text vocabulary (fitted on its fold's training set); all must share ``label_names`` and the feature and
+        input configs, so the audio is turned into chunks once for all of them.
+
+        Raises:
+            CheckpointError: no finished run, a member that fails its checks, or two members that differ (naming
+                both files).
+        """
+        return cls._from_files(find_run_checkpoints(run_dir), batch_size=batch_size)
+
+    @classmethod
+    def _from_files(cls, paths: list[Path], *, batch_size: int) -> Recognizer:
+        members: list[_Member] = []
+        first: tuple[Path, dict] | None = None
+        for path in paths:
+            checkpoint, model = load_model_checkpoint(path)
+            if first is None:
+                first = (path, checkpoint)
+                try:
+                    pipeline = InputPipeline(checkpoint["feature"], from_dict(InputConfig, checkpoint["input"]))
+                except (TypeError, ValueError, KeyError) as exc:
+                    raise CheckpointError(f"{path}: the stored feature/input config is not valid ({exc}); the file "
+                                          "was edited or written by another serkit version.") from None
+            else:
+                _check_same_inputs(first, (path, checkpoint))
+            try:
+                member = _Member(model, Standardizer.from_dict(checkpoint.get("standardizer")),
+                                 text_input_from_state(checkpoint["text"]) if checkpoint.get("text") else None,
+                                 str(path))
+            except (TypeError, ValueError, KeyError) as exc:
+                raise CheckpointError(f"{path}: the stored standardizer or text input cannot be rebuilt "
+                                      f"({type(exc).__name__}: {exc}).") from None
+            members.append(member)
+        recognizer = cls(members[0].model, pipeline, first[1]["label_names"], members[0].standardizer,
+                         batch_size=batch_size, text_input=members[0].text_input)
+        recognizer.members = members
+        for member in members:
+            recognizer._dry_run(member)
+        return recognizer
+
+    def _dry_run(self, member: _Member) -> None:
+        """Run the rebuilt pipeline and model on quiet generated noise: one output per label, all finite."""
+        inputs = self.pipeline.inputs
+        seconds = max(_DRY_RUN_SECONDS, inputs.window if inputs.mode == "segments" else 0.0)
+        noise = _DRY_RUN_RMS * np.random.default_rng(0).standard_normal(round(seconds * self.sample_rate))
+        try:
+            logits, _ = self._member_logits(member, [self._chunks(noise.astype(np.float32))],
+                                            [_DRY_RUN_TEXT] if member.text_input is not None else None)
+        except Exception as exc:  # noqa: BLE001  (any failure here means the stored configs do not fit the model)
+            raise CheckpointError(
+                f"{member.source}: the feature/input config does not match the model weights: running the rebuilt "
+                f"pipeline (feature {self.pipeline.feature.to_dict().get('name')!r}, input mode {inputs.mode!r}) and "
+                f"model on {seconds:g} s of generated noise failed ({type(exc).__name__}: {exc}). The file was "
+                "edited or assembled from different runs.") from None
+        if tuple(logits.shape) != (1, len(self.classes_)):
+            raise CheckpointError(f"{member.source}: the feature/input config does not match the model weights: the "
+                                  f"model gives {logits.shape[-1]} outputs for {len(self.classes_)} label_names.")
+        if not bool(torch.isfinite(logits).all()):
+            raise CheckpointError(f"{member.source}: the model outputs NaN or infinity on quiet generated noise; its "
+                                  "weights are damaged (a diverged training?). Retrain or use another checkpoint.")
+
+    # ------------------------------------------------------------------------------------------ the engine
+
+    def _chunks(self, waveform: np.ndarray) -> np.ndarray:
+        """waveform (samples,) -> chunks (num_chunks, frames, *feature_shape), as the pipeline makes them."""
+        if not self.reads_audio:
+            return np.zeros((1, 1, 1), dtype=np.float32)  # what InputPipeline.chunks gives a text-only model
+        return self.pipeline.chunks_from_waveform(waveform)
+
+    def _member_logits(self, member: _Member, chunk_lists: list[np.ndarray],
+                       texts: Sequence[str] | None) -> tuple[torch.Tensor, np.ndarray]:
+        """Mean chunk logits (n, num_classes) of each of n chunk lists, and their chunk counts (n,)."""
         pieces, owner = [], []
         for index, chunks in enumerate(chunk_lists):
             for chunk in chunks:
-                pieces.append(self.standardizer(chunk))
+                pieces.append(member.standardizer(chunk))
                 owner.append(index)
         extras = []
-        if self.text_input is not None:
-            if texts is None or len(texts) != len(chunk_lists):
-                raise ValueError(f"this model fuses audio with its transcript: give one text per audio input "
-                                 f"({len(chunk_lists)}), e.g. texts=[...] or `serkit predict --transcripts FILE`.")
-            extras = [{"text": encoded} for encoded in self.text_input.encode_many(list(texts))]
-        return ChunkSet(pieces, np.asarray(owner, dtype=np.int64), np.full(len(chunk_lists), -1),
-                        [str(i) for i in range(len(chunk_lists))], extras)
+        if member.text_input is not None:
+            extras = [{"text": encoded} for encoded in member.text_input.encode_many(list(texts))]
+        dataset = ChunkSet(pieces, np.asarray(owner, dtype=np.int64), np.full(len(chunk_lists), -1),
+                           [str(i) for i in range(len(chunk_lists))], extras)
+        logits, _ = utterance_logits(member.model, dataset, batch_size=self.batch_size)
+        return logits, np.asarray([len(chunks) for chunks in chunk_lists], dtype=np.float64)
 
-    def _probabilities(self, chunk_lists: list[np.ndarray], texts: Sequence[str] | None = None) -> np.ndarray:
-        empty = [i for i, chunks in enumerate(chunk_lists) if len(chunks) == 0]
-        if empty:
-            raise ValueError(f"{len(empty)} input(s) gave no chunk (shorter than one window with "
-                             "short_policy=drop); nothing to classify.")
-        logits, _ = utterance_logits(self.model, self._chunk_set(chunk_lists, texts), batch_size=self.batch_size)
-        return torch.softmax(logits, dim=1).numpy()
+    def _max_samples(self) -> int | None:
+        """How many samples of an input the model uses (``eval_max_seconds``, by default ``max_seconds``), as
+        InputPipeline truncates prediction inputs."""
+        inputs = self.pipeline.inputs
+        seconds = inputs.max_seconds if inputs.eval_max_seconds is None else inputs.eval_max_seconds
+        return None if seconds is None else round(seconds * self.sample_rate)
 
-    def predict_proba(self, paths: Iterable[str | os.PathLike], texts: Sequence[str] | None = None) -> np.ndarray:
-        """Class probabilities (num_files, num_classes), columns ordered like ``classes_``.
+    def _blocks(self, length: int) -> list[tuple[int, int, int]]:
+        """Sample ranges (start, stop, first_new) covering an input of ``length`` samples, each at most
+        :data:`STREAM_SECONDS` long (``first_new``: where samples not in the previous block begin).
 
-        ``texts``: the transcript of each file, for fusion models (:attr:`needs_text`), in file order.
+        ``mode: segments``: blocks overlap by window - hop and start at multiples of the hop, so they hold exactly
+        the windows of the whole input, each once; their summed chunk logits are the whole input's. Other modes
+        feed a whole utterance to the model, which has no exact blockwise equivalent: the input is cut into equal
+        non-overlapping blocks and the chunk logits of all blocks are averaged (``mode: utterance``: one chunk per
+        block, so the mean of the blocks' logits).
+        """
+        rate, inputs = self.sample_rate, self.pipeline.inputs
+        limit = round(STREAM_SECONDS * rate)
+        if length <= limit or not self.reads_audio:
+            return [(0, length, 0)]
+        if inputs.mode == "segments":
+            window, hop = round(inputs.window * rate), round(inputs.eval_hop * rate)
+            if length < window:
+                return [(0, length, 0)]
+            total = (length - window) // hop + 1  # windows in the whole input, as audio.transforms.segment cuts them
+            per_block = max(1, (limit - window) // hop + 1)
+            blocks = []
+            for first in range(0, total, per_block):
+                last = min(total, first + per_block) - 1
+                start = first * hop
+                blocks.append((start, last * hop + window, max(start, blocks[-1][1] if blocks else 0)))
+            return blocks
+        count = math.ceil(length / limit)
+        edges = [round(i * length / count) for i in range(count + 1)]
+        return [(a, b, a) for a, b in zip(edges[:-1], edges[1:])]
+
+    def _file_source(self, path: Path) -> _Source:
+        """A reader of ``path`` at the model's rate, without decoding anything yet."""
+        if not self.reads_audio:
+            return str(path), lambda start, stop: np.zeros(0, dtype=np.float32), 0
+        header = audio_io.info(path)
+        rate, file_rate = self.sample_rate, header.sample_rate
+        total = header.frames if file_rate == rate else round(header.frames * rate / file_rate)
+        limit = self._max_samples()
+        # block edges are taken on a grid that is whole in both rates; resampled blocks get a margin, cut after
+        grid = math.gcd(rate, file_rate)
+        unit, file_unit = rate // grid, file_rate // grid
+        margin = 0 if file_rate == rate else round(_RESAMPLE_MARGIN_SECONDS * rate)
+
+        def read(start: int, stop: int) -> np.ndarray:
+            first = max(0, start - margin) // unit * unit
+            last = -(-(stop + margin) // unit) * unit
+            offset = first // unit * file_unit / file_rate
+            seconds = None if last >= total else (last - first) // unit * file_unit / file_rate
+            return audio_io.load(path, rate, offset=offset, max_duration=seconds)[start - first: stop - first]
+
+        return str(path), read, total if limit is None else min(total, limit)
+
+    def _analyse(self, sources: Iterable[_Source], texts: Sequence[str] | None) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities (n, num_classes) and speech flags (n,) of n sources, each read block by block.
+
+        Blocks of several inputs share batches; at most one block plus ``batch_size`` chunks is in memory.
+        """
+        sources = list(sources)
+        if self.needs_text and (texts is None or len(texts) != len(sources)):
+            raise ValueError(f"this model fuses audio with its transcript: give one text per audio input "
+                             f"({len(sources)}), e.g. texts=[...] or `serkit predict --transcripts FILE`.")
+        logit_sums = np.zeros((len(self.members), len(sources), len(self.classes_)))
+        counts = np.zeros(len(sources))
+        frames = np.zeros((len(sources), 2), dtype=np.int64)  # active, total
+        pending: list[tuple[int, np.ndarray]] = []
+
+        def flush() -> None:
+            owners = [index for index, _ in pending]
+            for m, member in enumerate(self.members):
+                logits, sizes = self._member_logits(member, [chunks for _, chunks in pending],
+                                                    [texts[i] for i in owners] if texts is not None else None)
+                np.add.at(logit_sums[m], owners, logits.double().numpy() * sizes[:, None])
+            np.add.at(counts, owners, [len(chunks) for _, chunks in pending])
+            pending.clear()
+
+        for index, (name, read, length) in enumerate(sources):
+            num_chunks = 0
+            for start, stop, first_new in self._blocks(length):
+                waveform = read(start, stop)
+                frames[index] += self._speech_frames(waveform[first_new - start:]) if self.reads_audio else (1, 1)
+                chunks = self._chunks(waveform)
+                del waveform
+                num_chunks += len(chunks)
+                if len(chunks):
+                    pending.append((index, chunks))
+                if sum(len(c) for _, c in pending) >= self.batch_size:
+                    flush()
+            if num_chunks == 0:
+                raise ValueError(f"{name}: shorter than one {self.pipeline.inputs.window} s window and "
+                                 "input.short_policy=drop, so the model has nothing to classify.")
+        if pending:
+            flush()
+        mean_logits = torch.from_numpy(logit_sums / counts[None, :, None])  # (members, n, num_classes)
+        probabilities = torch.softmax(mean_logits, dim=-1).mean(dim=0).float().numpy()
+        return probabilities, np.asarray([self._is_speech(active, total) for active, total in frames], dtype=bool)
+
+    def _speech_frames(self, waveform: np.ndarray) -> tuple[int, int]:
+        if self.speech_level_dbfs is None:
+            return 1, 1
+        return speech_activity(waveform, self.sample_rate, level_dbfs=self.speech_level_dbfs)
+
+    def _is_speech(self, active: int, total: int) -> bool:
+        return total > 0 and active >= self.speech_min_fraction * total
+
+    def labels_from(self, probabilities: np.ndarray, speech: np.ndarray) -> list[str]:
+        """Labels of rows of :meth:`analyse`: the most probable class, or :data:`NO_SPEECH` where speech is False."""
+        return [self.classes_[int(p.argmax())] if s else NO_SPEECH for p, s in zip(probabilities, speech)]
+
+    # -------------------------------------------------------------------------------------------- public API
+
+    def analyse(self, paths: str | os.PathLike | Iterable[str | os.PathLike],
+                texts: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Class probabilities (num_files, num_classes) and speech flags (num_files,) bool of audio files.
+
+        Args:
+            paths: one file or folder, or several (folders are searched, see :func:`expand_audio_paths`).
+            texts: the transcript of each file, for fusion models (:attr:`needs_text`), in file order.
+
+        Files longer than :data:`STREAM_SECONDS` are read block by block (see :meth:`_blocks`). A file is speech
+        if at least :attr:`speech_min_fraction` of its 25 ms frames of the audio the model uses (the first
+        ``eval_max_seconds``, if set) are above :attr:`speech_level_dbfs`. Text-only models read no audio and
+        mark every input as speech.
 
         Raises:
-            serkit.errors.AudioError subclasses naming the file that cannot be read.
+            serkit.errors.AudioError subclasses naming the file that cannot be read; NoAudioFilesError.
         """
-        files = expand_audio_paths(paths)
+        files = expand_audio_paths(paths, must_exist=self.reads_audio)
         if not files:
-            raise ValueError("no audio files given (folders are searched for .wav, .flac, .ogg, .mp3).")
-        return self._probabilities([self.pipeline.chunks(path, train=False) for path in files], texts)
+            raise NoAudioFilesError(f"no audio files given (folders are searched for "
+                                    f"{', '.join(audio_io.AUDIO_EXTENSIONS)}).")
+        return self._analyse((self._file_source(path) for path in files), texts)
 
-    def predict(self, paths: Iterable[str | os.PathLike], texts: Sequence[str] | None = None) -> list[str]:
-        """The most probable label of each file."""
-        return [self.classes_[i] for i in self.predict_proba(paths, texts).argmax(axis=1)]
+    def predict_proba(self, paths: str | os.PathLike | Iterable[str | os.PathLike],
+                      texts: Sequence[str] | None = None) -> np.ndarray:
+        """Class probabilities (num_files, num_classes), columns ordered like ``classes_``.
 
-    def predict_waveform(self, waveform: np.ndarray, text: str | None = None) -> np.ndarray:
-        """Probabilities (num_classes,) of one waveform at the model's sample rate (and its transcript)."""
-        texts = None if text is None else [text]
-        return self._probabilities([self.pipeline.chunks_from_waveform(waveform)], texts)[0]
+        Raw model output, silence included (use :meth:`predict` or :meth:`analyse` for the speech flag); an
+        ensemble gives the mean of its members' probabilities. Arguments as :meth:`analyse`.
+        """
+        return self.analyse(paths, texts)[0]
+
+    def predict(self, paths: str | os.PathLike | Iterable[str | os.PathLike],
+                texts: Sequence[str] | None = None) -> list[str]:
+        """The most probable label of each file, or :data:`NO_SPEECH` where the gate finds no speech."""
+        return self.labels_from(*self.analyse(paths, texts))
+
+    def _waveform_source(self, waveform: np.ndarray | torch.Tensor, sample_rate: int | None) -> _Source:
+        samples = _as_waveform(waveform)
+        if sample_rate is not None and sample_rate != self.sample_rate:
+            if not (isinstance(sample_rate, (int, np.integer)) and sample_rate > 0):
+                raise ValueError(f"sample_rate={sample_rate!r}: give the waveform's rate in Hz (a positive integer).")
+            samples = audio_io.resample(samples, int(sample_rate), self.sample_rate)
+        limit = self._max_samples()
+        return "waveform", lambda start, stop: samples[start:stop], len(samples) if limit is None else min(
+            len(samples), limit)
+
+    def predict_waveform(self, waveform: np.ndarray | torch.Tensor, text: str | None = None, *,
+                         sample_rate: int | None = None) -> np.ndarray:
+        """Probabilities (num_classes,) of one waveform (and its transcript, for fusion models).
+
+        Args:
+            waveform: (samples,) mono, or (samples, channels) mixed down to mono by their mean (the layout
+                soundfile and :func:`serkit.audio.io.load_multichannel` return; a (channels, samples) array is
+                refused, pass its transpose). Float samples are expected in [-1, 1]; integer PCM is scaled there
+                (int16 / 32768, int32 / 2**31, uint8 (x - 128) / 128). A torch tensor is accepted too.
+            text: the transcript, for fusion models.
+            sample_rate: the waveform's rate in Hz, resampled to the model's; None means it is already at the
+                model's rate (:attr:`sample_rate`).
+
+        Raises:
+            EmptyAudioError: no samples. NonFiniteAudioError: NaN or infinite samples. ValueError / TypeError:
+            an unsupported shape, dtype or sample rate.
+        """
+        source = self._waveform_source(waveform, sample_rate)
+        return self._analyse([source], None if text is None else [text])[0][0]
+
+    def is_speech(self, waveform: np.ndarray | torch.Tensor, *, sample_rate: int | None = None) -> bool:
+        """Whether the energy gate finds speech in a waveform (accepted as in :meth:`predict_waveform`)."""
+        _, read, length = self._waveform_source(waveform, sample_rate)
+        return self._is_speech(*self._speech_frames(read(0, length)))
 
     def timeline(self, path: str | os.PathLike, *, window: float = 3.0, hop: float = 1.0) -> Iterator[TimelineEntry]:
         """Emotion over time in a long recording, one entry per ``window`` seconds every ``hop`` seconds.
 
         Reads only ``window`` seconds at a time from disk, so a recording of any length needs bounded memory.
-        The last, shorter window is kept if it is at least half a window long.
+        The last, shorter window is kept if it is at least half a window long. A window without speech (see
+        :meth:`analyse`) is labelled :data:`NO_SPEECH`, its probabilities kept.
         """
         if window <= 0 or hop <= 0:
             raise ValueError(f"window ({window}) and hop ({hop}) must be positive seconds.")
@@ -150,14 +575,26 @@ class Recognizer:
             raise ValueError("a timeline needs a transcript per window, which a fusion model cannot get from a "
                              "long recording; predict whole utterances with their transcripts instead.")
         total = audio_io.duration(path)
-        rate = self.pipeline.inputs.sample_rate
         start = 0.0
         while start < total:
             length = min(window, total - start)
             if length < window / 2 and start > 0:
                 break
-            waveform = audio_io.load(path, rate, offset=start, max_duration=length)
-            probabilities = self.predict_waveform(waveform)
-            yield TimelineEntry(round(start, 3), round(start + length, 3),
-                                self.classes_[int(probabilities.argmax())], tuple(float(p) for p in probabilities))
+            waveform = audio_io.load(path, self.sample_rate, offset=start, max_duration=length)
+            probabilities, speech = self._analyse([self._waveform_source(waveform, None)], None)
+            yield TimelineEntry(round(start, 3), round(start + length, 3), self.labels_from(probabilities, speech)[0],
+                                tuple(float(p) for p in probabilities[0]), bool(speech[0]))
             start += hop
+
+
+def _check_same_inputs(first: tuple[Path, dict], other: tuple[Path, dict]) -> None:
+    """Refuse to average two checkpoints that do not classify the same labels from the same inputs."""
+    (path_a, a), (path_b, b) = first, other
+    for key in ("label_names", "feature", "input"):
+        if a[key] != b[key]:
+            raise CheckpointError(f"{path_a} and {path_b} cannot be averaged: their {key} differ ({a[key]!r} vs "
+                                  f"{b[key]!r}). An ensemble needs models trained with the same labels, features and "
+                                  "inputs; pass one best.pt instead.")
+    if bool(a.get("text")) != bool(b.get("text")):
+        raise CheckpointError(f"{path_a} and {path_b} cannot be averaged: one fuses audio with text, the other "
+                              "does not; pass one best.pt instead.")

@@ -5,8 +5,16 @@ value as a quoted string. Here:
 
 * keys are dotted paths, ``train.lr`` or ``protocol.options.val_speakers``; an integer part indexes a list
   (``stages.1.init_from``);
-* values are parsed as YAML (``3`` an int, ``3e-4`` a float, ``true`` a bool, ``[1, 2]`` a list, ``'3'`` a
-  string), as ``--set`` overrides are; JSON files get the same values written as JSON;
+* values are read by :func:`serkit.config.parse_value`, the parser of ``--set`` and of recipe files (``3`` an
+  int, ``3e-4`` a float, ``true`` a bool, ``[1, 2]`` a list, ``'3'`` a string); JSON files get the same values
+  written as JSON;
+* the file's schema is checked before anything is written. A ``.chain.yaml`` file is a ``serkit hubert chain``
+  config (:class:`serkit.hubert.chain.ChainConfig`); any other YAML file with a recipe section (``corpus``,
+  ``train``, ``model``, ``stages``, ``base``, ...) is a recipe (:class:`serkit.config.ExperimentConfig`); JSON
+  files and other YAML files (DCNN-BLSTMwA's JSON hparams, tool configs) have no known schema and only get the
+  value parsing. For a known schema each edited key must exist there and its value must have the key's type
+  (``train.lr=abc`` fails naming the key, the type and the value), and a file that loaded before the edit must
+  still load after it, through the loader ``serkit train`` (or ``serkit hubert chain``) uses;
 * an unknown key or file fails naming the file, the key and the keys that do exist there; a new key needs
   ``add=True``; replacing a section (mapping or list) with a single value, or the reverse, needs ``force=True``;
 * YAML files keep their comments and layout: the value is rewritten on its own line when the key is in block
@@ -28,13 +36,24 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from serkit.config import (
+    ConfigError,
+    ExperimentConfig,
+    check_recipe,
+    check_value,
+    dump_yaml,
+    format_value,
+    from_dict,
+    parse_value,
+    parse_yaml,
+)
 from serkit.errors import SerkitError
 from serkit.fileio import atomic_write_text
 from serkit.registry import closest_names
@@ -65,35 +84,15 @@ class Change:
         return f"{self.key}: {old} -> {format_value(self.new)}{note}"
 
 
-def format_value(value: Any) -> str:
-    """A value as one line of YAML flow style (``0.001``, ``[1, 2]``, ``{a: 1}``, ``'3'``, ``null``)."""
-    text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=10**9).strip()
-    return text[:-4].rstrip() if text.endswith("\n...") else text.removesuffix("...").rstrip()
-
-
-def parse_value(raw: str) -> Any:
-    """A command-line value as YAML; numbers YAML 1.1 leaves as strings (``3e-4``, ``1e5``) become floats."""
-    if not raw.strip():
-        return ""
-    try:
-        value = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        raise ConfigEditError(f"value {raw!r} is not valid YAML ({exc}); quote strings that contain ':' or '#'.") \
-            from None
-    if isinstance(value, str) and not raw.strip().startswith(("'", '"')):
-        try:
-            return float(value)
-        except ValueError:
-            return value
-    return value
-
-
 def parse_assignment(item: str) -> tuple[str, Any]:
     """``"train.lr=3e-4"`` -> ``("train.lr", 3e-4)``."""
     key, sep, raw = item.partition("=")
     if not sep or not key.strip():
         raise ConfigEditError(f"{item!r} is not of the form key.sub=value (for example train.lr=3e-4).")
-    return key.strip(), parse_value(raw)
+    try:
+        return key.strip(), parse_value(raw)
+    except ConfigError as exc:
+        raise ConfigEditError(f"{key.strip()}: {exc}") from None
 
 
 # -- reading and writing files --------------------------------------------------------------------------------
@@ -114,7 +113,7 @@ def _read(path: Path) -> tuple[str, Any, str]:
         raise ConfigEditError(f"{path}: file not found.")
     text = path.read_text(encoding="utf-8")
     try:
-        data = yaml.safe_load(text) if fmt == "yaml" else json.loads(text)
+        data = parse_yaml(text) if fmt == "yaml" else json.loads(text)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
         raise ConfigEditError(f"{path}: not valid {fmt.upper()}: {exc}") from None
     if data is None and fmt == "yaml":
@@ -203,6 +202,59 @@ def _assign(data: Any, parts: list[str], value: Any, path: Path, *, add: bool, f
     return old, added
 
 
+# -- the schema of a file ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Schema:
+    """What a file holds: the dataclass that types its keys and the loader that reads the whole file."""
+
+    name: str
+    cls: type
+    load: Callable[[Any], Any]  # raises ConfigError when the data would not load
+    extra_keys: dict[str, str] = field(default_factory=dict)  # top-level string keys read before the dataclass
+
+
+#: Top-level keys that make a YAML file a recipe (``name``/``notes`` alone are too common to tell).
+_RECIPE_SECTIONS = ("base", "corpus", "labels", "protocol", "input", "features", "model", "train", "text", "stages",
+                    "seeds")
+
+
+def _schema_of(path: Path, data: Any, fmt: str) -> _Schema | None:
+    """The schema of a file, or None when it has none serkit knows (JSON hparams, tool configs)."""
+    if fmt != "yaml" or not isinstance(data, dict):
+        return None
+    if path.name.endswith((".chain.yaml", ".chain.yml")):
+        from serkit.hubert.chain import ChainConfig
+
+        return _Schema("chain config", ChainConfig, lambda d: from_dict(ChainConfig, d))
+    if any(key in data for key in _RECIPE_SECTIONS):
+        return _Schema("recipe", ExperimentConfig, lambda d: check_recipe(d, path),
+                       {"base": "the path of the recipe this one inherits from"})
+    return None
+
+
+def _check_key(schema: _Schema, path: Path, key: str, value: Any) -> None:
+    """Refuse a key the schema lacks or a value of the wrong type, naming the key, the type and the value."""
+    try:
+        if key in schema.extra_keys:
+            if not isinstance(value, str):
+                raise ConfigError(f"{key}: expected a string ({schema.extra_keys[key]}), got {value!r}.")
+        else:
+            check_value(schema.cls, key, value)
+    except ConfigError as exc:
+        raise ConfigEditError(f"{path}: {exc} ({path.name} is a {schema.name}; nothing was written.)") from None
+
+
+def _loads(schema: _Schema, data: Any) -> ConfigError | None:
+    """The error loading ``data`` through the schema's loader gives, or None when it loads."""
+    try:
+        schema.load(data)
+    except ConfigError as exc:
+        return exc
+    return None
+
+
 # -- keeping a YAML file's comments -----------------------------------------------------------------------------
 
 
@@ -275,7 +327,7 @@ def _edit_yaml_line(text: str, parts: list[str], value: Any) -> str | None:
     comment = ""
     for match in re.finditer(r"\s+#", rest):
         try:
-            yaml.safe_load(rest[:match.start()] or "null")
+            parse_yaml(rest[:match.start()] or "null")
         except yaml.YAMLError:
             continue
         comment = rest[match.start():]
@@ -288,7 +340,7 @@ def _render(data: Any, fmt: str, original: str) -> str:
     if fmt == "json":
         indent = re.search(r"\n([ \t]+)\S", original)
         return json.dumps(data, indent=indent.group(1) if indent else 2, ensure_ascii=False) + "\n"
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False, width=120)
+    return dump_yaml(data, default_flow_style=False, width=120)
 
 
 def set_values(path: str | Path, assignments: Sequence[str], *, add: bool = False, force: bool = False,
@@ -305,26 +357,37 @@ def set_values(path: str | Path, assignments: Sequence[str], *, add: bool = Fals
         one :class:`Change` per assignment, in order.
 
     Raises:
-        ConfigEditError: no such file or key, a malformed assignment or value, or a change of kind without force.
+        ConfigEditError: no such file or key, a malformed assignment or value, a change of kind without force, a
+            key or value the file's schema does not allow, or an edit after which a recipe would no longer load.
+            Nothing is written then.
     """
     path = Path(path)
     if not assignments:
         raise ConfigEditError("give at least one key.sub=value to set.")
     text, data, fmt = _read(path)
+    schema = _schema_of(path, data, fmt)
+    # a file that already fails to load may be mid-repair: then only the edited keys are checked
+    loaded_before = schema is not None and _loads(schema, data) is None
     changes = []
     for item in assignments:
         key, value = parse_assignment(item)
         old, added = _assign(data, _split(key), value, path, add=add, force=force)
+        if schema is not None:
+            _check_key(schema, path, key, value)
         kept = True
         if fmt == "yaml":
             edited = None if added else _edit_yaml_line(text, _split(key), value)
-            if edited is not None and yaml.safe_load(edited) == data:
+            if edited is not None and parse_yaml(edited) == data:
                 text = edited
             else:  # flow mapping, new key or multi-line value: dump the whole data
                 text, kept = _render(data, fmt, text), False
         changes.append(Change(key, old, value, added=added, comments_kept=kept))
     if fmt == "json":
         text = _render(data, fmt, text)
+    error = _loads(schema, data) if loaded_before else None
+    if error is not None:
+        raise ConfigEditError(f"{path}: after this change the {schema.name} would not load: {error} "
+                              "Nothing was written.")
     if not dry_run:
         atomic_write_text(path, text)
     return changes

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from tqdm.auto import tqdm
 
 from serkit.config import TrainConfig
 from serkit.evaluation.metrics import metrics_from_logits
+from serkit.progress import progress_enabled
 from serkit.training.checkpoint import load_checkpoint, save_checkpoint
 from serkit.training.data import ChunkSet, make_loader, model_inputs, utterance_logits
 from serkit.training.losses import CONTRASTIVE_LOSSES, LOSSES, balanced_class_weights, mixup
@@ -136,7 +138,10 @@ def train_one(
             start_epoch = config.epochs
         logger.info("resuming %s from epoch %d", run_dir, start_epoch)
 
+    # a bar only on a terminal; logs, CI and captured output get the one line per epoch logged below instead
+    show_bar = progress_enabled(config.progress) and accelerator.is_local_main_process
     for epoch in range(start_epoch, config.epochs):
+        started = time.monotonic()
         torch.manual_seed(seed * 100_003 + epoch)  # dropout draws depend only on (seed, epoch)
         mix_generator = torch.Generator().manual_seed(seed * 100_003 + epoch + 7)
         loader = accelerator.prepare(make_loader(train_set, batch_size=config.batch_size, shuffle=True, seed=seed,
@@ -144,8 +149,7 @@ def train_one(
                                                  balanced=config.sampler == "balanced"))
         model.train()
         total, count = 0.0, 0
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False,
-                   disable=not config.progress or not accelerator.is_local_main_process)
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False, disable=not show_bar)
         for batch in bar:
             features, targets, extras = batch["features"], batch["targets"], model_inputs(batch)
             with accelerator.autocast():
@@ -202,8 +206,10 @@ def train_one(
             patience += 1
         if config.tensorboard:
             accelerator.log({k: v for k, v in record.items() if isinstance(v, float)}, step=epoch + 1)
-        logger.info("epoch %d: %s", epoch + 1, ", ".join(f"{k}={v:.4g}" for k, v in record.items()
-                                                         if isinstance(v, float)))
+        if accelerator.is_local_main_process:  # the one line per epoch (a multi-GPU run would print it per process)
+            logger.info("epoch %d/%d: %s, time=%.1fs", epoch + 1, config.epochs,
+                        ", ".join(f"{k}={v:.4g}" for k, v in record.items() if isinstance(v, float)),
+                        time.monotonic() - started)
         stop = bool(config.early_stopping) and patience >= config.early_stopping
         if accelerator.is_main_process:
             save_checkpoint(last_path, {"model": plain_model.state_dict(), "optimizer": optimizer.state_dict(),

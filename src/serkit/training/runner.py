@@ -10,9 +10,14 @@ Output folder layout::
                                 (self-describing), last.pt (resume state); a multi-stage recipe keeps every stage
                                 but the last in a sub-folder named after it (same files) and the last one here
       summary.md / .csv / .json, runs.csv, confusion_matrix.png, training_curves.png, tsne.png
+      skipped_files.txt         every audio file left out as unreadable or unusable, one per line with the reason,
+                                when there are any (skipped_files_<stage>.txt per stage of a multi-stage recipe)
+      feature_cache/            features by content digest (unless cache_dir is set)
 
 A run whose ``metrics.json`` exists is finished and skipped; an interrupted run continues from its ``last.pt``.
-Unreadable audio files are skipped with a warning and listed in the summary.
+Rerunning a folder with a changed recipe is refused with the list of changed keys, unless ``restart=True``
+(``serkit train --restart``) moves the old results aside. Unreadable audio files are skipped with a warning,
+counted in the summary and listed in ``skipped_files.txt``.
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ import csv
 import io
 import json
 import logging
+import os
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -29,11 +37,22 @@ import numpy as np
 import torch
 
 from serkit import __version__
-from serkit.config import ExperimentConfig, LabelsConfig, read_yaml, stage_config, to_dict, write_yaml
+from serkit.config import (
+    ConfigError,
+    ExperimentConfig,
+    LabelsConfig,
+    format_value,
+    load_experiment,
+    parse_value,
+    read_yaml,
+    stage_config,
+    to_dict,
+    write_yaml,
+)
 from serkit.data.corpora import fill_content_hashes, load_corpus
 from serkit.data.labels import TARGETS, LabelSet, apply_label_set, get_label_set
-from serkit.data.protocols import Fold, make_folds, protocol_info, write_folds
-from serkit.data.utterance import Utterance, read_manifest
+from serkit.data.protocols import AUTO_PROTOCOL, Fold, choose_protocol, make_folds, protocol_info, write_folds
+from serkit.data.utterance import CANONICAL_EMOTIONS, Utterance, read_manifest
 from serkit.errors import AudioError, SerkitError
 from serkit.evaluation.metrics import constant_prediction_metrics, metrics_from_logits
 from serkit.evaluation.plots import plot_confusion_matrix, plot_training_curves, plot_tsne
@@ -41,8 +60,9 @@ from serkit.evaluation.report import summarize_runs, write_summary
 from serkit.features.pipeline import InputPipeline, Standardizer
 from serkit.features.spectral import feature_from_dict
 from serkit.features.text_inputs import TEXT_INPUTS, TextInput, text_input_from_dict
-from serkit.fileio import atomic_open, atomic_write_json
+from serkit.fileio import atomic_open, atomic_write_json, atomic_write_text
 from serkit.models import create_model, model_arguments
+from serkit.progress import progress_enabled
 from serkit.training.checkpoint import load_checkpoint, save_checkpoint
 from serkit.training.data import ChunkSet, utterance_logits
 from serkit.training.engine import TrainOutcome, train_one
@@ -52,17 +72,36 @@ __all__ = ["build_model", "class_index", "load_utterances", "resolve_label_set",
 logger = logging.getLogger(__name__)
 
 
-def resolve_label_set(config: LabelsConfig) -> LabelSet:
+def resolve_label_set(config: LabelsConfig, present: Iterable[str] = ()) -> LabelSet:
     """The recipe's label set: a registered ``set``, optionally overridden by explicit labels/merge/drop; for a
-    non-emotion target, its own classes unless ``labels`` lists some of them."""
+    non-emotion target, its own classes unless ``labels`` lists some of them; for an emotion recipe that names
+    none, the ``present`` emotions (every emotion of the data, after merges and drops) in canonical order."""
     if config.set:
         base = get_label_set(config.set)
         return LabelSet(config.labels or base.labels, {**base.merge, **config.merge}, config.drop or base.drop)
     labels = tuple(config.labels) or (TARGETS.get(config.target).classes if config.target != "emotion" else ())
+    if not labels and config.target == "emotion":
+        found = {config.merge.get(e, e) for e in present if e and e not in config.drop}
+        labels = tuple(e for e in CANONICAL_EMOTIONS if e in found)
     if not labels:
         raise SerkitError("labels: give a registered label set (labels.set: iemocap_4class) or an explicit list "
-                          "(labels.labels: [neutral, happy, sad, angry]).")
+                          "(labels.labels: [neutral, happy, sad, angry]); with neither, every emotion found in "
+                          "the data is used, and this data has none.")
     return LabelSet(labels, dict(config.merge), tuple(config.drop), target=config.target)
+
+
+def resolve_auto_protocol(config: ExperimentConfig, utterances: list[Utterance]) -> tuple[ExperimentConfig, list[str]]:
+    """``protocol.name: auto`` replaced by the protocol chosen for these speakers (recipe options override its
+    defaults), and the notes for the report: the choice and any warning about too few speakers."""
+    if config.protocol.name != AUTO_PROTOCOL:
+        return config, []
+    name, options, warnings = choose_protocol(utterances)
+    options = {**options, **config.protocol.options}
+    speakers = len({u.speaker for u in utterances})
+    for warning in warnings:
+        logger.warning("%s", warning)
+    chosen = replace(config, protocol=replace(config.protocol, name=name, options=options))
+    return chosen, [f"protocol auto: {name} {options} for {speakers} speakers", *warnings]
 
 
 def class_index(label_set: LabelSet, utt: Utterance) -> int | np.ndarray:
@@ -88,9 +127,11 @@ def load_utterances(config: ExperimentConfig) -> tuple[list[Utterance], LabelSet
                                  content_hashes=reads_audio, skip_unreadable=corpus.skip_unreadable and reads_audio)
     if any(not u.content_hash for u in utterances) and reads_audio:
         utterances = fill_content_hashes(utterances)
-    label_set = resolve_label_set(config.labels)
+    label_set = resolve_label_set(config.labels, present={u.emotion for u in utterances})
     kept, left_out = apply_label_set(utterances, label_set)
     notes = []
+    if not (config.labels.set or config.labels.labels) and config.labels.target == "emotion":
+        notes.append(f"labels: every emotion in the data ({', '.join(label_set.labels)})")
     if left_out:
         notes.append("left out by the label set: " + ", ".join(f"{k} {v}" for k, v in sorted(left_out.items())))
     if not kept:
@@ -132,7 +173,8 @@ def _prepare_chunks(utterances: list[Utterance], pipeline: InputPipeline, *, pro
 
     train_chunks, eval_chunks, skipped = {}, {}, []
     same = pipeline.cache_key(train=True) == pipeline.cache_key(train=False)  # same segmentation and truncation
-    for utt in tqdm(utterances, desc="features", leave=False, disable=not progress):
+    start = time.monotonic()
+    for utt in tqdm(utterances, desc="features", leave=False, disable=not progress_enabled(progress)):
         try:
             train_chunks[utt.id] = pipeline.chunks(utt.path, train=True, name=utt.id)
             eval_chunks[utt.id] = train_chunks[utt.id] if same else pipeline.chunks(utt.path, train=False,
@@ -140,6 +182,8 @@ def _prepare_chunks(utterances: list[Utterance], pipeline: InputPipeline, *, pro
         except (AudioError, ValueError) as exc:  # unreadable, or too short for the feature (named in the message)
             skipped.append(f"{utt.path}: {exc}" if str(utt.path) not in str(exc) else str(exc))
             logger.warning("skipping %s: %s", utt.id, exc)
+    logger.info("features of %d utterances ready in %.1f s (%d skipped)", len(utterances), time.monotonic() - start,
+                len(skipped))
     return _Prepared(train_chunks, eval_chunks, skipped)
 
 
@@ -295,38 +339,157 @@ def _run_one(config: ExperimentConfig, fold: Fold, seed: int, run_dir: Path, pre
     return record
 
 
-#: Keys that choose which runs to do and how fast, not what a run computes: a run folder can be continued with
-#: more seeds or folds, another thread count or cache folder.
-_EXECUTION_KEYS = {("seeds",), ("cache_dir",), ("protocol", "folds"), ("train", "threads"), ("train", "progress"),
-                   ("train", "num_workers")}
+#: Keys that choose which runs to do, how fast and under which title, not what a run computes: a run folder can
+#: be continued with more seeds or folds, another thread count, cache folder, title or notes.
+_EXECUTION_KEYS = {("name",), ("notes",), ("seeds",), ("cache_dir",), ("protocol", "folds"), ("train", "threads"),
+                   ("train", "progress"), ("train", "num_workers"), ("train", "tensorboard")}
+
+#: What run_experiment writes at the top of a run folder; ``restart=True`` moves exactly these aside. The feature
+#: cache stays: it is keyed by the feature settings and each file's content, so reusing it cannot change results.
+_RUN_FOLDER_ENTRIES = ("config.yaml", "folds.json", "folds_seed*.json", "runs", "summary.md", "summary.csv",
+                       "summary.json", "runs.csv", "confusion_matrix.png", "training_curves.png", "tsne.png",
+                       "skipped_files*.txt")
 
 
 def _identity(config: dict[str, Any]) -> dict[str, Any]:
-    """The part of a resolved config that decides the results of each (fold, seed) run."""
+    """The part of a resolved config (as a plain dict) that decides the results of each (fold, seed) run.
+
+    Execution keys are left out, corpus paths are compared as the folders they name, and each stage's ``set``
+    list is compared as the values it sets (a repeated or reordered override changes nothing).
+    """
     identity = json.loads(json.dumps(config))
     for path in _EXECUTION_KEYS:
         node = identity
         for key in path[:-1]:
             node = node.get(key, {})
         node.pop(path[-1], None)
+    corpus = identity.get("corpus", {})
+    for key in ("root", "manifest"):
+        if isinstance(corpus.get(key), str) and corpus[key]:
+            corpus[key] = os.path.realpath(corpus[key])
+    stages = identity.get("stages")
+    if isinstance(stages, list) and all(isinstance(stage, dict) for stage in stages):
+        identity["stages"] = {str(stage.get("name")): {"position": position,
+                                                       "init_from": stage.get("init_from", ""),
+                                                       "set": _stage_overrides(stage.get("set", []))}
+                              for position, stage in enumerate(stages)}
     return identity
 
 
-def run_experiment(config: ExperimentConfig, output_dir: str | Path) -> dict[str, Any]:
+def _stage_overrides(items: list[Any]) -> dict[str, Any]:
+    """A stage's ``set`` list as {dotted key: value}, the last assignment of a key winning, execution keys left out."""
+    values = {}
+    for item in items:
+        key, _, raw = str(item).partition("=")
+        if tuple(key.strip().split(".")) not in _EXECUTION_KEYS:
+            try:
+                values[key.strip()] = parse_value(raw)
+            except ConfigError:
+                values[key.strip()] = raw
+    return values
+
+
+def _saved_identity(saved: Path) -> dict[str, Any]:
+    """The identity of the config a run folder was started with, read back through the recipe loader, so keys
+    added to the schema since then get their defaults instead of counting as changes."""
+    data = read_yaml(saved)
+    try:
+        return _identity(to_dict(load_experiment(base=data)))
+    except ConfigError:  # written by a serkit whose keys no longer load: compare what was written
+        return _identity(data)
+
+
+def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(data, dict) and data:
+        return {k: v for key, value in data.items() for k, v in _flatten(value, f"{prefix}{key}.").items()}
+    return {prefix.rstrip("."): data}
+
+
+def _changed_keys(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """``key: old -> new`` for every dotted key whose value differs (``(not set)`` for a missing key)."""
+    old_flat, new_flat, missing = _flatten(old), _flatten(new), object()
+    lines = []
+    for key in sorted(set(old_flat) | set(new_flat)):
+        before, after = old_flat.get(key, missing), new_flat.get(key, missing)
+        if before != after:
+            lines.append(f"{key}: {'(not set)' if before is missing else format_value(before)} -> "
+                         f"{'(not set)' if after is missing else format_value(after)}")
+    return lines
+
+
+def _has_results(output_dir: Path) -> bool:
+    """Whether any (fold, seed) run of the folder has started (a config alone, from a run that failed before
+    training, protects nothing)."""
+    runs = output_dir / "runs"  # a run's own config.yaml is written before training: it is no result yet
+    return runs.is_dir() and any(path.is_file() and path.name != "config.yaml" for path in runs.rglob("*"))
+
+
+def _move_old_run(output_dir: Path) -> Path | None:
+    """Move the files an earlier run wrote (``_RUN_FOLDER_ENTRIES``) to a sibling ``<out>.old-<time>`` folder;
+    anything else in the folder is left where it is. Returns that folder, or None when there was nothing."""
+    entries = sorted({entry for pattern in _RUN_FOLDER_ENTRIES for entry in output_dir.glob(pattern)})
+    if not entries:
+        return None
+    folder = output_dir.resolve()
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    aside, number = folder.with_name(f"{folder.name}.old-{stamp}"), 1
+    while aside.exists():
+        aside, number = folder.with_name(f"{folder.name}.old-{stamp}-{number}"), number + 1
+    aside.mkdir(parents=True)
+    for entry in entries:
+        entry.rename(aside / entry.name)  # a rename, not a copy: same file system, nothing deleted
+    logger.warning("restart: moved the earlier run's %s to %s", ", ".join(entry.name for entry in entries), aside)
+    return aside
+
+
+def _check_resumable(config: ExperimentConfig, output_dir: Path) -> None:
+    """Refuse a folder whose runs come from a recipe that differs in a key that changes results."""
+    saved = output_dir / "config.yaml"
+    if not saved.is_file():
+        return
+    old, new = _saved_identity(saved), _identity(to_dict(config))
+    if old == new:
+        return
+    changes = _changed_keys(old, new)
+    if not _has_results(output_dir):
+        logger.info("%s: no run had started with its earlier config; replacing it (%s)", output_dir,
+                    "; ".join(changes))
+        return
+    listed = "\n".join(f"  {line}" for line in changes)
+    raise SerkitError(f"{output_dir} holds runs of a different recipe ({saved}); changed keys:\n{listed}\n"
+                      f"Use another --out folder to keep both, or rerun with --restart (run_experiment(..., "
+                      f"restart=True)) to move the old results to {output_dir}.old-<time> and start afresh.")
+
+
+def run_experiment(config: ExperimentConfig, output_dir: str | Path, *, restart: bool = False) -> dict[str, Any]:
     """Run every (fold, seed) of ``config`` into ``output_dir`` and write the summary; returns the summary dict.
 
     Finished runs are skipped and interrupted ones resumed, so rerunning the same command after a crash or a
-    kill completes the experiment with the same numbers as an uninterrupted run.
+    kill completes the experiment with the same numbers as an uninterrupted run. Keys that do not change results
+    (seeds, folds, threads, workers, progress, tensorboard, cache_dir, name, notes) may differ between calls.
+
+    Args:
+        restart: start afresh even if ``output_dir`` holds runs of another recipe: the files a run writes there
+            (config.yaml, folds, runs/, summaries, figures, skipped-file lists) are moved to a new sibling folder
+            ``<output_dir>.old-<YYYYmmdd-HHMMSS>``; nothing is deleted, other files stay, the feature cache is
+            reused.
+
+    Raises:
+        SerkitError: ``output_dir`` holds runs of a recipe that differs in a key that changes results (without
+            ``restart``); the message lists each changed key as ``key: old -> new``.
     """
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     saved = output_dir / "config.yaml"
-    if saved.is_file() and _identity(read_yaml(saved)) != _identity(to_dict(config)):
-        raise SerkitError(f"{output_dir} holds runs of a different recipe (see {saved}); use a new --out "
-                          "folder or delete the old one.")
+    if restart:
+        _move_old_run(output_dir)
+    else:
+        _check_resumable(config, output_dir)
     write_yaml(saved, config)
     utterances, label_set, notes = load_utterances(config)
-    notes = [*config.notes, *notes]
+    # config.yaml keeps `auto` (so a rerun of the same recipe resumes); everything from here on uses the choice
+    config, protocol_notes = resolve_auto_protocol(config, utterances)
+    notes = [*config.notes, *protocol_notes, *notes]
     by_id = {u.id: u for u in utterances}
     targets = {u.id: class_index(label_set, u) for u in utterances}
     if config.train.threads > 0:  # 0 keeps torch's default (all cores); tests and CI pin 1
@@ -356,9 +519,12 @@ def run_experiment(config: ExperimentConfig, output_dir: str | Path) -> dict[str
             selections.add(record["selection"])
             histories[f"{fold.name}/seed{seed}"] = json.loads((run_dir / "history.json").read_text(encoding="utf-8"))
     for stage in stages:
-        if stage.prepared is not None and stage.prepared.skipped:
-            notes.append(f"{len(stage.prepared.skipped)} unreadable or unusable audio file(s) skipped"
-                         f"{f' (stage {stage.name})' if stage.name else ''}: " + "; ".join(stage.prepared.skipped[:10]))
+        skipped, listed_in = _skipped_files(stage, output_dir)
+        if skipped:
+            more = f"; ... {len(skipped) - 3} more" if len(skipped) > 3 else ""
+            notes.append(f"{len(skipped)} unreadable or unusable audio file(s) skipped"
+                         f"{f' (stage {stage.name})' if stage.name else ''}: " + "; ".join(skipped[:3]) + more
+                         + f" (full list: {listed_in})")
         if stage.pipeline.short_utterances:
             notes.append(f"{len(stage.pipeline.short_utterances)} utterance(s) shorter than one "
                          f"{stage.config.input.window} s window handled by "
@@ -371,6 +537,22 @@ def run_experiment(config: ExperimentConfig, output_dir: str | Path) -> dict[str
     write_summary(summary, output_dir)
     _write_figures(summary, histories, output_dir, list(label_set.labels), config.seeds[0])
     return summary
+
+
+def _skipped_files(stage: _Stage, output_dir: Path) -> tuple[list[str], str]:
+    """The audio files a stage left out, written one per line to ``skipped_files[_<stage>].txt``; (list, name).
+
+    A stage whose runs were all finished before this call computed no features, so its list is the one an
+    earlier call wrote."""
+    path = output_dir / (f"skipped_files_{stage.name}.txt" if stage.name else "skipped_files.txt")
+    if stage.prepared is None:
+        return (path.read_text(encoding="utf-8").splitlines() if path.is_file() else []), path.name
+    skipped = [entry.replace("\n", " ") for entry in stage.prepared.skipped]  # one line per file
+    if skipped:
+        atomic_write_text(path, "\n".join(skipped) + "\n")
+    else:
+        path.unlink(missing_ok=True)  # a list from an earlier call, when those files have become readable
+    return skipped, path.name
 
 
 @dataclass
