@@ -18,7 +18,7 @@ import torch
 import yaml
 
 from serkit.cli import main
-from serkit.errors import SerkitError
+from serkit.core.errors import SerkitError
 
 RATE = 16000
 EMOTIONS = {"neutral": 140.0, "happy": 260.0, "sad": 110.0, "angry": 200.0}
@@ -273,12 +273,12 @@ def test_read_only_output_folder(ws, capsys, tmp_path):
 def test_disk_full_names_the_output_and_leaves_nothing(ws, capsys, tmp_path, monkeypatch):
     import errno
 
-    import serkit.fileio
+    import serkit.core.fileio
 
     def full(fd):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(serkit.fileio.os, "fsync", full)
+    monkeypatch.setattr(serkit.core.fileio.os, "fsync", full)
     code, err = _run(capsys, "corpus", "folds", ws / "rec.csv", "--protocol", "auto", "-o", tmp_path / "f.json")
     assert code == 1 and "f.json" in err and "space" in err
     assert list(tmp_path.iterdir()) == []  # no partial file, no temporary file

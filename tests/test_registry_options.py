@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from serkit.options import call_with_options, parse_key_values
-from serkit.registry import Registry
+from serkit.core.options import call_with_options, parse_key_values
+from serkit.core.registry import Registry
 
 
 def test_registry_register_get_and_unknown_name_suggests():

@@ -26,9 +26,9 @@ from typing import Any, TypeVar
 
 import yaml
 
-from serkit.errors import SerkitError
-from serkit.fileio import atomic_write_text
-from serkit.registry import closest_names
+from serkit.core.errors import SerkitError
+from serkit.core.fileio import atomic_write_text
+from serkit.core.registry import closest_names
 
 __all__ = [
     "ConfigError",
@@ -667,7 +667,7 @@ def _check_names(config: ExperimentConfig) -> None:
     from serkit.training.losses import CONTRASTIVE_LOSSES, LOSSES
     from serkit.data.protocols import AUTO_PROTOCOL, PROTOCOLS
     from serkit.models import MODELS
-    from serkit.options import option_names
+    from serkit.core.options import option_names
 
     checks = [("corpus.name", CORPORA, config.corpus.name, "corpus.options", config.corpus.options, ()),
               ("model.name", MODELS, config.model.name, "model.args", config.model.args, ("num_classes",))]

@@ -11,7 +11,7 @@ import soundfile as sf
 from conftest import shared_corpus, write_tone
 
 from serkit.audio.io import info, load, load_multichannel, output_subtype, resample, save
-from serkit.errors import (
+from serkit.core.errors import (
     AudioDecodeError,
     AudioError,
     AudioFileNotFoundError,

@@ -16,7 +16,7 @@ from conftest import tree_state, write_tone
 from serkit.audio.io import info, load, load_multichannel
 from serkit.audio.tools import TreeReport, normalize_tree, resample_tree
 from serkit.cli import main
-from serkit.fileio import file_digest
+from serkit.core.fileio import file_digest
 
 # relative path -> (sample rate, channels, subtype written); the subtype must survive resampling.
 SOURCE_FILES = {

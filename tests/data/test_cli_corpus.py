@@ -9,7 +9,7 @@ import soundfile as sf
 
 from serkit.cli import main
 from serkit.data.corpora import CORPORA, list_corpora
-from serkit.options import option_names
+from serkit.core.options import option_names
 
 
 def test_list_prints_every_registered_corpus(capsys):

@@ -21,7 +21,7 @@ from serkit.data.protocols import (
     write_folds,
 )
 from serkit.data.utterance import Utterance, read_manifest, write_manifest
-from serkit.errors import ManifestError, ProtocolError
+from serkit.core.errors import ManifestError, ProtocolError
 
 RAVDESS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "ravdess"
 needs_ravdess = pytest.mark.skipif(not (RAVDESS / "manifest.csv").is_file(),

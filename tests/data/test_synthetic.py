@@ -12,8 +12,8 @@ from serkit.audio.io import info, load
 from serkit.cli import main
 from serkit.data.corpora import load_corpus
 from serkit.data.synthetic import EMOTION_PROSODY, generate_corpus
-from serkit.errors import CorpusLayoutError
-from serkit.fileio import file_digest
+from serkit.core.errors import CorpusLayoutError
+from serkit.core.fileio import file_digest
 
 SMALL = {"num_speakers": 4, "utterances_per_emotion": 3, "duration_range": (0.5, 1.0)}
 

@@ -6,7 +6,7 @@ import pytest
 
 from serkit.data.labels import LabelSet, apply_label_set, get_label_set, parse_label_set
 from serkit.data.utterance import Utterance, read_manifest, write_manifest
-from serkit.errors import ManifestError
+from serkit.core.errors import ManifestError
 
 
 def _utts(root: Path) -> list[Utterance]:

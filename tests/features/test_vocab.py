@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from serkit.data.utterance import Utterance
-from serkit.errors import SerkitError
+from serkit.core.errors import SerkitError
 from serkit.features.text_inputs import TEXT_INPUTS, text_input_from_dict, text_input_from_state
 from serkit.features.word_text import (
     PAD_ID,

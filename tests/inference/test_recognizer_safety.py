@@ -16,7 +16,7 @@ import serkit.audio.io as audio_io
 import serkit.inference.recognizer as recognizer_module
 from serkit.cli import main
 from serkit.config import load_experiment
-from serkit.errors import AudioFileNotFoundError, EmptyAudioError, NoAudioFilesError, NonFiniteAudioError
+from serkit.core.errors import AudioFileNotFoundError, EmptyAudioError, NoAudioFilesError, NonFiniteAudioError
 from serkit.features.pipeline import InputPipeline
 from serkit.inference.export import prediction_rows, write_predictions
 from serkit.inference.recognizer import (

@@ -117,7 +117,7 @@ def test_progress_bar_only_on_a_terminal_and_one_log_line_per_epoch(tmp_path: Pa
 
 
 def test_progress_enabled(monkeypatch):
-    from serkit.progress import progress_enabled
+    from serkit.core.progress import progress_enabled
 
     monkeypatch.setattr(sys, "stderr", io.StringIO())  # a log file, CI, nohup
     assert not progress_enabled(True) and not progress_enabled(False)

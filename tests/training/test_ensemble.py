@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from serkit.cli import main
-from serkit.errors import SerkitError
+from serkit.core.errors import SerkitError
 from serkit.training.ensemble import SIZE_ON_TEST_WARNING, find_members, load_member, run_ensemble
 
 LABELS = ["neutral", "angry"]

@@ -11,7 +11,7 @@ import soundfile as sf
 
 from serkit.cli import main
 from serkit.config import ConfigError, load_experiment
-from serkit.errors import SerkitError
+from serkit.core.errors import SerkitError
 from serkit.inference.recognizer import Recognizer
 from serkit.training import engine
 from serkit.training.runner import run_experiment

@@ -1,13 +1,13 @@
 """Reading and writing audio. This is the only module that touches the audio backend (soundfile).
 
 Everything else in serkit calls :func:`load` / :func:`load_multichannel`, :func:`info` / :func:`duration` and
-:func:`save`, so swapping the backend is a change in this one file. Errors are typed (see :mod:`serkit.errors`)
+:func:`save`, so swapping the backend is a change in this one file. Errors are typed (see :mod:`serkit.core.errors`)
 and always name the file.
 
 Damaged files are reported, not papered over: libsndfile quietly shortens a truncated WAV (it trusts the bytes on
 disk over the header) and can decode fewer MP3 frames than the header promised, so :func:`info` compares the
 WAV ``data`` chunk size with the bytes present and :func:`load` compares the frames decoded with the frames the
-header promised; either shortfall raises :class:`~serkit.errors.AudioDecodeError`.
+header promised; either shortfall raises :class:`~serkit.core.errors.AudioDecodeError`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from serkit.errors import (
+from serkit.core.errors import (
     AudioDecodeError,
     AudioError,
     AudioFileNotFoundError,
@@ -29,7 +29,7 @@ from serkit.errors import (
     NonFiniteAudioError,
     UnsupportedAudioFormatError,
 )
-from serkit.fileio import atomic_open
+from serkit.core.fileio import atomic_open
 
 __all__ = [
     "AUDIO_EXTENSIONS",

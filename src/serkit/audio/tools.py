@@ -10,7 +10,7 @@ Both tools share one walk (:func:`_process_tree`) with the same guarantees:
 * files are processed one at a time (only one file is ever in memory) and written atomically, so an existing
   output is always complete: a rerun skips it and resumes where an interrupted run stopped;
 * a file that cannot be read or written is recorded in :attr:`TreeReport.failed` and the walk goes on;
-* ``progress=True`` draws a bar only on a terminal (:func:`serkit.progress.progress_enabled`); otherwise (logs, CI)
+* ``progress=True`` draws a bar only on a terminal (:func:`serkit.core.progress.progress_enabled`); otherwise (logs, CI)
   it logs a line every 30 s and one summary line at the end.
 
 Example:
@@ -33,9 +33,9 @@ import numpy as np
 from tqdm import tqdm
 
 from serkit.audio import io as audio_io
-from serkit.errors import AudioError
-from serkit.fileio import atomic_open
-from serkit.progress import progress_enabled
+from serkit.core.errors import AudioError
+from serkit.core.fileio import atomic_open
+from serkit.core.progress import progress_enabled
 
 __all__ = ["TreeReport", "normalize_tree", "resample_tree"]
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from serkit.data.utterance import CANONICAL_EMOTIONS, Utterance
-from serkit.registry import Registry
+from serkit.core.registry import Registry
 
 __all__ = ["LABEL_SETS", "TARGETS", "LabelSet", "Target", "apply_label_set", "get_label_set", "parse_label_set"]
 

@@ -54,10 +54,10 @@ from sklearn.model_selection import GroupShuffleSplit, LeaveOneGroupOut, Stratif
 
 from serkit.data.stats import format_table, natural_key
 from serkit.data.utterance import Utterance
-from serkit.errors import ManifestError, ProtocolError
-from serkit.fileio import atomic_write_json, file_digest
-from serkit.options import call_with_options
-from serkit.registry import Registry
+from serkit.core.errors import ManifestError, ProtocolError
+from serkit.core.fileio import atomic_write_json, file_digest
+from serkit.core.options import call_with_options
+from serkit.core.registry import Registry
 
 __all__ = [
     "AUTO_PROTOCOL",

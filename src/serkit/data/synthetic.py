@@ -35,7 +35,7 @@ import numpy as np
 
 from serkit.audio.io import save
 from serkit.data.utterance import CANONICAL_EMOTIONS
-from serkit.fileio import atomic_open, atomic_write_text
+from serkit.core.fileio import atomic_open, atomic_write_text
 
 __all__ = ["EMOTION_PROSODY", "EmotionProsody", "SpeakerVoice", "generate_corpus", "utterance_name"]
 

@@ -15,8 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-from serkit.errors import ManifestError
-from serkit.fileio import atomic_open
+from serkit.core.errors import ManifestError
+from serkit.core.fileio import atomic_open
 
 __all__ = [
     "CANONICAL_EMOTIONS",

@@ -3,7 +3,7 @@
 Figures are built with matplotlib's object API (``matplotlib.figure.Figure``) rendered by the Agg backend, not
 with ``pyplot``: nothing is registered in pyplot's global figure list (so nothing leaks when a report draws
 hundreds of figures) and a user's interactive backend is left alone. Each file is written to a temporary file in
-the destination folder and renamed over the target (:func:`serkit.fileio.atomic_open`), so an interrupted run
+the destination folder and renamed over the target (:func:`serkit.core.fileio.atomic_open`), so an interrupted run
 never leaves half a PNG. The image format follows the file suffix (``.png``, ``.pdf``, ``.svg``).
 """
 
@@ -18,7 +18,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from serkit.fileio import atomic_open
+from serkit.core.fileio import atomic_open
 
 __all__ = ["plot_confusion_matrix", "plot_training_curves", "plot_tsne", "tsne_embedding"]
 

@@ -29,7 +29,7 @@ import numpy as np
 from serkit import __version__
 from serkit.data.protocols import natural_key
 from serkit.evaluation.metrics import HEADLINE_METRICS, MULTILABEL_HEADLINE_METRICS
-from serkit.fileio import atomic_write_json, atomic_write_text
+from serkit.core.fileio import atomic_write_json, atomic_write_text
 
 __all__ = [
     "METRIC_TITLES",

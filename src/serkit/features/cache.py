@@ -1,7 +1,7 @@
 """A disk cache of computed features, keyed by the audio file's content and the feature config.
 
 Layout: ``<root>/<config_key>/<digest[:2]>/<digest>.npy`` where ``digest`` is the SHA-1 of the audio file's
-bytes (:func:`serkit.fileio.file_digest`) and ``config_key`` is :meth:`FeatureConfig.key`. Keying by content,
+bytes (:func:`serkit.core.fileio.file_digest`) and ``config_key`` is :meth:`FeatureConfig.key`. Keying by content,
 not by path, means a renamed or copied file still hits, and an edited file (same path, new bytes) misses.
 
 Hashing every file on every epoch would read the whole corpus each time, so digests are remembered in memory,
@@ -9,7 +9,7 @@ per cache object, under ``(resolved path, size, mtime_ns)``: a file that is rewr
 or modification time and is hashed again. (A rewrite that keeps both identical, e.g. by restoring the mtime,
 is not noticed within one process; a new process always hashes afresh.)
 
-Entries are written atomically (temporary file + rename, :func:`serkit.fileio.atomic_open`), so a killed run
+Entries are written atomically (temporary file + rename, :func:`serkit.core.fileio.atomic_open`), so a killed run
 never leaves half an entry under the final name. An entry that cannot be read back (truncated, damaged
 header, not an .npy file) is logged as a warning, deleted and recomputed. Entries are loaded with
 ``allow_pickle=False``: a cache file can never run code.
@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from serkit.fileio import atomic_open, file_digest
+from serkit.core.fileio import atomic_open, file_digest
 
 __all__ = ["FeatureCache"]
 

@@ -50,7 +50,7 @@ import torch
 import torch.nn.functional as F
 
 from serkit.audio.transforms import pre_emphasis as apply_pre_emphasis
-from serkit.registry import Registry, closest_names
+from serkit.core.registry import Registry, closest_names
 
 __all__ = [
     "FEATURES",

@@ -41,7 +41,7 @@ import numpy as np
 import torch
 
 from serkit.features.spectral import FEATURES, FeatureConfig, _as_waveform_batch
-from serkit.fileio import atomic_open, atomic_write_json, atomic_write_text
+from serkit.core.fileio import atomic_open, atomic_write_json, atomic_write_text
 from serkit.models import ssl as ssl_models
 
 __all__ = ["INDEX_COLUMNS", "SSLConfig", "extract_ssl", "load_embedding", "read_index"]
@@ -230,7 +230,7 @@ def extract_ssl(utterances: Sequence[Any], out_dir: str | Path, *, model: str, l
     from safetensors.numpy import save
 
     from serkit.audio import io as audio_io
-    from serkit.errors import AudioError
+    from serkit.core.errors import AudioError
 
     config = SSLConfig(model=model, layer=layer, layers=layers, sample_rate=sample_rate, device=device)
     if batch_seconds <= 0:

@@ -22,8 +22,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from serkit.options import call_with_options
-from serkit.registry import Registry
+from serkit.core.options import call_with_options
+from serkit.core.registry import Registry
 
 __all__ = ["TEXT_INPUTS", "TextInput", "list_text_inputs", "register_text_input", "text_input_from_dict",
            "text_input_from_state"]

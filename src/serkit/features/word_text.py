@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from serkit.errors import SerkitError
+from serkit.core.errors import SerkitError
 from serkit.features.text_inputs import TextInput, register_text_input
 
 __all__ = [

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from serkit.errors import AudioError
-from serkit.fileio import atomic_open, atomic_write_text
+from serkit.core.errors import AudioError
+from serkit.core.fileio import atomic_open, atomic_write_text
 from serkit.inference.recognizer import Recognizer, expand_audio_paths
 
 __all__ = ["prediction_rows", "read_transcripts", "write_predictions"]

@@ -39,7 +39,7 @@ import torch
 
 from serkit.audio import io as audio_io
 from serkit.config import InputConfig, from_dict
-from serkit.errors import AudioFileNotFoundError, EmptyAudioError, NoAudioFilesError, NonFiniteAudioError
+from serkit.core.errors import AudioFileNotFoundError, EmptyAudioError, NoAudioFilesError, NonFiniteAudioError
 from serkit.features.pipeline import InputPipeline, Standardizer
 from serkit.features.text_inputs import TextInput, text_input_from_state
 from serkit.training.checkpoint import CheckpointError, load_model_checkpoint
@@ -505,7 +505,7 @@ class Recognizer:
         mark every input as speech.
 
         Raises:
-            serkit.errors.AudioError subclasses naming the file that cannot be read; NoAudioFilesError.
+            serkit.core.errors.AudioError subclasses naming the file that cannot be read; NoAudioFilesError.
         """
         files = expand_audio_paths(paths, must_exist=self.reads_audio)
         if not files:

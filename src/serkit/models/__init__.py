@@ -18,8 +18,8 @@ from typing import Any
 
 from torch import nn
 
-from serkit.options import call_with_options
-from serkit.registry import Registry
+from serkit.core.options import call_with_options
+from serkit.core.registry import Registry
 
 __all__ = ["MODELS", "count_parameters", "create_model", "list_models", "model_arguments", "register_model"]
 

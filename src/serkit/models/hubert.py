@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from serkit.hubert.masking import span_mask
+from serkit.cpt.masking import span_mask
 from serkit.models import register_model
 from serkit.models.layers import lengths_to_mask
 from serkit.models.ssl import frame_lengths, resolve_model_path

@@ -9,7 +9,7 @@ value as a quoted string. Here:
   int, ``3e-4`` a float, ``true`` a bool, ``[1, 2]`` a list, ``'3'`` a string); JSON files get the same values
   written as JSON;
 * the file's schema is checked before anything is written. A ``.chain.yaml`` file is a ``serkit hubert chain``
-  config (:class:`serkit.hubert.chain.ChainConfig`); any other YAML file with a recipe section (``corpus``,
+  config (:class:`serkit.cpt.chain.ChainConfig`); any other YAML file with a recipe section (``corpus``,
   ``train``, ``model``, ``stages``, ``base``, ...) is a recipe (:class:`serkit.config.ExperimentConfig`); JSON
   files and other YAML files (DCNN-BLSTMwA's JSON hparams, tool configs) have no known schema and only get the
   value parsing. For a known schema each edited key must exist there and its value must have the key's type
@@ -54,9 +54,9 @@ from serkit.config import (
     parse_value,
     parse_yaml,
 )
-from serkit.errors import SerkitError
-from serkit.fileio import atomic_write_text
-from serkit.registry import closest_names
+from serkit.core.errors import SerkitError
+from serkit.core.fileio import atomic_write_text
+from serkit.core.registry import closest_names
 
 __all__ = ["Change", "ConfigEditError", "format_value", "get_value", "parse_assignment", "parse_value", "set_values"]
 
@@ -225,7 +225,7 @@ def _schema_of(path: Path, data: Any, fmt: str) -> _Schema | None:
     if fmt != "yaml" or not isinstance(data, dict):
         return None
     if path.name.endswith((".chain.yaml", ".chain.yml")):
-        from serkit.hubert.chain import ChainConfig
+        from serkit.cpt.chain import ChainConfig
 
         return _Schema("chain config", ChainConfig, lambda d: from_dict(ChainConfig, d))
     if any(key in data for key in _RECIPE_SECTIONS):

@@ -19,8 +19,8 @@ from typing import Any
 
 import torch
 
-from serkit.errors import SerkitError
-from serkit.fileio import atomic_open
+from serkit.core.errors import SerkitError
+from serkit.core.fileio import atomic_open
 
 __all__ = ["CheckpointError", "load_checkpoint", "load_model_checkpoint", "save_checkpoint"]
 

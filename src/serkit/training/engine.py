@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from serkit.config import TrainConfig
 from serkit.evaluation.metrics import metrics_from_logits
-from serkit.progress import progress_enabled
+from serkit.core.progress import progress_enabled
 from serkit.training.checkpoint import load_checkpoint, save_checkpoint
 from serkit.training.data import ChunkSet, make_loader, model_inputs, utterance_logits
 from serkit.training.losses import CONTRASTIVE_LOSSES, LOSSES, balanced_class_weights, mixup

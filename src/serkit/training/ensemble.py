@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from serkit.errors import SerkitError
+from serkit.core.errors import SerkitError
 from serkit.evaluation.metrics import classification_report_text, metrics_from_logits
 from serkit.evaluation.report import TEST_SELECTION_WARNING, format_summary, summarize_runs
-from serkit.fileio import atomic_write_json, atomic_write_text
+from serkit.core.fileio import atomic_write_json, atomic_write_text
 
 __all__ = ["ENSEMBLE_METRICS", "Member", "ensemble_fold", "find_members", "load_member", "run_ensemble",
            "score_logits"]

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.utils.class_weight import compute_class_weight
 
-from serkit.registry import Registry
+from serkit.core.registry import Registry
 
 __all__ = ["CONTRASTIVE_LOSSES", "LOSSES", "MixedBatch", "balanced_class_weights", "focal_loss", "mixup", "multilabel_bce",
            "pairwise_contrastive", "supervised_contrastive"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from serkit.registry import Registry
+from serkit.core.registry import Registry
 
 __all__ = ["OPTIMIZERS", "SCHEDULERS", "Schedule", "build_optimizer", "build_scheduler"]
 

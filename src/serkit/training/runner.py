@@ -53,16 +53,16 @@ from serkit.data.corpora import fill_content_hashes, load_corpus
 from serkit.data.labels import TARGETS, LabelSet, apply_label_set, get_label_set
 from serkit.data.protocols import AUTO_PROTOCOL, Fold, choose_protocol, make_folds, protocol_info, write_folds
 from serkit.data.utterance import CANONICAL_EMOTIONS, Utterance, read_manifest
-from serkit.errors import AudioError, SerkitError
+from serkit.core.errors import AudioError, SerkitError
 from serkit.evaluation.metrics import constant_prediction_metrics, metrics_from_logits
 from serkit.evaluation.plots import plot_confusion_matrix, plot_training_curves, plot_tsne
 from serkit.evaluation.report import summarize_runs, write_summary
 from serkit.features.pipeline import InputPipeline, Standardizer
 from serkit.features.spectral import feature_from_dict
 from serkit.features.text_inputs import TEXT_INPUTS, TextInput, text_input_from_dict
-from serkit.fileio import atomic_open, atomic_write_json, atomic_write_text
+from serkit.core.fileio import atomic_open, atomic_write_json, atomic_write_text
 from serkit.models import create_model, model_arguments
-from serkit.progress import progress_enabled
+from serkit.core.progress import progress_enabled
 from serkit.training.checkpoint import load_checkpoint, save_checkpoint
 from serkit.training.data import ChunkSet, utterance_logits
 from serkit.training.engine import TrainOutcome, train_one

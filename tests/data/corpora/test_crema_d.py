@@ -16,7 +16,7 @@ from conftest import shared_corpus
 
 from serkit.cli import main
 from serkit.data.corpora.crema_d import load_crema_d
-from serkit.errors import CorpusLayoutError
+from serkit.core.errors import CorpusLayoutError
 
 DEMOGRAPHICS = '"ActorID","Age","Sex","Race","Ethnicity"\n1001,51,"Male","Caucasian","Not Hispanic"\n' \
                '1002,21,"Female","Caucasian","Not Hispanic"\n'

@@ -11,7 +11,7 @@ from conftest import shared_corpus, write_tone
 
 from serkit.cli import main
 from serkit.data.corpora.emodb import SENTENCES, load_emodb
-from serkit.errors import CorpusLayoutError
+from serkit.core.errors import CorpusLayoutError
 
 
 def read_rows(path: Path) -> dict[str, dict[str, str]]:

@@ -12,7 +12,7 @@ from fake_trees import tree_state
 from serkit.data.corpora import load_corpus
 from serkit.data.corpora.esd import load_esd, read_transcripts
 from serkit.data.corpora.jtes import load_jtes
-from serkit.errors import CorpusLayoutError
+from serkit.core.errors import CorpusLayoutError
 
 # ---------------------------------------------------------------- ESD
 

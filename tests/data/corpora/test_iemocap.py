@@ -12,7 +12,7 @@ from fake_trees import tree_state, write_bytes, write_silence
 from serkit.data.corpora import load_corpus
 from serkit.data.corpora.iemocap import load_iemocap
 from serkit.data.labels import apply_label_set, get_label_set
-from serkit.errors import CorpusLayoutError
+from serkit.core.errors import CorpusLayoutError
 
 # dialog -> [(utterance suffix, code, has wav)]; texts are invented.
 DIALOGS = {

@@ -10,7 +10,7 @@ from fake_trees import tree_state, write_bytes, write_silence
 
 from serkit.data.corpora import load_corpus
 from serkit.data.corpora.kemdy20 import clean_text, load_kemdy20
-from serkit.errors import CorpusLayoutError
+from serkit.core.errors import CorpusLayoutError
 
 HEADER = "Numb,Wav,,Segment ID,Total Evaluation,,,Eval01F,,,Eval02M,,\n"
 SUB_HEADER = ",start,end,,Emotion,Valence,Arousal,Emotion,Valence,Arousal,Emotion,Valence,Arousal\n"

@@ -19,7 +19,7 @@ from serkit.data.corpora.lists import (
     parse_label_map,
 )
 from serkit.data.utterance import Utterance, write_manifest
-from serkit.errors import ManifestError
+from serkit.core.errors import ManifestError
 
 
 def write_text(path: Path, text: str) -> Path:

@@ -12,7 +12,7 @@ from fake_trees import tree_state, write_bytes, write_silence
 
 from serkit.data.corpora import load_corpus
 from serkit.data.corpora.meld import decode_csv, load_meld
-from serkit.errors import CorpusLayoutError
+from serkit.core.errors import CorpusLayoutError
 
 HEADER = ("Sr No.,Utterance,Speaker,Emotion,Sentiment,Dialogue_ID,Utterance_ID,Season,Episode,StartTime,"
           "EndTime\n")

@@ -11,7 +11,7 @@ from fake_trees import tree_state, write_bytes, write_silence
 from serkit.data.corpora import load_corpus
 from serkit.data.corpora.mosei import load_mosei
 from serkit.data.corpora.mosi import load_mosi
-from serkit.errors import CorpusLayoutError
+from serkit.core.errors import CorpusLayoutError
 
 MMSA_HEADER = "video_id,clip_id,text,label,label_T,label_A,label_V,annotation,mode\n"
 EMOTION_HEADER = "video_id,clip_id,text,label,annotation,mode,happy,sad,anger,surprise,disgust,fear\n"

@@ -12,7 +12,7 @@ from conftest import shared_corpus, write_tone
 from serkit.cli import main
 from serkit.data.corpora import load_corpus
 from serkit.data.corpora.ravdess import load_ravdess
-from serkit.errors import CorpusLayoutError
+from serkit.core.errors import CorpusLayoutError
 
 
 def read_rows(path: Path) -> dict[str, dict[str, str]]:

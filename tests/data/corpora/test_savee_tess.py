@@ -11,7 +11,7 @@ from fake_trees import tree_state
 from serkit.data.corpora import load_corpus
 from serkit.data.corpora.savee import load_savee
 from serkit.data.corpora.tess import load_tess
-from serkit.errors import CorpusLayoutError
+from serkit.core.errors import CorpusLayoutError
 
 # ---------------------------------------------------------------- SAVEE
 

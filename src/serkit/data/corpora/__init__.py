@@ -26,10 +26,10 @@ from typing import Any
 from serkit.audio import io as audio_io
 from serkit.audio.io import find_audio
 from serkit.data.utterance import Utterance
-from serkit.errors import AudioError, CorpusLayoutError
-from serkit.fileio import file_digest
-from serkit.options import call_with_options
-from serkit.registry import Registry
+from serkit.core.errors import AudioError, CorpusLayoutError
+from serkit.core.fileio import file_digest
+from serkit.core.options import call_with_options
+from serkit.core.registry import Registry
 
 __all__ = [
     "CORPORA",

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from serkit.data.corpora import find_audio, register_corpus, require_dir
 from serkit.data.utterance import Utterance
-from serkit.errors import CorpusLayoutError
+from serkit.core.errors import CorpusLayoutError
 
 EMOTIONS = {"W": "angry", "L": "boredom", "E": "disgust", "A": "fearful", "F": "happy", "T": "sad", "N": "neutral"}
 GENDERS = {"03": "male", "08": "female", "09": "female", "10": "male", "11": "male", "12": "male", "13": "female",

@@ -27,8 +27,8 @@ from serkit.audio.io import AUDIO_EXTENSIONS
 from serkit.data.corpora import register_corpus
 from serkit.data.corpora.iemocap import EMOTIONS as IEMOCAP_EMOTIONS
 from serkit.data.utterance import CANONICAL_EMOTIONS, Utterance, read_manifest
-from serkit.errors import ManifestError
-from serkit.options import parse_key_values
+from serkit.core.errors import ManifestError
+from serkit.core.options import parse_key_values
 
 #: Speaker-id parsers for utterance names: name -> (speaker, session, gender), or None if the name does not fit.
 SpeakerParser = Callable[[str], tuple[str, str, str] | None]

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from serkit.data.corpora import find_file, register_corpus, require_dir
 from serkit.data.utterance import Utterance
-from serkit.errors import CorpusLayoutError
+from serkit.core.errors import CorpusLayoutError
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from serkit.data.corpora import find_audio, register_corpus, require_dir
 from serkit.data.utterance import Utterance
-from serkit.errors import CorpusLayoutError
+from serkit.core.errors import CorpusLayoutError
 
 EMOTIONS = {"01": "neutral", "02": "calm", "03": "happy", "04": "sad", "05": "angry", "06": "fearful",
             "07": "disgust", "08": "surprised"}

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from serkit.data.corpora import find_audio, register_corpus
 from serkit.data.utterance import CANONICAL_EMOTIONS, Utterance
-from serkit.errors import CorpusLayoutError, ManifestError
+from serkit.core.errors import CorpusLayoutError, ManifestError
 
 __all__ = ["EMOTION_ALIASES", "REQUIRED_COLUMNS", "canonical_emotion", "load_recordings"]
 

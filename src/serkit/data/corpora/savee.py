@@ -14,7 +14,7 @@ from pathlib import Path
 
 from serkit.data.corpora import find_audio, register_corpus, require_dir
 from serkit.data.utterance import Utterance
-from serkit.errors import CorpusLayoutError
+from serkit.core.errors import CorpusLayoutError
 
 # Two-letter codes come first in the pattern so that "sa01" is never read as code "s".
 EMOTIONS = {"sa": "sad", "su": "surprised", "a": "angry", "d": "disgust", "f": "fearful", "h": "happy", "n": "neutral"}

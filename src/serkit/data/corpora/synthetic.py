@@ -22,7 +22,7 @@ from pathlib import Path
 
 from serkit.data.corpora import find_audio, register_corpus, require_dir
 from serkit.data.utterance import CANONICAL_EMOTIONS, Utterance
-from serkit.errors import CorpusLayoutError
+from serkit.core.errors import CorpusLayoutError
 
 _NAME = re.compile(r"^(spk\d+)_([a-z]+)_(\d+)$")
 _LAYOUT = ("ROOT/speakers.csv (speaker,gender,...) and ROOT/audio/SPEAKER_EMOTION_TAKE.flac "

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from serkit.data.corpora import find_audio, register_corpus, require_dir
 from serkit.data.utterance import Utterance
-from serkit.errors import CorpusLayoutError
+from serkit.core.errors import CorpusLayoutError
 
 EMOTIONS = {"angry": "angry", "disgust": "disgust", "fear": "fearful", "happy": "happy", "neutral": "neutral",
             "ps": "surprised", "sad": "sad"}

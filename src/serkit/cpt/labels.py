@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from serkit.errors import ManifestError, SerkitError
-from serkit.fileio import atomic_write_text
-from serkit.hubert.features import FeatureStore
-from serkit.hubert.kmeans import load_centroids
+from serkit.core.errors import ManifestError, SerkitError
+from serkit.core.fileio import atomic_write_text
+from serkit.cpt.features import FeatureStore
+from serkit.cpt.kmeans import load_centroids
 
 __all__ = ["LabelledUtterance", "assign_labels", "nearest_centroids", "read_label_list"]
 

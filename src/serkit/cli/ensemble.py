@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from serkit.cli_args import InputPath, OutputPath
+from serkit.cli.paths import InputPath, OutputPath
 
 __all__ = ["add_commands"]
 

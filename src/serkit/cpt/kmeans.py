@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from serkit.errors import SerkitError
-from serkit.fileio import atomic_open, atomic_write_json
-from serkit.hubert.features import FeatureStore
+from serkit.core.errors import SerkitError
+from serkit.core.fileio import atomic_open, atomic_write_json
+from serkit.cpt.features import FeatureStore
 
 __all__ = ["fit_kmeans", "import_kmeans", "load_centroids"]
 
@@ -46,7 +46,7 @@ def fit_kmeans(features: str | Path | FeatureStore, out_dir: str | Path, *, clus
     A finished folder with the same settings and ids is kept (resume); different ones raise.
 
     Args:
-        features: feature folder (:mod:`serkit.hubert.features`).
+        features: feature folder (:mod:`serkit.cpt.features`).
         clusters: k (TAPT 500, emotion clustering 50).
         ids: the utterances whose frames are clustered: a fold's pre-training list, never its test part.
         fraction: of those utterances, chosen with ``seed`` (the original ``--percent``; 1 = all).

@@ -7,7 +7,7 @@ import pytest
 import torch
 import transformers
 
-from serkit.hubert.pretrain import crop_batch, frame_geometry
+from serkit.cpt.pretrain import crop_batch, frame_geometry
 from serkit.models.ssl import frame_lengths
 
 #: hubert-base-ls960's convolutional front end, with narrow channels (the geometry is what matters here) and layer

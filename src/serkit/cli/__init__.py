@@ -1,10 +1,10 @@
 """The ``serkit`` command. Thin: parses arguments, calls library functions, prints results.
 
-Errors that come from bad input (:class:`serkit.errors.SerkitError`, unknown names, bad options) are printed as
+Errors that come from bad input (:class:`serkit.core.errors.SerkitError`, unknown names, bad options) are printed as
 one line ``serkit: error: ...`` with exit code 2, operating-system errors (disk full, permissions, a folder
 where a file is expected) as one line naming the path with exit code 1; ``--debug`` or ``SERKIT_DEBUG=1`` shows
 the traceback. Anything else is a bug and keeps its traceback. Path arguments use the types of
-:mod:`serkit.cli_args`, so no command writes over one of its inputs.
+:mod:`serkit.cli.paths`, so no command writes over one of its inputs.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from serkit import __version__
-from serkit.cli_args import (
+from serkit.cli.paths import (
     CorpusPath,
     InputPath,
     ManifestPath,
@@ -24,20 +24,20 @@ from serkit.cli_args import (
     guard_arguments,
     manifest_corpus,
 )
-from serkit.errors import SerkitError
+from serkit.core.errors import SerkitError
 
 __all__ = ["build_parser", "main"]
 
 #: Modules that add their own sub-commands: each defines ``add_commands(commands)`` taking the sub-parsers object
 #: of ``serkit`` and setting ``func`` on every parser it adds. One module per family keeps this file thin.
-_COMMAND_MODULES = ("serkit.cli_config", "serkit.cli_fusion", "serkit.cli_ssl", "serkit.cli_hubert")
+_COMMAND_MODULES = ("serkit.cli.config", "serkit.cli.ensemble", "serkit.cli.features", "serkit.cli.cpt")
 
 
 def _cmd_corpus_list(args: argparse.Namespace) -> int:
     import inspect
 
     from serkit.data.corpora import CORPORA
-    from serkit.options import option_names
+    from serkit.core.options import option_names
 
     for name in CORPORA.names():
         loader = CORPORA.get(name)
@@ -59,7 +59,7 @@ def _load_labelled(args: argparse.Namespace):
     """Corpus utterances after the optional --labels/--merge filter, and a note on what was left out."""
     from serkit.data.corpora import load_corpus
     from serkit.data.labels import apply_label_set, parse_label_set
-    from serkit.options import parse_key_values
+    from serkit.core.options import parse_key_values
 
     utterances = load_corpus(args.name, args.root, options=parse_key_values(args.opt),
                              durations=not args.no_durations, content_hashes=not args.no_hash,
@@ -111,7 +111,7 @@ def _cmd_corpus_stats(args: argparse.Namespace) -> int:
 def _cmd_corpus_folds(args: argparse.Namespace) -> int:
     from serkit.data.protocols import choose_protocol, describe_folds, make_folds, write_folds
     from serkit.data.utterance import read_manifest
-    from serkit.options import parse_key_values
+    from serkit.core.options import parse_key_values
 
     utterances = read_manifest(args.manifest)
     options = parse_key_values(args.opt)
@@ -160,7 +160,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     from serkit.config import load_experiment
     from serkit.evaluation.report import format_summary
-    from serkit.fileio import check_outputs, protect_inputs
+    from serkit.core.fileio import check_outputs, protect_inputs
     from serkit.training.runner import run_experiment
 
     config = load_experiment(args.recipe, args.set)
@@ -353,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     """
     import os
 
-    from serkit.fileio import protect_inputs
+    from serkit.core.fileio import protect_inputs
 
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -7,7 +7,7 @@ Every command declares its path arguments with one of these types instead of ``P
     prepare.add_argument("-o", "--output", type=OutputPath)  # refused if it is an input or inside a corpus
 
 :func:`guard_arguments` (called by ``serkit``'s ``main`` before the command runs) collects them from the parsed
-arguments, refuses a bad output before any work, and returns the inputs for :func:`serkit.fileio.protect_inputs`,
+arguments, refuses a bad output before any work, and returns the inputs for :func:`serkit.core.fileio.protect_inputs`,
 which makes the atomic writer refuse them too. A new command gets the check by using the types.
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from serkit.fileio import check_outputs, corpus_folder
+from serkit.core.fileio import check_outputs, corpus_folder
 
 __all__ = ["CorpusPath", "InputPath", "ManifestPath", "OutputPath", "OutputTree", "guard_arguments",
            "manifest_corpus"]
@@ -52,7 +52,7 @@ def _values(args: argparse.Namespace):
 def manifest_corpus(manifest: Path) -> list[Path]:
     """The corpus folder of the audio a manifest lists; [] if it cannot be read (the command then says why)."""
     from serkit.data.utterance import read_manifest
-    from serkit.errors import SerkitError
+    from serkit.core.errors import SerkitError
 
     try:
         return corpus_folder(u.path for u in read_manifest(manifest))
@@ -64,7 +64,7 @@ def guard_arguments(args: argparse.Namespace) -> tuple[list[Path], list[Path]]:
     """Refuse outputs that are inputs (or lie inside a corpus read); return (input paths, corpus folders).
 
     Raises:
-        serkit.errors.OutputOverwritesInputError: naming both paths.
+        serkit.core.errors.OutputOverwritesInputError: naming both paths.
     """
     values = [value for value in _values(args) if isinstance(value, Path)]
     inputs = [value for value in values if isinstance(value, InputPath)]

@@ -34,9 +34,9 @@ import numpy as np
 from serkit.config import ExperimentConfig, from_dict, load_experiment, read_yaml, to_dict, write_yaml
 from serkit.data.protocols import Fold, make_folds
 from serkit.data.utterance import Utterance, write_manifest
-from serkit.errors import SerkitError
-from serkit.fileio import atomic_write_json, atomic_write_text
-from serkit.hubert.pretrain import PretrainConfig
+from serkit.core.errors import SerkitError
+from serkit.core.fileio import atomic_write_json, atomic_write_text
+from serkit.cpt.pretrain import PretrainConfig
 
 __all__ = ["TRANSDUCTIVE_NOTE", "ChainConfig", "KMeansSettings", "PhaseConfig", "format_report", "load_chain",
            "mark_transductive", "pretraining_lists", "run_chain"]
@@ -46,7 +46,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class KMeansSettings:
-    """MiniBatchKMeans settings (the original's defaults; see :func:`serkit.hubert.kmeans.fit_kmeans`)."""
+    """MiniBatchKMeans settings (the original's defaults; see :func:`serkit.cpt.kmeans.fit_kmeans`)."""
 
     clusters: int = 500
     n_init: int = 20
@@ -163,11 +163,11 @@ def _fine_tune(recipe: Path, config: ChainConfig, fold_index: int, fold_name: st
 def _phase(phase: PhaseConfig, *, name: str, features: Path, fold_dir: Path, train_ids: list[str],
            valid_ids: list[str], init: str) -> Path:
     """k-means -> labels -> pre-training -> export of one phase; returns the exported encoder folder."""
-    from serkit.hubert.export import export_pretrained
-    from serkit.hubert.features import FeatureStore
-    from serkit.hubert.kmeans import fit_kmeans, import_kmeans, load_centroids
-    from serkit.hubert.labels import assign_labels
-    from serkit.hubert.pretrain import pretrain
+    from serkit.cpt.export import export_pretrained
+    from serkit.cpt.features import FeatureStore
+    from serkit.cpt.kmeans import fit_kmeans, import_kmeans, load_centroids
+    from serkit.cpt.labels import assign_labels
+    from serkit.cpt.pretrain import pretrain
 
     root = fold_dir / name
     kmeans_dir = root / "kmeans"
@@ -223,8 +223,8 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
 
 def run_chain(config: ChainConfig, recipe: str | Path, out_dir: str | Path) -> dict[str, Any]:
     """Run (or resume) every phase for every selected fold and write the report; returns the report dict."""
-    from serkit.hubert.export import export_finetuned
-    from serkit.hubert.features import extract_features
+    from serkit.cpt.export import export_finetuned
+    from serkit.cpt.features import extract_features
     from serkit.training.runner import load_utterances
 
     out_dir = Path(out_dir)

@@ -11,7 +11,7 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from serkit.registry import closest_names
+from serkit.core.registry import closest_names
 
 __all__ = ["call_with_options", "option_names", "parse_key_values"]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from serkit.config import load_experiment
 from serkit.data.protocols import make_folds
-from serkit.hubert.chain import load_chain, pretraining_lists
+from serkit.cpt.chain import load_chain, pretraining_lists
 from serkit.training.runner import load_utterances
 
 
@@ -49,8 +49,8 @@ def test_transductive_lists_hold_the_test_session_as_the_original_did(iemocap5: 
 
 
 def test_transductive_reports_say_so(tmp_path: Path):
-    from serkit.fileio import atomic_write_json
-    from serkit.hubert.chain import TRANSDUCTIVE_NOTE, format_report, mark_transductive
+    from serkit.core.fileio import atomic_write_json
+    from serkit.cpt.chain import TRANSDUCTIVE_NOTE, format_report, mark_transductive
 
     scores = {"wa": {"mean": 0.5, "std": 0.1, "n": 2}, "ua": {"mean": 0.4, "std": 0.1, "n": 2}}
     report = {"name": "x", "protocol": "leave_one_session_out", "selection": "validation", "transductive": True,
@@ -71,8 +71,8 @@ def test_transductive_reports_say_so(tmp_path: Path):
 def test_a_pickled_kmeans_in_the_chain_needs_trust(tmp_path: Path):
     import pytest
 
-    from serkit.errors import SerkitError
-    from serkit.hubert.chain import _phase
+    from serkit.core.errors import SerkitError
+    from serkit.cpt.chain import _phase
 
     config, _ = load_chain(RECIPES / "iemocap_loso_cpt.chain.yaml", ["tapt.pretrained_kmeans=km500.bin"])
     assert config.tapt.pretrained_kmeans == str((RECIPES / "km500.bin").resolve())  # relative to the chain file

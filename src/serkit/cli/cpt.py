@@ -1,4 +1,4 @@
-"""``serkit hubert ...``: the CPT-HuBERT stages (see :mod:`serkit.hubert`). Thin: parses, calls, prints.
+"""``serkit hubert ...``: the CPT-HuBERT stages (see :mod:`serkit.cpt`). Thin: parses, calls, prints.
 
     serkit hubert features MANIFEST.csv -o EXP/features/start_L9 --model facebook/hubert-base-ls960 --layer 9
     serkit hubert kmeans EXP/features/start_L9 -o EXP/kmeans500 --clusters 500 [--ids train.csv]
@@ -19,7 +19,7 @@ import argparse
 import json
 from pathlib import Path
 
-from serkit.cli_args import InputPath, ManifestPath, OutputPath
+from serkit.cli.paths import InputPath, ManifestPath, OutputPath
 
 __all__ = ["add_commands"]
 
@@ -36,7 +36,7 @@ def _cmd_features(args: argparse.Namespace) -> int:
     import torch
 
     from serkit.data.utterance import read_manifest
-    from serkit.hubert.features import extract_features
+    from serkit.cpt.features import extract_features
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     out = extract_features(read_manifest(args.manifest), args.output, model=args.model, layer=args.layer,
@@ -46,7 +46,7 @@ def _cmd_features(args: argparse.Namespace) -> int:
 
 
 def _cmd_kmeans(args: argparse.Namespace) -> int:
-    from serkit.hubert.kmeans import fit_kmeans, import_kmeans
+    from serkit.cpt.kmeans import fit_kmeans, import_kmeans
 
     if args.import_file is not None:
         out = import_kmeans(args.import_file, args.output, trust_pickle=args.trust_pickle)
@@ -62,14 +62,14 @@ def _cmd_kmeans(args: argparse.Namespace) -> int:
 
 
 def _cmd_labels(args: argparse.Namespace) -> int:
-    from serkit.hubert.labels import assign_labels
+    from serkit.cpt.labels import assign_labels
 
     print(f"labels: {assign_labels(args.features, args.kmeans, args.output, ids=_ids(args.ids))}")
     return 0
 
 
 def _cmd_pretrain(args: argparse.Namespace) -> int:
-    from serkit.hubert.pretrain import load_pretrain_config, pretrain
+    from serkit.cpt.pretrain import load_pretrain_config, pretrain
 
     config = load_pretrain_config(args.config, args.set)
     result = pretrain(config, init=args.init, train_labels=args.train, valid_labels=args.valid,
@@ -80,7 +80,7 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from serkit.hubert.export import export_finetuned, export_pretrained
+    from serkit.cpt.export import export_finetuned, export_pretrained
 
     if (args.pretrain_dir is None) == (args.finetuned is None):
         raise ValueError("export: give either a pre-training folder or --finetuned best.pt.")
@@ -93,7 +93,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_chain(args: argparse.Namespace) -> int:
-    from serkit.hubert.chain import format_report, load_chain, run_chain
+    from serkit.cpt.chain import format_report, load_chain, run_chain
 
     config, recipe = load_chain(args.chain, args.set)
     output = args.out or Path("runs") / config.name
@@ -104,7 +104,7 @@ def _cmd_chain(args: argparse.Namespace) -> int:
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
-    from serkit.hubert.export import EXPORT_CHOICES
+    from serkit.cpt.export import EXPORT_CHOICES
 
     hubert = commands.add_parser("hubert", help="CPT-HuBERT stages: features, kmeans, labels, pretrain, export, "
                                  "chain")

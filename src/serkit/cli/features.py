@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from serkit.cli_args import ManifestPath, OutputPath
+from serkit.cli.paths import ManifestPath, OutputPath
 
 __all__ = ["add_commands"]
 
@@ -15,7 +15,7 @@ def _cmd_features_ssl(args: argparse.Namespace) -> int:
 
     from serkit.data.utterance import read_manifest
     from serkit.features.ssl import extract_ssl
-    from serkit.progress import progress_enabled
+    from serkit.core.progress import progress_enabled
 
     utterances = read_manifest(args.manifest)
     if args.limit:

@@ -12,12 +12,12 @@ import torch.nn.functional as F
 from hubert_fakes import write_voiced
 
 from serkit.data.utterance import Utterance
-from serkit.hubert import pretrain as pretrain_module
-from serkit.hubert.features import extract_features
-from serkit.hubert.kmeans import fit_kmeans
-from serkit.hubert.labels import assign_labels
-from serkit.hubert.masking import span_mask
-from serkit.hubert.pretrain import (
+from serkit.cpt import pretrain as pretrain_module
+from serkit.cpt.features import extract_features
+from serkit.cpt.kmeans import fit_kmeans
+from serkit.cpt.labels import assign_labels
+from serkit.cpt.masking import span_mask
+from serkit.cpt.pretrain import (
     PretrainConfig,
     bucket_batches,
     cosine_logits,
@@ -148,7 +148,7 @@ def test_a_finished_run_is_skipped_and_another_config_refused(tiny_hubert, label
     first = pretrain(settings, init=str(tiny_hubert), train_labels=train, out_dir=tmp_path / "run")
     assert pretrain(settings, init=str(tiny_hubert), train_labels=train, out_dir=tmp_path / "run")["steps"] == \
         first["steps"]
-    from serkit.errors import SerkitError
+    from serkit.core.errors import SerkitError
 
     with pytest.raises(SerkitError, match="another pre-training run"):
         pretrain(PretrainConfig(num_classes=6, max_updates=2, warmup_updates=0, progress=False),

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from serkit.data.utterance import Utterance
-from serkit.errors import SerkitError
-from serkit.fileio import atomic_open, atomic_write_json
+from serkit.core.errors import SerkitError
+from serkit.core.fileio import atomic_open, atomic_write_json
 
 __all__ = ["FeatureStore", "extract_features", "shard_slices"]
 
@@ -140,7 +140,7 @@ def extract_features(utterances: Sequence[Utterance], out_dir: str | Path, *, mo
         load_feature_extractor,
         resolve_model_path,
     )
-    from serkit.progress import progress_enabled
+    from serkit.core.progress import progress_enabled
 
     root = Path(out_dir)
     ids = [u.id for u in utterances]

@@ -16,8 +16,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from serkit.errors import SerkitError
-from serkit.fileio import atomic_write_json
+from serkit.core.errors import SerkitError
+from serkit.core.fileio import atomic_write_json
 from serkit.training.checkpoint import load_checkpoint
 
 __all__ = ["EXPORT_CHOICES", "export_finetuned", "export_pretrained"]

@@ -46,10 +46,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from serkit.config import from_dict, read_yaml, to_dict, write_yaml
-from serkit.errors import SerkitError
-from serkit.fileio import atomic_write_json
-from serkit.hubert.labels import LabelledUtterance, read_label_list
-from serkit.hubert.masking import span_mask
+from serkit.core.errors import SerkitError
+from serkit.core.fileio import atomic_write_json
+from serkit.cpt.labels import LabelledUtterance, read_label_list
+from serkit.cpt.masking import span_mask
 from serkit.training.checkpoint import load_checkpoint, save_checkpoint
 
 __all__ = ["HubertPretrainModel", "PretrainConfig", "bucket_batches", "cosine_logits", "crop_batch",
@@ -474,7 +474,7 @@ def pretrain(config: PretrainConfig, *, init: str, train_labels: str | Path, out
 
     from tqdm.auto import tqdm
 
-    from serkit.progress import progress_enabled
+    from serkit.core.progress import progress_enabled
 
     bar = tqdm(total=config.max_updates, initial=step, desc="pretrain", leave=False,
                disable=not progress_enabled(config.progress) or not accelerator.is_local_main_process)

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from serkit.errors import OutputOverwritesInputError
+from serkit.core.errors import OutputOverwritesInputError
 
 __all__ = ["atomic_open", "atomic_write_json", "atomic_write_text", "check_outputs", "corpus_folder", "file_digest", "protect_inputs"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from serkit.cli_args import InputPath
+from serkit.cli.paths import InputPath
 
 __all__ = ["add_commands"]
 

@@ -13,10 +13,10 @@ from hubert_fakes import save_tiny_hubert, write_voiced
 
 from serkit.cli import main
 from serkit.data.utterance import Utterance, write_manifest
-from serkit.errors import SerkitError
-from serkit.hubert.features import FeatureStore
-from serkit.hubert.kmeans import load_centroids
-from serkit.hubert.labels import read_label_list
+from serkit.core.errors import SerkitError
+from serkit.cpt.features import FeatureStore
+from serkit.cpt.kmeans import load_centroids
+from serkit.cpt.labels import read_label_list
 from serkit.models.ssl import frame_lengths
 from serkit.training.checkpoint import load_checkpoint
 
