@@ -39,12 +39,25 @@ def save_random_wav2vec2(folder: Path) -> Path:
     from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2Model
 
     torch.manual_seed(0)
-    config = Wav2Vec2Config(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128,
-                            conv_dim=(64, 64, 64), conv_kernel=(10, 8, 4), conv_stride=(5, 4, 4),
-                            num_feat_extract_layers=3, feat_extract_norm="layer", do_stable_layer_norm=True,
-                            num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4, vocab_size=8)
+    config = Wav2Vec2Config(
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=128,
+        conv_dim=(64, 64, 64),
+        conv_kernel=(10, 8, 4),
+        conv_stride=(5, 4, 4),
+        num_feat_extract_layers=3,
+        feat_extract_norm="layer",
+        do_stable_layer_norm=True,
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=4,
+        vocab_size=8,
+    )
     Wav2Vec2Model(config).save_pretrained(folder)  # 320 samples per frame: 20 ms, like wav2vec2-base
-    Wav2Vec2FeatureExtractor(sampling_rate=16000, do_normalize=True, return_attention_mask=True).save_pretrained(folder)
+    Wav2Vec2FeatureExtractor(
+        sampling_rate=16000, do_normalize=True, return_attention_mask=True
+    ).save_pretrained(folder)
     return folder
 
 
@@ -52,12 +65,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--meld", type=Path, default=MELD, help="folder of the MELD *_sent_emo.csv files")
-    parser.add_argument("--per-emotion", type=int, default=30,
-                        help="dev utterances per emotion; train has 4x, test 2x as many")
+    parser.add_argument(
+        "--per-emotion",
+        type=int,
+        default=30,
+        help="dev utterances per emotion; train has 4x, test 2x as many",
+    )
     args = parser.parse_args()
 
-    utterances = load_corpus("meld", args.meld, options={"missing_audio": "keep"}, durations=False,
-                             content_hashes=False)
+    utterances = load_corpus(
+        "meld", args.meld, options={"missing_audio": "keep"}, durations=False, content_hashes=False
+    )
     taken: Counter = Counter()
     subset = []
     for utt in utterances:
@@ -69,8 +87,14 @@ def main() -> None:
     per_emotion = Counter(u.emotion for u in subset)
     speakers = 10
     takes = -(-max(per_emotion.values()) // speakers)
-    synthetic = generate_corpus(args.out / "synthetic", num_speakers=speakers, utterances_per_emotion=takes,
-                                emotions=EMOTIONS, duration_range=(1.0, 2.5), seed=0)
+    synthetic = generate_corpus(
+        args.out / "synthetic",
+        num_speakers=speakers,
+        utterances_per_emotion=takes,
+        emotions=EMOTIONS,
+        duration_range=(1.0, 2.5),
+        seed=0,
+    )
     files = {emotion: sorted((synthetic / "audio").glob(f"*_{emotion}_*.flac")) for emotion in EMOTIONS}
     used: Counter = Counter()
     paired = []
@@ -80,13 +104,19 @@ def main() -> None:
         paired.append(replace(utt, path=str(path), extra={**utt.extra, "synthetic_audio": path.name}))
     manifest = write_manifest(paired, args.out / "manifest.csv")
     encoder = save_random_wav2vec2(args.out / "wav2vec2-random-64")
-    print(f"wrote {manifest}: {len(paired)} MELD utterances ({dict(sorted(Counter(u.extra['split'] for u in paired).items()))}),"
-          f" {dict(sorted(per_emotion.items()))}, each with a synthetic utterance of its emotion")
+    print(
+        f"wrote {manifest}: {len(paired)} MELD utterances ({dict(sorted(Counter(u.extra['split'] for u in paired).items()))}),"
+        f" {dict(sorted(per_emotion.items()))}, each with a synthetic utterance of its emotion"
+    )
     print(f"random audio encoder: {encoder}")
     print("then, for example:")
-    print(f"  serkit features ssl {manifest} --model {encoder} -o {args.out}/emb --cache-dir {args.out}/cache")
-    print(f"  serkit train recipes/case/meld_minilm_case_attention.yaml --out {args.out}/case_attention "
-          f"--set corpus.manifest={manifest} --set features.model={encoder} --set cache_dir={args.out}/cache")
+    print(
+        f"  serkit features ssl {manifest} --model {encoder} -o {args.out}/emb --cache-dir {args.out}/cache"
+    )
+    print(
+        f"  serkit train recipes/case/meld_minilm_case_attention.yaml --out {args.out}/case_attention "
+        f"--set corpus.manifest={manifest} --set features.model={encoder} --set cache_dir={args.out}/cache"
+    )
 
 
 if __name__ == "__main__":

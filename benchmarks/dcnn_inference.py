@@ -65,16 +65,21 @@ def main() -> None:
     segments = images.shape[0]
     as_frames = images[:, None]  # stage 1 at prediction: 11 chunks of one segment each
     as_utterance, lengths = images[None], torch.tensor([segments])
-    print(f"one 4 s utterance: {segments} segments of {tuple(images.shape[1:])}; alexnet "
-          f"{count_parameters(alexnet):,} parameters, dcnn_blstm {count_parameters(blstm):,}")
+    print(
+        f"one 4 s utterance: {segments} segments of {tuple(images.shape[1:])}; alexnet "
+        f"{count_parameters(alexnet):,} parameters, dcnn_blstm {count_parameters(blstm):,}"
+    )
     cases = {
         "features (dcnn_segments, 227 px)": lambda: feature.compute(waveform),
         "alexnet, 11 segments": lambda: alexnet(as_frames, torch.ones(segments, dtype=torch.long)),
         "dcnn_blstm, 1 x 11 segments": lambda: blstm(as_utterance, lengths),
-        "alexnet (64 px + resize_to 227)": lambda: alexnet_resizing(small[:, None],
-                                                                    torch.ones(segments, dtype=torch.long)),
+        "alexnet (64 px + resize_to 227)": lambda: alexnet_resizing(
+            small[:, None], torch.ones(segments, dtype=torch.long)
+        ),
     }
-    print(f"{'per utterance':<36}" + "".join(f"{f'{t} thread(s): median / min ms':>34}" for t in args.threads))
+    print(
+        f"{'per utterance':<36}" + "".join(f"{f'{t} thread(s): median / min ms':>34}" for t in args.threads)
+    )
     results = {name: [] for name in cases}
     for threads in args.threads:
         torch.set_num_threads(threads)

@@ -62,8 +62,16 @@ def librosa_mfcc(librosa, clips: np.ndarray) -> np.ndarray:
 
 def librosa_dcnn(librosa, clips: np.ndarray) -> np.ndarray:
     """The DCNN image with librosa: pre-emphasis, +1e-8, HTK mel (64 bands, 20 Hz-8 kHz), log, deltas."""
-    mel = librosa.feature.melspectrogram(y=pre_emphasis(clips, 0.97) + 1e-8, sr=SAMPLE_RATE, n_fft=400,
-                                         hop_length=160, n_mels=64, fmin=20.0, htk=True, pad_mode="reflect")
+    mel = librosa.feature.melspectrogram(
+        y=pre_emphasis(clips, 0.97) + 1e-8,
+        sr=SAMPLE_RATE,
+        n_fft=400,
+        hop_length=160,
+        n_mels=64,
+        fmin=20.0,
+        htk=True,
+        pad_mode="reflect",
+    )
     static = np.log(mel + 1e-10)
     delta = librosa.feature.delta(static, width=5, mode="nearest")
     return np.stack([static, delta, librosa.feature.delta(delta, width=5, mode="nearest")], axis=-3)
@@ -110,8 +118,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clips", type=int, default=32, help="number of clips (default 32)")
     parser.add_argument("--seconds", type=float, default=3.0, help="clip length in seconds (default 3)")
-    parser.add_argument("--source", choices=("auto", "ravdess", "synthetic"), default="auto",
-                        help="auto = RAVDESS when ../shared/data/ravdess is present, else synthetic")
+    parser.add_argument(
+        "--source",
+        choices=("auto", "ravdess", "synthetic"),
+        default="auto",
+        help="auto = RAVDESS when ../shared/data/ravdess is present, else synthetic",
+    )
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per measurement; the best is kept")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts to measure")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic clips")
@@ -122,8 +134,11 @@ def main() -> None:
     source = args.source
     if source == "auto":
         source = "ravdess" if RAVDESS.is_dir() else "synthetic"
-    clips = ravdess_clips(args.clips, args.seconds) if source == "ravdess" else \
-        synthetic_clips(args.clips, args.seconds, args.seed)
+    clips = (
+        ravdess_clips(args.clips, args.seconds)
+        if source == "ravdess"
+        else synthetic_clips(args.clips, args.seconds, args.seed)
+    )
 
     mfcc = MFCCConfig()
     dcnn = ThreeChannelLogMelConfig()
@@ -132,8 +147,10 @@ def main() -> None:
         "3ch log-mel (DCNN, 64)": (lambda x: dcnn.compute(x), lambda x: librosa_dcnn(librosa, x)),
     }
 
-    print(f"{len(clips)} clips of {args.seconds:g} s ({source}), torch {torch.__version__}, "
-          f"librosa {librosa.__version__}, best of {args.repeats}\n")
+    print(
+        f"{len(clips)} clips of {args.seconds:g} s ({source}), torch {torch.__version__}, "
+        f"librosa {librosa.__version__}, best of {args.repeats}\n"
+    )
     for name, (ours, reference) in features.items():
         difference = np.abs(ours(clips[0]).numpy() - reference(clips[0])).max()
         print(f"{name}: max |ours - librosa| on clip 0 = {difference:.2e}")
@@ -147,12 +164,17 @@ def main() -> None:
             with thread_limit(threads):
                 for mode in ("per clip", "batched"):
                     ours_rate = len(clips) / best_time(lambda f=ours, m=mode: run(f, clips, m), args.repeats)
-                    reference_rate = len(clips) / best_time(lambda f=reference, m=mode: run(f, clips, m),
-                                                            args.repeats)
-                    print(f"| {name:<24} | {mode:<9} | {threads:>7} | {ours_rate:>12.1f} | {reference_rate:>15.1f} "
-                          f"| {ours_rate / reference_rate:>13.2f}x |")
-    print("\nbatched librosa = librosa's multichannel input (one call on a (clips, samples) array); note that "
-          "librosa then applies MFCC's top_db floor over the whole batch, serkit per clip.")
+                    reference_rate = len(clips) / best_time(
+                        lambda f=reference, m=mode: run(f, clips, m), args.repeats
+                    )
+                    print(
+                        f"| {name:<24} | {mode:<9} | {threads:>7} | {ours_rate:>12.1f} | {reference_rate:>15.1f} "
+                        f"| {ours_rate / reference_rate:>13.2f}x |"
+                    )
+    print(
+        "\nbatched librosa = librosa's multichannel input (one call on a (clips, samples) array); note that "
+        "librosa then applies MFCC's top_db floor over the whole batch, serkit per clip."
+    )
 
 
 if __name__ == "__main__":

@@ -77,13 +77,30 @@ def main() -> None:
     written = build_tree(args.out / "MELD.Raw")
     print(f"generated {written} clips in {time.perf_counter() - start:.0f} s under {args.out / 'MELD.Raw'}")
     run = args.out / f"run_{args.model}"
-    overrides = [f"corpus.root={args.out / 'MELD.Raw'}", f"seeds={args.seeds}", f"train.epochs={args.epochs}",
-                 f"model.args.hidden_dim={args.hidden_dim}", f"model.args.ff_dim={2 * args.hidden_dim}",
-                 "model.args.word_dim=100", "train.batch_size=64", "train.lr=0.0005", "train.threads=1",
-                 "train.progress=false", "input.max_seconds=1.0", f"cache_dir={args.out / 'feature_cache'}"]
+    overrides = [
+        f"corpus.root={args.out / 'MELD.Raw'}",
+        f"seeds={args.seeds}",
+        f"train.epochs={args.epochs}",
+        f"model.args.hidden_dim={args.hidden_dim}",
+        f"model.args.ff_dim={2 * args.hidden_dim}",
+        "model.args.word_dim=100",
+        "train.batch_size=64",
+        "train.lr=0.0005",
+        "train.threads=1",
+        "train.progress=false",
+        "input.max_seconds=1.0",
+        f"cache_dir={args.out / 'feature_cache'}",
+    ]
     start = time.perf_counter()
-    code = serkit(["train", str(REPO / "recipes" / "mat" / f"meld_{args.model}.yaml"), "--out", str(run),
-                   *[item for o in overrides for item in ("--set", o)]])
+    code = serkit(
+        [
+            "train",
+            str(REPO / "recipes" / "mat" / f"meld_{args.model}.yaml"),
+            "--out",
+            str(run),
+            *[item for o in overrides for item in ("--set", o)],
+        ]
+    )
     print(f"serkit train: exit {code}, {time.perf_counter() - start:.0f} s")
     if code == 0:
         print(f"serkit ensemble: exit {serkit(['ensemble', str(run)])}")

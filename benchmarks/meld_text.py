@@ -33,9 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
-from serkit.config import load_experiment
 from serkit.data.corpora import load_corpus
 from serkit.data.utterance import write_manifest
+from serkit.recipe import load_experiment
 from serkit.training.ensemble import run_ensemble
 from serkit.training.runner import run_experiment
 
@@ -64,11 +64,21 @@ def text_manifest(out: Path) -> Path:
 
 
 def run_variant(name: str, vectors: str, args: argparse.Namespace, manifest: Path) -> dict:
-    overrides = [f"corpus.manifest={manifest}", f"text.vectors={vectors}", f"seeds={list(args.seeds)}",
-                 f"model.args.hidden_dim={args.hidden_dim}", f"model.args.ff_dim={2 * args.hidden_dim}",
-                 f"model.args.num_heads={args.num_heads}", f"model.args.num_layers={args.num_layers}",
-                 f"train.batch_size={args.batch_size}", f"train.lr={args.lr}", f"train.epochs={args.max_epochs}",
-                 f"train.threads={args.threads}", "train.progress=false", f"name=meld_text_{name}"]
+    overrides = [
+        f"corpus.manifest={manifest}",
+        f"text.vectors={vectors}",
+        f"seeds={list(args.seeds)}",
+        f"model.args.hidden_dim={args.hidden_dim}",
+        f"model.args.ff_dim={2 * args.hidden_dim}",
+        f"model.args.num_heads={args.num_heads}",
+        f"model.args.num_layers={args.num_layers}",
+        f"train.batch_size={args.batch_size}",
+        f"train.lr={args.lr}",
+        f"train.epochs={args.max_epochs}",
+        f"train.threads={args.threads}",
+        "train.progress=false",
+        f"name=meld_text_{name}",
+    ]
     if not vectors:
         overrides.append(f"model.args.word_dim={args.word_dim}")
     config = load_experiment(RECIPE, overrides)
@@ -80,30 +90,52 @@ def run_variant(name: str, vectors: str, args: argparse.Namespace, manifest: Pat
     fold = ensemble["folds"][0]
     epochs = [run["num_epochs"] for run in summary["runs"]]
     return {
-        "variant": name, "vectors": vectors, "seconds": round(seconds, 1), "epochs": epochs,
+        "variant": name,
+        "vectors": vectors,
+        "seconds": round(seconds, 1),
+        "epochs": epochs,
         "runs": {key: summary["metrics"][key] for key in ("wa", "weighted_f1", "macro_f1", "ua")},
-        "ensemble": {"size": fold["size"], "of": len(fold["members"]),
-                     **{key: fold["test_metrics"][key] for key in ("wa", "weighted_f1", "macro_f1", "ua")}},
+        "ensemble": {
+            "size": fold["size"],
+            "of": len(fold["members"]),
+            **{key: fold["test_metrics"][key] for key in ("wa", "weighted_f1", "macro_f1", "ua")},
+        },
         "ensemble_report": fold["report"],
     }
 
 
 def format_results(results: list[dict], args: argparse.Namespace) -> str:
-    lines = ["# MELD 7 emotions, text only (mat_text), test set (2610 utterances)", "",
-             (f"Seeds {list(args.seeds)}; hidden {args.hidden_dim}, {args.num_heads} heads, {args.num_layers} "
-              f"layers, batch {args.batch_size}, lr {args.lr}; selection and ensemble size on dev."), "",
-             ("| vectors | runs: accuracy | runs: weighted-F1 | ensemble (K of N) | ensemble accuracy | "
-              "ensemble weighted-F1 | seed (audio+text, K on test) | time |"),
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "# MELD 7 emotions, text only (mat_text), test set (2610 utterances)",
+        "",
+        (
+            f"Seeds {list(args.seeds)}; hidden {args.hidden_dim}, {args.num_heads} heads, {args.num_layers} "
+            f"layers, batch {args.batch_size}, lr {args.lr}; selection and ensemble size on dev."
+        ),
+        "",
+        (
+            "| vectors | runs: accuracy | runs: weighted-F1 | ensemble (K of N) | ensemble accuracy | "
+            "ensemble weighted-F1 | seed (audio+text, K on test) | time |"
+        ),
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in results:
         runs, ens = r["runs"], r["ensemble"]
-        lines.append(f"| {r['variant']} | {runs['wa']['mean']:.3f} ± {runs['wa']['std']:.3f} | "
-                     f"{runs['weighted_f1']['mean']:.3f} ± {runs['weighted_f1']['std']:.3f} | "
-                     f"{ens['size']} of {ens['of']} | {ens['wa']:.3f} | {ens['weighted_f1']:.3f} | "
-                     f"{SEED_NUMBERS['wa']:.2f} / {SEED_NUMBERS['weighted_f1']:.2f} | {r['seconds']:.0f} s |")
+        lines.append(
+            f"| {r['variant']} | {runs['wa']['mean']:.3f} ± {runs['wa']['std']:.3f} | "
+            f"{runs['weighted_f1']['mean']:.3f} ± {runs['weighted_f1']['std']:.3f} | "
+            f"{ens['size']} of {ens['of']} | {ens['wa']:.3f} | {ens['weighted_f1']:.3f} | "
+            f"{SEED_NUMBERS['wa']:.2f} / {SEED_NUMBERS['weighted_f1']:.2f} | {r['seconds']:.0f} s |"
+        )
     for r in results:
-        lines += ["", f"## {r['variant']}: epochs per seed {r['epochs']}; ensemble classification report", "",
-                  "```", r["ensemble_report"].rstrip(), "```"]
+        lines += [
+            "",
+            f"## {r['variant']}: epochs per seed {r['epochs']}; ensemble classification report",
+            "",
+            "```",
+            r["ensemble_report"].rstrip(),
+            "```",
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -35,7 +35,9 @@ def _time(function, repeats: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", default="cnn_small")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--frames", type=int, default=57, help="frames per segment (GLAM 1.8 s MFCC: 57)")
@@ -47,8 +49,10 @@ def main() -> None:
 
     torch.manual_seed(0)
     model = create_model(args.model, num_classes=4, num_features=args.features)
-    print(f"model {args.model}: {count_parameters(model):,} parameters; batch {args.batch_size} segments of "
-          f"({args.frames} frames, {args.features} features)")
+    print(
+        f"model {args.model}: {count_parameters(model):,} parameters; batch {args.batch_size} segments of "
+        f"({args.frames} frames, {args.features} features)"
+    )
     features = torch.randn(args.batch_size, args.frames, args.features)
     lengths = torch.full((args.batch_size,), args.frames)
     targets = torch.randint(0, 4, (args.batch_size,))
@@ -77,10 +81,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         recording = Path(folder) / "long.wav"
         rng = np.random.default_rng(0)
-        sf.write(recording, (0.05 * rng.standard_normal(int(args.recording_seconds * 16000))).astype(np.float32),
-                 16000)
-        pipeline = InputPipeline({"name": "mfcc", "n_mfcc": args.features},
-                                 InputConfig(window=1.8, hop=0.2, eval_hop=0.2))
+        sf.write(
+            recording,
+            (0.05 * rng.standard_normal(int(args.recording_seconds * 16000))).astype(np.float32),
+            16000,
+        )
+        pipeline = InputPipeline(
+            {"name": "mfcc", "n_mfcc": args.features}, InputConfig(window=1.8, hop=0.2, eval_hop=0.2)
+        )
         recognizer = Recognizer(model, pipeline, ["neutral", "happy", "sad", "angry"], Standardizer())
         print("\n| threads | predict --timeline real-time factor (audio s per wall s) |")
         print("|---|---|")

@@ -22,8 +22,14 @@ def shared_corpus(name: str) -> Path:
     return path
 
 
-def write_tone(path: Path, seconds: float = 0.5, sample_rate: int = 16000, channels: int = 1,
-               frequency: float = 220.0, subtype: str | None = None) -> Path:
+def write_tone(
+    path: Path,
+    seconds: float = 0.5,
+    sample_rate: int = 16000,
+    channels: int = 1,
+    frequency: float = 220.0,
+    subtype: str | None = None,
+) -> Path:
     """Write a short sine tone (any soundfile format by extension) and return its path."""
     path.parent.mkdir(parents=True, exist_ok=True)
     t = np.arange(int(seconds * sample_rate)) / sample_rate
@@ -69,6 +75,7 @@ def input_shapes_seen(model: torch.nn.Module, modules: dict[str, torch.nn.Module
     def record(key: str):
         def hook(_module, args) -> None:
             seen.setdefault(key, tuple(args[0].shape))
+
         return hook
 
     hooks = [module.register_forward_pre_hook(record(key)) for key, module in modules.items()]

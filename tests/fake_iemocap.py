@@ -14,8 +14,15 @@ from pathlib import Path
 AudioWriter = Callable[[Path, int, str, int, str], None]
 
 
-def fake_iemocap(root: Path, *, sessions: int, per_speaker: int, codes: Sequence[str], write: AudioWriter,
-                 sentences: Sequence[str] = ()) -> Path:
+def fake_iemocap(
+    root: Path,
+    *,
+    sessions: int,
+    per_speaker: int,
+    codes: Sequence[str],
+    write: AudioWriter,
+    sentences: Sequence[str] = (),
+) -> Path:
     for session in range(1, sessions + 1):
         dialog = f"Ses0{session}F_impro01"
         evaluation, transcript = ["% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]", ""], []
@@ -25,9 +32,12 @@ def fake_iemocap(root: Path, *, sessions: int, per_speaker: int, codes: Sequence
                 code = codes[(turn + (gender == "M")) % len(codes)]
                 evaluation += [f"[{turn:.4f} - {turn + 2:.4f}]\t{utt}\t{code}\t[2.5000, 3.0000, 3.5000]", ""]
                 if sentences:
-                    transcript.append(f"{utt} [{turn:.4f}-{turn + 2:.4f}]: "
-                                      f"{sentences[(turn + session) % len(sentences)]}")
-                write(root / f"Session{session}/sentences/wav/{dialog}/{utt}.wav", session, gender, turn, code)
+                    transcript.append(
+                        f"{utt} [{turn:.4f}-{turn + 2:.4f}]: {sentences[(turn + session) % len(sentences)]}"
+                    )
+                write(
+                    root / f"Session{session}/sentences/wav/{dialog}/{utt}.wav", session, gender, turn, code
+                )
         for folder, lines in (("EmoEvaluation", evaluation), ("transcriptions", transcript)):
             if lines:
                 path = root / f"Session{session}/dialog/{folder}/{dialog}.txt"

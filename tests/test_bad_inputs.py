@@ -44,13 +44,18 @@ def workspace(tmp_path_factory) -> Path:
                 path = root / "recordings" / emotion / f"{speaker}_{n}.wav"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 sf.write(path, _voice(frequency * (1 + 0.05 * s), 0.8, seed=100 * e + 10 * s + n), RATE)
-    assert main(["corpus", "prepare", "recordings", str(root / "recordings"), "-o", str(root / "rec.csv")]) == 0
+    assert (
+        main(["corpus", "prepare", "recordings", str(root / "recordings"), "-o", str(root / "rec.csv")]) == 0
+    )
     recipe = {
-        "name": "tiny_own", "corpus": {"name": "recordings", "manifest": str(root / "rec.csv")},
+        "name": "tiny_own",
+        "corpus": {"name": "recordings", "manifest": str(root / "rec.csv")},
         "protocol": {"name": "auto", "folds": [0]},
         "input": {"window": 0.5, "hop": 0.25, "eval_hop": 0.25},
-        "features": {"name": "mfcc", "n_mfcc": 13}, "model": {"name": "cnn_tiny"},
-        "train": {"epochs": 1, "batch_size": 16, "lr": 0.01, "progress": False}, "seeds": [0],
+        "features": {"name": "mfcc", "n_mfcc": 13},
+        "model": {"name": "cnn_tiny"},
+        "train": {"epochs": 1, "batch_size": 16, "lr": 0.01, "progress": False},
+        "seeds": [0],
     }
     (root / "recipe.yaml").write_text(yaml.safe_dump(recipe), encoding="utf-8")
     assert main(["train", str(root / "recipe.yaml"), "--out", str(root / "run")]) == 0
@@ -62,8 +67,11 @@ def workspace(tmp_path_factory) -> Path:
 
 
 def _digests(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha1(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file() and "run" not in p.relative_to(root).parts[:1]}
+    return {
+        str(p.relative_to(root)): hashlib.sha1(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and "run" not in p.relative_to(root).parts[:1]
+    }
 
 
 @pytest.fixture
@@ -98,31 +106,60 @@ def _refused(capsys, *argv, names: tuple[str, ...]) -> str:
 
 
 def test_prepare_onto_its_input_manifest(ws, capsys):
-    err = _refused(capsys, "corpus", "prepare", "manifest", ws / "rec.csv", "-o", ws / "rec.csv",
-                   names=("rec.csv", "refusing"))
+    err = _refused(
+        capsys,
+        "corpus",
+        "prepare",
+        "manifest",
+        ws / "rec.csv",
+        "-o",
+        ws / "rec.csv",
+        names=("rec.csv", "refusing"),
+    )
     assert "same path" in err
 
 
 def test_prepare_into_the_corpus_folder(ws, capsys):
-    _refused(capsys, "corpus", "prepare", "recordings", ws / "recordings", "-o", ws / "recordings" / "m.csv",
-             names=("m.csv", str(ws / "recordings")))
+    _refused(
+        capsys,
+        "corpus",
+        "prepare",
+        "recordings",
+        ws / "recordings",
+        "-o",
+        ws / "recordings" / "m.csv",
+        names=("m.csv", str(ws / "recordings")),
+    )
 
 
 def test_prepare_onto_a_symlink_of_the_input(ws, capsys, tmp_path):
     link = tmp_path / "link.csv"
     link.symlink_to(ws / "rec.csv")
-    _refused(capsys, "corpus", "prepare", "manifest", ws / "rec.csv", "-o", link, names=("link.csv", "rec.csv"))
+    _refused(
+        capsys, "corpus", "prepare", "manifest", ws / "rec.csv", "-o", link, names=("link.csv", "rec.csv")
+    )
 
 
 def test_prepare_onto_a_hard_link_of_the_input(ws, capsys, tmp_path):
     link = tmp_path / "hard.csv"
     os.link(ws / "rec.csv", link)
-    _refused(capsys, "corpus", "prepare", "manifest", link, "-o", ws / "rec.csv", names=("rec.csv", "hard.csv"))
+    _refused(
+        capsys, "corpus", "prepare", "manifest", link, "-o", ws / "rec.csv", names=("rec.csv", "hard.csv")
+    )
 
 
 def test_folds_onto_the_manifest(ws, capsys):
-    _refused(capsys, "corpus", "folds", ws / "rec.csv", "--protocol", "auto", "-o", ws / "rec.csv",
-             names=("rec.csv",))
+    _refused(
+        capsys,
+        "corpus",
+        "folds",
+        ws / "rec.csv",
+        "--protocol",
+        "auto",
+        "-o",
+        ws / "rec.csv",
+        names=("rec.csv",),
+    )
 
 
 def test_predict_onto_the_audio(ws, capsys):
@@ -131,13 +168,27 @@ def test_predict_onto_the_audio(ws, capsys):
 
 
 def test_predict_onto_the_checkpoint(ws, capsys, tmp_path):
-    _refused(capsys, "predict", ws / "best.pt", ws / "recordings" / "sad" / "ben_0.wav", "-o", ws / "best.pt",
-             names=("best.pt",))
+    _refused(
+        capsys,
+        "predict",
+        ws / "best.pt",
+        ws / "recordings" / "sad" / "ben_0.wav",
+        "-o",
+        ws / "best.pt",
+        names=("best.pt",),
+    )
 
 
 def test_predict_into_the_audio_folder(ws, capsys):
-    _refused(capsys, "predict", ws / "best.pt", ws / "recordings", "-o", ws / "recordings" / "p.csv",
-             names=("p.csv", "recordings"))
+    _refused(
+        capsys,
+        "predict",
+        ws / "best.pt",
+        ws / "recordings",
+        "-o",
+        ws / "recordings" / "p.csv",
+        names=("p.csv", "recordings"),
+    )
 
 
 def test_resample_into_its_own_source(ws, capsys):
@@ -145,7 +196,9 @@ def test_resample_into_its_own_source(ws, capsys):
 
 
 def test_normalize_into_a_parent_of_the_source(ws, capsys):
-    _refused(capsys, "audio", "normalize", ws / "recordings" / "sad", ws / "recordings", names=("recordings",))
+    _refused(
+        capsys, "audio", "normalize", ws / "recordings" / "sad", ws / "recordings", names=("recordings",)
+    )
 
 
 def test_train_out_inside_the_corpus(ws, capsys):
@@ -156,8 +209,14 @@ def test_train_out_inside_the_corpus_folder_of_the_recipe(ws, capsys, tmp_path):
     recipe = yaml.safe_load((ws / "recipe.yaml").read_text())
     recipe["corpus"] = {"name": "recordings", "root": str(ws / "recordings")}
     (tmp_path / "r.yaml").write_text(yaml.safe_dump(recipe))
-    _refused(capsys, "train", tmp_path / "r.yaml", "--out", ws / "recordings" / "angry" / "run",
-             names=("run", str(ws / "recordings")))
+    _refused(
+        capsys,
+        "train",
+        tmp_path / "r.yaml",
+        "--out",
+        ws / "recordings" / "angry" / "run",
+        names=("run", str(ws / "recordings")),
+    )
 
 
 # -- bad input gets one clear line ---------------------------------------------------------------------------------
@@ -178,22 +237,42 @@ def test_predict_with_a_corrupt_file_among_good_ones(ws, capsys, tmp_path):
     code = main(["predict", str(ws / "best.pt"), str(ws / "recordings" / "sad"), str(bad)])
     captured = capsys.readouterr()
     assert code == 1 and "broken.wav" in captured.err
-    assert len([line for line in captured.out.splitlines()[1:] if line.strip()]) == 8  # the good files still run
+    assert (
+        len([line for line in captured.out.splitlines()[1:] if line.strip()]) == 8
+    )  # the good files still run
 
 
-@pytest.mark.parametrize(("key", "value"), [
-    ("train.epochs", "0"), ("train.batch_size", "-1"), ("train.lr", "0"), ("train.warmup", "1.5"),
-    ("input.window", "-0.5"), ("input.max_seconds", "-2"), ("train.lr", "abc"), ("train.epochs", "2.5"),
-])
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("train.epochs", "0"),
+        ("train.batch_size", "-1"),
+        ("train.lr", "0"),
+        ("train.warmup", "1.5"),
+        ("input.window", "-0.5"),
+        ("input.max_seconds", "-2"),
+        ("train.lr", "abc"),
+        ("train.epochs", "2.5"),
+    ],
+)
 def test_bad_recipe_values_are_refused_when_read(ws, capsys, tmp_path, key, value):
-    _refused(capsys, "train", ws / "recipe.yaml", "--set", f"{key}={value}", "--out", tmp_path / "r",
-             names=(key,))
+    _refused(
+        capsys, "train", ws / "recipe.yaml", "--set", f"{key}={value}", "--out", tmp_path / "r", names=(key,)
+    )
     assert not (tmp_path / "r").exists()
 
 
 def test_unknown_recipe_key_suggests_the_right_one(ws, capsys, tmp_path):
-    err = _refused(capsys, "train", ws / "recipe.yaml", "--set", "train.epoch=3", "--out", tmp_path / "r",
-                   names=("train.epoch",))
+    err = _refused(
+        capsys,
+        "train",
+        ws / "recipe.yaml",
+        "--set",
+        "train.epoch=3",
+        "--out",
+        tmp_path / "r",
+        names=("train.epoch",),
+    )
     assert "epochs" in err
 
 
@@ -206,8 +285,7 @@ def test_config_set_checks_the_schema_type(ws, capsys, tmp_path):
 
 
 def test_set_and_config_set_parse_a_quoted_number_alike(ws, tmp_path):
-    from serkit.config import apply_overrides
-    from serkit.tools.config_edit import parse_value
+    from serkit.core.values import apply_overrides, parse_value
 
     assert apply_overrides({}, ["name='3'"])["name"] == parse_value("'3'") == "3"
     assert apply_overrides({}, ["train.lr=3e-4"])["train"]["lr"] == parse_value("3e-4") == pytest.approx(3e-4)
@@ -221,12 +299,16 @@ def _edited_checkpoint(ws: Path, tmp_path: Path, edit) -> Path:
     return path
 
 
-@pytest.mark.parametrize("edit", [
-    lambda p: p.update(model_name="glam"),
-    lambda p: p["feature"].update(n_mfcc=20),
-    lambda p: p.update(label_names=p["label_names"][:3]),
-    lambda p: p.update(model_name="no_such_model"),
-], ids=["model_name", "n_mfcc", "three_labels", "unknown_model"])
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda p: p.update(model_name="glam"),
+        lambda p: p["feature"].update(n_mfcc=20),
+        lambda p: p.update(label_names=p["label_names"][:3]),
+        lambda p: p.update(model_name="no_such_model"),
+    ],
+    ids=["model_name", "n_mfcc", "three_labels", "unknown_model"],
+)
 def test_checkpoint_that_contradicts_itself(ws, capsys, tmp_path, edit):
     path = _edited_checkpoint(ws, tmp_path, edit)
     code, err = _run(capsys, "predict", path, ws / "recordings" / "sad" / "ben_0.wav")
@@ -248,8 +330,9 @@ def test_truncated_checkpoint(ws, capsys, tmp_path):
 
 
 def test_out_under_a_regular_file(ws, capsys):
-    code, err = _run(capsys, "corpus", "folds", ws / "rec.csv", "--protocol", "auto", "-o",
-                     ws / "notes.txt" / "folds.json")
+    code, err = _run(
+        capsys, "corpus", "folds", ws / "rec.csv", "--protocol", "auto", "-o", ws / "notes.txt" / "folds.json"
+    )
     assert code == 1 and "notes.txt" in err and "not a folder" in err
 
 
@@ -264,7 +347,9 @@ def test_read_only_output_folder(ws, capsys, tmp_path):
     locked.mkdir()
     locked.chmod(0o500)
     try:
-        code, err = _run(capsys, "corpus", "folds", ws / "rec.csv", "--protocol", "auto", "-o", locked / "f.json")
+        code, err = _run(
+            capsys, "corpus", "folds", ws / "rec.csv", "--protocol", "auto", "-o", locked / "f.json"
+        )
     finally:
         locked.chmod(0o700)
     assert code == 1 and "locked" in err
@@ -279,7 +364,9 @@ def test_disk_full_names_the_output_and_leaves_nothing(ws, capsys, tmp_path, mon
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(serkit.core.fileio.os, "fsync", full)
-    code, err = _run(capsys, "corpus", "folds", ws / "rec.csv", "--protocol", "auto", "-o", tmp_path / "f.json")
+    code, err = _run(
+        capsys, "corpus", "folds", ws / "rec.csv", "--protocol", "auto", "-o", tmp_path / "f.json"
+    )
     assert code == 1 and "f.json" in err and "space" in err
     assert list(tmp_path.iterdir()) == []  # no partial file, no temporary file
 
@@ -287,7 +374,17 @@ def test_disk_full_names_the_output_and_leaves_nothing(ws, capsys, tmp_path, mon
 def test_debug_shows_the_traceback(ws, capsys, monkeypatch):
     monkeypatch.setenv("SERKIT_DEBUG", "1")
     with pytest.raises(OSError):
-        main(["corpus", "folds", str(ws / "rec.csv"), "--protocol", "auto", "-o", str(ws / "notes.txt" / "f.json")])
+        main(
+            [
+                "corpus",
+                "folds",
+                str(ws / "rec.csv"),
+                "--protocol",
+                "auto",
+                "-o",
+                str(ws / "notes.txt" / "f.json"),
+            ]
+        )
 
 
 def test_manifest_without_required_columns(ws, capsys, tmp_path):
@@ -299,27 +396,59 @@ def test_manifest_without_required_columns(ws, capsys, tmp_path):
 def test_recordings_folder_with_an_unknown_emotion(ws, capsys, tmp_path):
     folder = tmp_path / "mine"
     shutil.copytree(ws / "recordings" / "sad", folder / "melancholic")
-    _refused(capsys, "corpus", "prepare", "recordings", folder, "-o", tmp_path / "m.csv",
-             names=("melancholic", "neutral"))
+    _refused(
+        capsys,
+        "corpus",
+        "prepare",
+        "recordings",
+        folder,
+        "-o",
+        tmp_path / "m.csv",
+        names=("melancholic", "neutral"),
+    )
 
 
 def test_recordings_csv_without_a_speaker_column(ws, capsys, tmp_path):
     table = tmp_path / "list.csv"
     table.write_text(f"path,emotion\n{ws / 'recordings' / 'sad' / 'ben_0.wav'},sad\n")
-    _refused(capsys, "corpus", "prepare", "recordings", table, "-o", tmp_path / "m.csv",
-             names=("list.csv", "speaker"))
+    _refused(
+        capsys,
+        "corpus",
+        "prepare",
+        "recordings",
+        table,
+        "-o",
+        tmp_path / "m.csv",
+        names=("list.csv", "speaker"),
+    )
 
 
 def test_unknown_corpus_name(ws, capsys, tmp_path):
-    err = _refused(capsys, "corpus", "prepare", "recording", ws / "recordings", "-o", tmp_path / "m.csv",
-                   names=("recording",))
+    err = _refused(
+        capsys,
+        "corpus",
+        "prepare",
+        "recording",
+        ws / "recordings",
+        "-o",
+        tmp_path / "m.csv",
+        names=("recording",),
+    )
     assert "recordings" in err
 
 
 def test_changed_recipe_in_an_existing_run_folder(ws, capsys, tmp_path):
     shutil.copytree(ws / "run", tmp_path / "run")
-    err = _refused(capsys, "train", ws / "recipe.yaml", "--set", "train.lr=0.02", "--out", tmp_path / "run",
-                   names=("train.lr", "--restart"))
+    err = _refused(
+        capsys,
+        "train",
+        ws / "recipe.yaml",
+        "--set",
+        "train.lr=0.02",
+        "--out",
+        tmp_path / "run",
+        names=("train.lr", "--restart"),
+    )
     assert "0.01" in err and "0.02" in err
 
 
@@ -355,7 +484,9 @@ def test_predict_waveform_refuses_nan(recognizer):
 def test_predict_waveform_converts_int16(recognizer):
     wave = _voice(150.0, 1.0, seed=3)
     as_int = np.round(wave * 32767).astype(np.int16)
-    np.testing.assert_allclose(recognizer.predict_waveform(as_int), recognizer.predict_waveform(wave), atol=1e-3)
+    np.testing.assert_allclose(
+        recognizer.predict_waveform(as_int), recognizer.predict_waveform(wave), atol=1e-3
+    )
 
 
 def test_predict_waveform_resamples(recognizer):

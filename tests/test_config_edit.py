@@ -10,8 +10,9 @@ import pytest
 import yaml
 
 from serkit import cli
-from serkit.tools import config_edit
-from serkit.tools.config_edit import ConfigEditError, get_value, set_values
+from serkit.cli import config as config_edit
+from serkit.cli.config import ConfigEditError, get_value, set_values
+from serkit.core import yaml_edit
 
 RECIPE = """\
 # DCNN recipe
@@ -40,6 +41,7 @@ def recipe(tmp_path: Path) -> Path:
 
 def test_doctest():
     assert doctest.testmod(config_edit).failed == 0
+    assert doctest.testmod(yaml_edit).failed == 0
 
 
 def test_get_values_with_types(recipe):
@@ -50,15 +52,29 @@ def test_get_values_with_types(recipe):
 
 
 def test_set_keeps_comments_and_types(recipe):
-    changes = set_values(recipe, ["train.lr=5e-6", "train.epochs=3", "train.select_on=test", "stages.0.name=dcnn",
-                                  "stages.1.init_from=dcnn"])  # renamed together: the recipe must still load
-    assert [(c.key, c.old, c.new) for c in changes] == [("train.lr", 1e-4, 5e-6), ("train.epochs", 30, 3),
-                                                        ("train.select_on", "validation", "test"),
-                                                        ("stages.0.name", "cnn", "dcnn"),
-                                                        ("stages.1.init_from", "cnn", "dcnn")]
+    changes = set_values(
+        recipe,
+        [
+            "train.lr=5e-6",
+            "train.epochs=3",
+            "train.select_on=test",
+            "stages.0.name=dcnn",
+            "stages.1.init_from=dcnn",
+        ],
+    )  # renamed together: the recipe must still load
+    assert [(c.key, c.old, c.new) for c in changes] == [
+        ("train.lr", 1e-4, 5e-6),
+        ("train.epochs", 30, 3),
+        ("train.select_on", "validation", "test"),
+        ("stages.0.name", "cnn", "dcnn"),
+        ("stages.1.init_from", "cnn", "dcnn"),
+    ]
     assert all(c.comments_kept for c in changes)  # block-style keys, list items included, are edited in place
     text = recipe.read_text(encoding="utf-8")
-    assert "# DCNN recipe" in text and "lr: 5.0e-06          # Adam" in text and "# flow mapping" in text
+    assert "# DCNN recipe" in text and "lr: 5.0e-06         # Adam" in text and "# flow mapping" in text
+    assert text == RECIPE.replace("0.0001 ", "5.0e-06").replace("30", "3").replace(
+        "validation", "test"
+    ).replace(": cnn", ": dcnn")  # the comment kept its column, and no other line changed
     data = yaml.safe_load(text)
     assert data["train"] == {"lr": 5e-6, "epochs": 3, "select_on": "test"}
     assert isinstance(data["train"]["epochs"], int) and data["stages"][0]["name"] == "dcnn"
@@ -68,9 +84,13 @@ def test_quoted_strings_and_flow_mappings(recipe):
     set_values(recipe, ["train.select_on='3'"])
     assert get_value(recipe, "train.select_on") == "3"  # quotes keep a string a string
     (change,) = set_values(recipe, ["protocol.options.val_speakers=2"])
-    assert not change.comments_kept and "were not kept" in str(change)  # inside a flow mapping: full re-dump
+    assert change.comments_kept and "were not kept" not in str(change)  # inside a flow mapping too
     assert get_value(recipe, "protocol.options") == {"group_size": 4, "val_speakers": 2}
     assert get_value(recipe, "train.lr") == 1e-4
+    text = recipe.read_text(encoding="utf-8")
+    assert (
+        "  options: {group_size: 4, val_speakers: 2}   # flow mapping\n" in text and "# DCNN recipe" in text
+    )
 
 
 def test_missing_keys_files_and_kind_changes(recipe, tmp_path):
@@ -98,8 +118,12 @@ def test_missing_keys_files_and_kind_changes(recipe, tmp_path):
 
 def test_json_files(tmp_path):
     path = tmp_path / "config.json"
-    path.write_text(json.dumps({"train": {"learning_rate": 0.0001, "batch_size": 128},
-                                "model": {"pretrained": True}}, indent=4), encoding="utf-8")
+    path.write_text(
+        json.dumps(
+            {"train": {"learning_rate": 0.0001, "batch_size": 128}, "model": {"pretrained": True}}, indent=4
+        ),
+        encoding="utf-8",
+    )
     set_values(path, ["train.learning_rate=5e-6", "train.batch_size=16", "model.pretrained=false"])
     data = json.loads(path.read_text(encoding="utf-8"))
     assert data == {"train": {"learning_rate": 5e-6, "batch_size": 16}, "model": {"pretrained": False}}
@@ -119,10 +143,15 @@ def test_cli(recipe, capsys):
 
 def test_values_of_the_wrong_type_are_refused_and_nothing_is_written(recipe):
     before = recipe.read_text(encoding="utf-8")
-    with pytest.raises(ConfigEditError, match=r"r\.yaml: train\.lr: expected a number, got 'abc' \(a string\)"):
+    with pytest.raises(
+        ConfigEditError, match=r"r\.yaml: train\.lr: expected a number, got 'abc' \(a string\)"
+    ):
         set_values(recipe, ["train.lr=abc"])
-    with pytest.raises(ConfigEditError, match=r"train\.epochs: expected an integer, got '5' \(a string\); without "
-                                              r"quotes it would be read as 5"):
+    with pytest.raises(
+        ConfigEditError,
+        match=r"train\.epochs: expected an integer, got '5' \(a string\); without "
+        r"quotes it would be read as 5",
+    ):
         set_values(recipe, ["train.epochs='5'"])
     with pytest.raises(ConfigEditError, match=r"train\.epochs=0 is out of range: use an integer >= 1"):
         set_values(recipe, ["train.lr=0.01", "train.epochs=0"])  # all or nothing: lr is not written either
@@ -134,7 +163,8 @@ def test_values_of_the_wrong_type_are_refused_and_nothing_is_written(recipe):
 
 
 def test_config_set_and_dash_dash_set_give_the_same_values(recipe, tmp_path):
-    from serkit.config import ConfigError, load_experiment
+    from serkit.config import ConfigError
+    from serkit.recipe import load_experiment
 
     set_values(recipe, ["train.lr=3e-4", "name='3'"])
     assert get_value(recipe, "train.lr") == 3e-4 and get_value(recipe, "name") == "3"
@@ -157,8 +187,9 @@ def test_a_recipe_that_does_not_load_yet_can_be_repaired_key_by_key(tmp_path):
 
 
 def test_recipe_with_a_base_is_validated_with_its_base(tmp_path):
-    (tmp_path / "base.yaml").write_text("protocol: {name: speaker_groups, options: {group_size: 2}}\n",
-                                        encoding="utf-8")
+    (tmp_path / "base.yaml").write_text(
+        "protocol: {name: speaker_groups, options: {group_size: 2}}\n", encoding="utf-8"
+    )
     child = tmp_path / "child.yaml"
     child.write_text("base: base.yaml\nprotocol:\n  split_seed: 0\n", encoding="utf-8")
     set_values(child, ["protocol.split_seed=1"])
@@ -196,3 +227,30 @@ def test_cli_config_set_wrong_type_exits_2_and_writes_nothing(recipe, capsys):
     err = capsys.readouterr().err
     assert "train.lr: expected a number, got 'abc'" in err and "nothing was written" in err
     assert recipe.read_text(encoding="utf-8") == before
+
+
+def test_new_values_read_back_as_set_and_untouched_lines_keep_their_layout(tmp_path):
+    path = tmp_path / "tool.yaml"  # no recipe section: only the value parsing applies
+    text = (
+        "# tool settings\nencoder:\n  name: mnt\n  args: {hidden_dim: 512, num_heads: 4,\n"
+        "         dropout: 0.1}   # wrapped by hand\nsteps:\n  - lr: 0.1\n    clip: 1.0\n"
+    )
+    path.write_text(text, encoding="utf-8")
+    set_values(
+        path, ["steps.0.lr=3e-4", "steps.0.clip=null", "encoder.name=yes", "encoder.kind='yes'"], add=True
+    )
+    written = path.read_text(encoding="utf-8")
+    assert "  args: {hidden_dim: 512, num_heads: 4,\n         dropout: 0.1}   # wrapped by hand\n" in written
+    assert "  name: true\n" in written and "  kind: 'yes'\n" in written  # the flow mapping is kept as written
+    assert "  - lr: 0.0003\n    clip: null\n" in written
+    # plain PyYAML reads what was written as serkit meant it: `yes` is true, the quoted 'yes' a string
+    assert yaml.safe_load(written)["encoder"] == {
+        "name": True,
+        "args": {"hidden_dim": 512, "num_heads": 4, "dropout": 0.1},
+        "kind": "yes",
+    }
+    (change,) = set_values(
+        path, ["encoder.args.dropout=0.2"]
+    )  # inside the wrapped mapping: joined, comments kept
+    assert change.comments_kept and "# tool settings" in path.read_text(encoding="utf-8")
+    assert get_value(path, "encoder.args") == {"hidden_dim": 512, "num_heads": 4, "dropout": 0.2}

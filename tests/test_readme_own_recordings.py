@@ -24,7 +24,9 @@ def _readme_commands() -> list[list[str]]:
     text = (REPO / "README.md").read_text(encoding="utf-8")
     section = text.split("## Train on your own recordings", 1)[1].split("\n## ", 1)[0]
     block = re.search(r"```bash\n(.*?)```", section, re.S)[1]
-    commands = [shlex.split(line.split("#", 1)[0]) for line in block.splitlines() if line.split("#", 1)[0].strip()]
+    commands = [
+        shlex.split(line.split("#", 1)[0]) for line in block.splitlines() if line.split("#", 1)[0].strip()
+    ]
     assert 1 <= len(commands) <= 3, "the section promises at most three commands"
     return commands
 
@@ -33,8 +35,9 @@ def _recordings(root: Path, speakers: int) -> None:
     """<emotion>/<speaker>_<n>.wav: each emotion its own pitch and loudness, each speaker a pitch offset."""
     rng = np.random.default_rng(0)
     t = np.arange(int(1.2 * RATE)) / RATE
-    for e, (emotion, pitch, level) in enumerate([("neutral", 130, 0.1), ("happy", 250, 0.25), ("sad", 100, 0.05),
-                                                   ("angry", 200, 0.4)]):
+    for e, (emotion, pitch, level) in enumerate(
+        [("neutral", 130, 0.1), ("happy", 250, 0.25), ("sad", 100, 0.05), ("angry", 200, 0.4)]
+    ):
         for s in range(speakers):
             for n in range(3):
                 f0 = pitch * (1 + 0.04 * s) * (1 + 0.1 * np.sin(2 * np.pi * (1 + e) * t))
@@ -65,5 +68,9 @@ def test_readme_section_reaches_a_report_and_a_prediction(tmp_path, monkeypatch,
     assert "UA" in train.out and "leave_one_speaker_out" in train.out
     assert "only 4 speakers" in train.out  # the warning is in the report too
     header, row = predict.out.strip().splitlines()[:2]
-    assert "new_recording.wav" in row and row.split("\t")[header.split("\t").index("label")] in \
-        ("neutral", "happy", "sad", "angry")
+    assert "new_recording.wav" in row and row.split("\t")[header.split("\t").index("label")] in (
+        "neutral",
+        "happy",
+        "sad",
+        "angry",
+    )

@@ -6,9 +6,37 @@ from __future__ import annotations
 from pathlib import Path
 
 #: A WordPiece vocabulary for the tiny BERT: special tokens, some English and Korean pieces, single letters.
-VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "i", "am", "so", "happy", "sad", "angry", "you", "are",
-         "hello", "there", "안녕", "하세요", "좋아", "정말", "싫어", "무서워", "어머", "##s", "##ed", ".", ",", "!", "?",
-         *"abcdefghijklmnopqrstuvwxyz"]
+VOCAB = [
+    "[PAD]",
+    "[UNK]",
+    "[CLS]",
+    "[SEP]",
+    "[MASK]",
+    "i",
+    "am",
+    "so",
+    "happy",
+    "sad",
+    "angry",
+    "you",
+    "are",
+    "hello",
+    "there",
+    "안녕",
+    "하세요",
+    "좋아",
+    "정말",
+    "싫어",
+    "무서워",
+    "어머",
+    "##s",
+    "##ed",
+    ".",
+    ",",
+    "!",
+    "?",
+    *"abcdefghijklmnopqrstuvwxyz",
+]
 
 
 def save_tiny_wav2vec2(folder: Path, *, layer_norm: bool = True) -> Path:
@@ -18,13 +46,29 @@ def save_tiny_wav2vec2(folder: Path, *, layer_norm: bool = True) -> Path:
     """
     from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2Model
 
-    config = Wav2Vec2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-                            conv_dim=(32, 32), conv_kernel=(10, 3), conv_stride=(5, 2), num_feat_extract_layers=2,
-                            feat_extract_norm="layer" if layer_norm else "group", do_stable_layer_norm=layer_norm,
-                            num_conv_pos_embeddings=8, num_conv_pos_embedding_groups=4, vocab_size=8)
+    config = Wav2Vec2Config(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        conv_dim=(32, 32),
+        conv_kernel=(10, 3),
+        conv_stride=(5, 2),
+        num_feat_extract_layers=2,
+        feat_extract_norm="layer" if layer_norm else "group",
+        do_stable_layer_norm=layer_norm,
+        num_conv_pos_embeddings=8,
+        num_conv_pos_embedding_groups=4,
+        vocab_size=8,
+    )
     Wav2Vec2Model(config).save_pretrained(folder)
-    Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=True,
-                             return_attention_mask=layer_norm).save_pretrained(folder)
+    Wav2Vec2FeatureExtractor(
+        feature_size=1,
+        sampling_rate=16000,
+        padding_value=0.0,
+        do_normalize=True,
+        return_attention_mask=layer_norm,
+    ).save_pretrained(folder)
     return folder
 
 
@@ -32,13 +76,24 @@ def save_tiny_hubert(folder: Path) -> Path:
     """A 2-layer, 24-dim HuBERT with a group-norm front end (no attention mask, as hubert-base)."""
     from transformers import HubertConfig, HubertModel, Wav2Vec2FeatureExtractor
 
-    config = HubertConfig(hidden_size=24, num_hidden_layers=2, num_attention_heads=2, intermediate_size=48,
-                          conv_dim=(16, 16), conv_kernel=(10, 4), conv_stride=(5, 4), num_feat_extract_layers=2,
-                          feat_extract_norm="group", num_conv_pos_embeddings=8, num_conv_pos_embedding_groups=4,
-                          vocab_size=8)
+    config = HubertConfig(
+        hidden_size=24,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=48,
+        conv_dim=(16, 16),
+        conv_kernel=(10, 4),
+        conv_stride=(5, 4),
+        num_feat_extract_layers=2,
+        feat_extract_norm="group",
+        num_conv_pos_embeddings=8,
+        num_conv_pos_embedding_groups=4,
+        vocab_size=8,
+    )
     HubertModel(config).save_pretrained(folder)
-    Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, do_normalize=False,
-                             return_attention_mask=False).save_pretrained(folder)
+    Wav2Vec2FeatureExtractor(
+        feature_size=1, sampling_rate=16000, do_normalize=False, return_attention_mask=False
+    ).save_pretrained(folder)
     return folder
 
 
@@ -50,7 +105,13 @@ def save_tiny_bert(folder: Path) -> Path:
     vocab_file = folder / "vocab.txt"
     vocab_file.write_text("\n".join(VOCAB) + "\n", encoding="utf-8")
     BertTokenizerFast(vocab_file=str(vocab_file), do_lower_case=True).save_pretrained(folder)
-    config = BertConfig(vocab_size=len(VOCAB), hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=32, max_position_embeddings=64)
+    config = BertConfig(
+        vocab_size=len(VOCAB),
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=64,
+    )
     BertModel(config).save_pretrained(folder)
     return folder

@@ -24,7 +24,7 @@ _API = {
     "create_model": "serkit.models",
     "list_models": "serkit.models",
     "run_experiment": "serkit.training.runner",
-    "load_experiment": "serkit.config",
+    "load_experiment": "serkit.recipe",
     "Recognizer": "serkit.inference.recognizer",
 }
 

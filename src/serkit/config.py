@@ -6,9 +6,8 @@ type, so a typo in a recipe (``train.lr`` written ``train.lrr``) stops the run b
 range-checked there too (``train.epochs: 0``, ``input.hop: -0.2``, a dropout of 1.5), each error naming the key, the
 value and the allowed range.
 
-One value parser serves recipe files, ``--set key=value`` and ``serkit config set`` (:func:`parse_value`,
-:func:`parse_yaml`): YAML with the safe loader, where ``3e-4`` is a float (plain PyYAML reads it as a string) and a
-quoted ``'3'`` stays the string '3', so the same text gives the same value everywhere.
+Values are read by the one parser of :mod:`serkit.core.values` (recipe files, ``--set key=value`` and
+``serkit config set`` alike); this module only knows the schema.
 
 See ``tests/test_config.py`` for examples.
 """
@@ -24,11 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
-
-from serkit.core.errors import SerkitError
-from serkit.core.fileio import atomic_write_text
+from serkit.core.errors import ConfigError
 from serkit.core.registry import closest_names
+from serkit.core.values import describe_value, read_yaml
 
 __all__ = [
     "ConfigError",
@@ -40,86 +37,22 @@ __all__ = [
     "ProtocolConfig",
     "StageConfig",
     "TrainConfig",
-    "apply_overrides",
-    "check_recipe",
     "check_value",
-    "dump_yaml",
-    "format_value",
     "from_dict",
-    "load_experiment",
-    "parse_value",
-    "parse_yaml",
     "read_recipe",
+    "resolve_base",
     "schema_type",
-    "stage_config",
-    "read_yaml",
-    "to_dict",
-    "write_yaml",
 ]
 
 T = TypeVar("T")
 
 
-class ConfigError(SerkitError, ValueError):
-    """A recipe or override is invalid; the message names the dotted key and the fix."""
-
-
 def _unknown_key(key: str, valid: list[str], where: str) -> ConfigError:
     hint = closest_names(key, valid)
     did_you_mean = f" Did you mean {', '.join(repr(f'{where}{h}') for h in hint)}?" if hint else ""
-    return ConfigError(f"unknown config key {where + key!r}.{did_you_mean} Valid keys here: {', '.join(valid)}.")
-
-
-# -- one YAML dialect for recipe files, --set and `serkit config set` ------------------------------------------
-
-
-class _Loader(yaml.SafeLoader):
-    """PyYAML's safe loader, plus YAML 1.2 floats: ``3e-4``, ``1e5`` and ``1.0e5`` are numbers, not strings."""
-
-
-class _Dumper(yaml.SafeDumper):
-    """PyYAML's safe dumper; knows the loader's extra floats, so the string ``'3e-4'`` is written quoted."""
-
-
-# PyYAML (YAML 1.1) reads a float only with a dot and a signed exponent, so `lr: 3e-4` was the string '3e-4'.
-_EXPONENT_FLOAT = re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$")
-for _yaml_class in (_Loader, _Dumper):
-    _yaml_class.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT_FLOAT, list("-+0123456789"))
-
-
-def parse_yaml(text: str) -> Any:
-    """YAML text read as serkit reads recipes (safe loader; ``3e-4`` is a float)."""
-    return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
-
-
-def dump_yaml(data: Any, **options: Any) -> str:
-    """YAML text of plain data that :func:`parse_yaml` reads back as the same values (options go to yaml.dump)."""
-    return yaml.dump(data, Dumper=_Dumper, **{"sort_keys": False, "allow_unicode": True, **options})
-
-
-def format_value(value: Any) -> str:
-    """A value as one line of YAML flow style (``0.001``, ``[1, 2]``, ``{a: 1}``, ``'3'``, ``null``)."""
-    text = dump_yaml(value, default_flow_style=True, width=10**9).strip()
-    return text[:-4].rstrip() if text.endswith("\n...") else text.removesuffix("...").rstrip()
-
-
-def parse_value(raw: str) -> Any:
-    """The value of a ``key=value`` assignment (``--set``, ``serkit config set``), read as a recipe file reads it.
-
-    ``3`` is an int, ``3e-4`` and ``0.5`` floats, ``true`` a bool, ``null`` None, ``[1, 2]`` a list, ``'3'`` (quoted)
-    the string '3', anything else a string; an empty value is the empty string.
-
-    Raises:
-        ConfigError: the value is not valid YAML.
-    """
-    if not raw.strip():
-        return ""
-    try:
-        return parse_yaml(raw)
-    except yaml.YAMLError as exc:
-        problem = str(exc).splitlines()[0]
-        raise ConfigError(f"value {raw!r} is not valid YAML ({problem}); quote strings that contain ': ' or ' #', "
-                          "e.g. key='a: b'.") from None
+    return ConfigError(
+        f"unknown config key {where + key!r}.{did_you_mean} Valid keys here: {', '.join(valid)}."
+    )
 
 
 # -- the schema: types of dotted keys ----------------------------------------------------------------------------
@@ -127,21 +60,6 @@ def parse_value(raw: str) -> Any:
 
 def _type_name(annotation: Any) -> str:
     return getattr(annotation, "__name__", str(annotation))
-
-
-def _got(value: Any) -> str:
-    """``'abc' (a string)``: the value and what YAML made of it, for type errors."""
-    kinds = {bool: "true/false", int: "an integer", float: "a number", str: "a string", list: "a list",
-             tuple: "a list", dict: "a mapping", type(None): "null"}
-    got = f"{value!r} ({kinds.get(type(value), type(value).__name__)})"
-    if isinstance(value, str):
-        try:
-            unquoted = parse_value(value)
-        except ConfigError:
-            unquoted = value
-        if isinstance(unquoted, (int, float)):  # '3' in quotes: the quotes made it a string
-            got += "; without quotes it would be read as " + format_value(unquoted)
-    return got
 
 
 def _coerce(value: Any, annotation: Any, key: str) -> Any:
@@ -161,37 +79,43 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
                 errors.append(str(exc))
         if len(errors) == 1:  # `float | None`: the one real type's message says what is expected
             raise ConfigError(errors[0])
-        raise ConfigError(f"{key}: expected {' | '.join(_type_name(a) for a in args)}, got {_got(value)}.")
+        raise ConfigError(
+            f"{key}: expected {' | '.join(_type_name(a) for a in args)}, got {describe_value(value)}."
+        )
     if dataclasses.is_dataclass(annotation):
         if not isinstance(value, Mapping):
-            raise ConfigError(f"{key}: expected a mapping of {annotation.__name__} fields, got {_got(value)}.")
+            raise ConfigError(
+                f"{key}: expected a mapping of {annotation.__name__} fields, got {describe_value(value)}."
+            )
         return from_dict(annotation, value, prefix=f"{key}.")
     if origin in (tuple, list):
         if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{key}: expected a list, got {_got(value)}.")
+            raise ConfigError(f"{key}: expected a list, got {describe_value(value)}.")
         item_type = args[0] if args else Any
         return tuple(_coerce(v, item_type, f"{key}[{i}]") for i, v in enumerate(value))
     if origin in (dict, Mapping) or annotation in (dict, Mapping):
         if not isinstance(value, Mapping):
-            raise ConfigError(f"{key}: expected a mapping, got {_got(value)}.")
+            raise ConfigError(f"{key}: expected a mapping, got {describe_value(value)}.")
         return dict(value)
     if annotation is bool:
         if isinstance(value, bool):
             return value
-        raise ConfigError(f"{key}: expected true or false, got {_got(value)}.")
+        raise ConfigError(f"{key}: expected true or false, got {describe_value(value)}.")
     if annotation is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
-        raise ConfigError(f"{key}: expected a number, got {_got(value)}.")
+        raise ConfigError(f"{key}: expected a number, got {describe_value(value)}.")
     if annotation is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        raise ConfigError(f"{key}: expected an integer, got {_got(value)}.")
+        raise ConfigError(f"{key}: expected an integer, got {describe_value(value)}.")
     if annotation is str:
         if isinstance(value, str):
             return value
-        hint = "; quote it to keep it as text" if isinstance(value, (int, float, bool)) or value is None else ""
-        raise ConfigError(f"{key}: expected a string, got {_got(value)}{hint}.")
+        hint = (
+            "; quote it to keep it as text" if isinstance(value, (int, float, bool)) or value is None else ""
+        )
+        raise ConfigError(f"{key}: expected a string, got {describe_value(value)}{hint}.")
     return value
 
 
@@ -245,7 +169,9 @@ def schema_type(cls: type, key: str) -> Any:
             annotation = typing.get_type_hints(annotation)[part]
         elif typing.get_origin(annotation) in (tuple, list):
             if not re.fullmatch(r"-?\d+", part):
-                raise ConfigError(f"{where} is a list; {part!r} is not an index (write {where}.0 for its first item).")
+                raise ConfigError(
+                    f"{where} is a list; {part!r} is not an index (write {where}.0 for its first item)."
+                )
             annotation = typing.get_args(annotation)[0] if typing.get_args(annotation) else Any
         else:
             return Any
@@ -262,67 +188,8 @@ def check_value(cls: type, key: str, value: Any) -> Any:
     return _coerce(value, schema_type(cls, key), key)
 
 
-def to_dict(config: Any) -> Any:
-    """Plain dict/list/scalar form of a config (tuples become lists), ready for YAML or JSON."""
-    if dataclasses.is_dataclass(config):
-        return {f.name: to_dict(getattr(config, f.name)) for f in dataclasses.fields(config)}
-    if isinstance(config, (list, tuple)):
-        return [to_dict(v) for v in config]
-    if isinstance(config, Mapping):
-        return {k: to_dict(v) for k, v in config.items()}
-    return config
-
-
-def apply_overrides(data: Mapping[str, Any], overrides: list[str] | None) -> dict[str, Any]:
-    """Apply ``key.sub=value`` overrides (values read by :func:`parse_value`) to a nested dict copy.
-
-    Key validity and value types are checked afterwards by :func:`from_dict`, which knows the schema.
-    """
-    result = _deep_copy(data)
-    for item in overrides or []:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set {item!r} is not of the form key.sub=value (for example --set train.lr=3e-4).")
-        try:
-            value = parse_value(raw)
-        except ConfigError as exc:
-            raise ConfigError(f"--set {item!r}: {exc}") from None
-        node = result
-        parts = key.strip().split(".")
-        for part in parts[:-1]:
-            child = node.get(part)
-            if child is None:
-                child = node[part] = {}
-            elif not isinstance(child, dict):
-                raise ConfigError(f"--set {item!r}: {part!r} is a value, not a section.")
-            node = child
-        node[parts[-1]] = value
-    return result
-
-
 def _deep_copy(data: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _deep_copy(v) if isinstance(v, Mapping) else v for k, v in data.items()}
-
-
-def read_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping (safe loader only), with errors naming the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: recipe file not found.")
-    try:
-        data = parse_yaml(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of sections at the top level, got {type(data).__name__}.")
-    return data
-
-
-def write_yaml(path: str | Path, data: Any) -> None:
-    """Write a config (dataclass or dict) as YAML, atomically."""
-    atomic_write_text(path, dump_yaml(to_dict(data)))
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -392,20 +259,28 @@ class InputConfig:
     normalize: str = "global"
 
     def __post_init__(self) -> None:
-        for name, value, allowed in (("mode", self.mode, ("segments", "utterance", "frames")),
-                                     ("short_policy", self.short_policy, ("pad", "tile", "drop", "keep")),
-                                     ("normalize", self.normalize, ("global", "none"))):
+        for name, value, allowed in (
+            ("mode", self.mode, ("segments", "utterance", "frames")),
+            ("short_policy", self.short_policy, ("pad", "tile", "drop", "keep")),
+            ("normalize", self.normalize, ("global", "none")),
+        ):
             if value not in allowed:
                 raise _FieldError(f"input.{name}={value!r}: use one of {', '.join(allowed)}.")
-        _require("input.sample_rate", self.sample_rate, self.sample_rate > 0, "use a rate in Hz > 0 (e.g. 16000)")
+        _require(
+            "input.sample_rate", self.sample_rate, self.sample_rate > 0, "use a rate in Hz > 0 (e.g. 16000)"
+        )
         if self.mode == "segments":  # the other modes cut no windows
             for name in ("window", "hop", "eval_hop"):
                 value = getattr(self, name)
                 _require(f"input.{name}", value, value > 0, "use a duration in seconds > 0")
         for name in ("max_seconds", "eval_max_seconds"):
             value = getattr(self, name)
-            _require(f"input.{name}", value, value is None or value > 0,
-                     "use a duration in seconds > 0, or null for no limit")
+            _require(
+                f"input.{name}",
+                value,
+                value is None or value > 0,
+                "use a duration in seconds > 0, or null for no limit",
+            )
 
 
 #: Argument names that hold a probability: dropout, attention_dropout, dropout_input, mask_time_prob, p.
@@ -423,7 +298,11 @@ class ModelConfig:
         # probabilities are checked here, before any work, rather than when the model is built after feature
         # extraction; other arguments are checked by the model itself
         for name, value in self.args.items():
-            if _PROBABILITY.search(str(name)) and isinstance(value, (int, float)) and not isinstance(value, bool):
+            if (
+                _PROBABILITY.search(str(name))
+                and isinstance(value, (int, float))
+                and not isinstance(value, bool)
+            ):
                 _require(f"model.args.{name}", value, 0 <= value <= 1, "a probability, use a value in [0, 1]")
 
 
@@ -474,25 +353,31 @@ class TrainConfig:
         if self.sampler not in ("shuffle", "balanced"):
             raise _FieldError(f"train.sampler={self.sampler!r}: use shuffle or balanced.")
         positive_int, at_least_0 = "use an integer >= 1", "use a value >= 0"
-        checks = [("epochs", self.epochs >= 1, positive_int),
-                  ("batch_size", self.batch_size >= 1, positive_int),
-                  ("eval_batch_size", self.eval_batch_size >= 1, positive_int),
-                  ("step_size", self.step_size >= 1, positive_int),
-                  ("lr", self.lr > 0, "use a learning rate > 0 (e.g. 1e-3)"),
-                  ("weight_decay", self.weight_decay >= 0, at_least_0),
-                  ("momentum", self.momentum >= 0, at_least_0),
-                  ("gamma", self.gamma > 0, "use a decay factor > 0 (e.g. 0.95)"),
-                  ("warmup", 0 <= self.warmup <= 1, "a fraction of the training steps, use a value in [0, 1]"),
-                  ("min_lr", self.min_lr >= 0, at_least_0),
-                  ("plateau_decays", self.plateau_decays >= 0, at_least_0),
-                  ("mixup_alpha", self.mixup_alpha >= 0, "use a value >= 0 (0 = no mixup)"),
-                  ("focal_gamma", self.focal_gamma >= 0, at_least_0),
-                  ("grad_clip", self.grad_clip is None or self.grad_clip > 0, "use a norm > 0, or null for none"),
-                  ("early_stopping", self.early_stopping >= 0, "use epochs >= 0 (0 = no early stopping)"),
-                  ("num_workers", self.num_workers >= 0, "use an integer >= 0 (0 = load in the main process)"),
-                  ("threads", self.threads >= 0, "use an integer >= 0 (0 = torch's default)"),
-                  ("contrastive_weight", self.contrastive_weight >= 0, "use a value >= 0 (0 = no contrastive term)"),
-                  ("contrastive_temperature", self.contrastive_temperature > 0, "use a value > 0")]
+        checks = [
+            ("epochs", self.epochs >= 1, positive_int),
+            ("batch_size", self.batch_size >= 1, positive_int),
+            ("eval_batch_size", self.eval_batch_size >= 1, positive_int),
+            ("step_size", self.step_size >= 1, positive_int),
+            ("lr", self.lr > 0, "use a learning rate > 0 (e.g. 1e-3)"),
+            ("weight_decay", self.weight_decay >= 0, at_least_0),
+            ("momentum", self.momentum >= 0, at_least_0),
+            ("gamma", self.gamma > 0, "use a decay factor > 0 (e.g. 0.95)"),
+            ("warmup", 0 <= self.warmup <= 1, "a fraction of the training steps, use a value in [0, 1]"),
+            ("min_lr", self.min_lr >= 0, at_least_0),
+            ("plateau_decays", self.plateau_decays >= 0, at_least_0),
+            ("mixup_alpha", self.mixup_alpha >= 0, "use a value >= 0 (0 = no mixup)"),
+            ("focal_gamma", self.focal_gamma >= 0, at_least_0),
+            ("grad_clip", self.grad_clip is None or self.grad_clip > 0, "use a norm > 0, or null for none"),
+            ("early_stopping", self.early_stopping >= 0, "use epochs >= 0 (0 = no early stopping)"),
+            ("num_workers", self.num_workers >= 0, "use an integer >= 0 (0 = load in the main process)"),
+            ("threads", self.threads >= 0, "use an integer >= 0 (0 = torch's default)"),
+            (
+                "contrastive_weight",
+                self.contrastive_weight >= 0,
+                "use a value >= 0 (0 = no contrastive term)",
+            ),
+            ("contrastive_temperature", self.contrastive_temperature > 0, "use a value > 0"),
+        ]
         for name, ok, allowed in checks:
             _require(f"train.{name}", getattr(self, name), ok, allowed)
 
@@ -565,7 +450,9 @@ def read_recipe(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any
     values are merged over it, so a recipe can be written as the difference from another one."""
     path = Path(path).resolve()
     if path in _seen:
-        raise ConfigError(f"{path}: recipe inherits from itself through 'base' ({' -> '.join(map(str, _seen))}).")
+        raise ConfigError(
+            f"{path}: recipe inherits from itself through 'base' ({' -> '.join(map(str, _seen))})."
+        )
     return _merge_base(read_yaml(path), path, _seen)
 
 
@@ -580,116 +467,27 @@ def _merge_base(data: Mapping[str, Any], path: Path, seen: tuple[Path, ...]) -> 
     return _deep_merge(read_recipe(path.parent / parent, (*seen, path)), data)
 
 
-def check_recipe(data: Mapping[str, Any], path: str | Path) -> ExperimentConfig:
-    """Validate ``data`` as the content of recipe file ``path`` (its ``base`` read relative to it), exactly as
-    ``serkit train`` would load it; used to check an edited recipe before it is written.
-
-    Raises:
-        ConfigError: the same error ``serkit train`` would stop with.
-    """
-    path = Path(path).resolve()
-    return load_experiment(base=_merge_base(data, path, ()))
+def resolve_base(data: Mapping[str, Any], path: str | Path) -> dict[str, Any]:
+    """``data`` read as the content of recipe file ``path``: merged over its ``base`` recipe (relative to it)."""
+    return _merge_base(data, Path(path).resolve(), ())
 
 
-def load_experiment(path: str | Path | None = None, overrides: list[str] | None = None,
-                    base: Mapping[str, Any] | None = None) -> ExperimentConfig:
-    """Read a recipe YAML (or start from ``base``), apply ``--set`` overrides, and validate it (stages too)."""
-    data = read_recipe(path) if path is not None else dict(base or {})
-    data, overrides = _route_stage_overrides(data, overrides or [])
-    config = from_dict(ExperimentConfig, apply_overrides(data, overrides))
-    _check_config(config, "")
-    seen: list[str] = []
-    for stage in config.stages:
-        if stage.name in seen or not stage.name.isidentifier():
-            raise ConfigError(f"stages: stage names must be unique identifiers, got {stage.name!r} after {seen}.")
-        if stage.init_from and stage.init_from not in seen:
-            raise ConfigError(f"stages.{stage.name}.init_from={stage.init_from!r}: name an earlier stage "
-                              f"({', '.join(seen) or 'there is none'}).")
-        seen.append(stage.name)
-        _check_config(stage_config(config, stage), f"stages.{stage.name}: ")
-    return config
+#: Functions that moved to :mod:`serkit.recipe` (they resolve registered names, which the schema does not know).
+_MOVED_TO_RECIPE = ("check_recipe", "load_experiment", "stage_config")
 
 
-def _route_stage_overrides(data: dict[str, Any], overrides: list[str]) -> tuple[dict[str, Any], list[str]]:
-    """``--set stages.<stage>.train.epochs=5`` appends ``train.epochs=5`` to that stage's ``set`` list (so it wins
-    over the stage's own value); every other override is returned for :func:`apply_overrides`."""
-    stages = data.get("stages")
-    if not overrides or not isinstance(stages, list):
-        return data, overrides
-    by_name = {stage.get("name"): index for index, stage in enumerate(stages) if isinstance(stage, Mapping)}
-    data, remaining = {**data, "stages": [dict(stage) if isinstance(stage, Mapping) else stage for stage in stages]}, []
-    for item in overrides:
-        parts = item.split("=", 1)[0].strip().split(".")
-        if len(parts) >= 3 and parts[0] == "stages" and parts[1] in by_name:
-            stage = data["stages"][by_name[parts[1]]]
-            stage["set"] = [*stage.get("set", []), item.split(".", 2)[2]]
-        elif len(parts) >= 2 and parts[0] == "stages" and parts[1] not in by_name and "=" in item and len(parts) > 2:
-            raise ConfigError(f"--set {item!r}: no stage {parts[1]!r}; the recipe's stages are "
-                              f"{', '.join(map(str, by_name)) or '(none)'}.")
-        else:
-            remaining.append(item)
-    return data, remaining
+def __getattr__(name: str) -> Any:
+    """Deprecated aliases: ``from serkit.config import load_experiment`` (README examples) keeps working."""
+    if name in _MOVED_TO_RECIPE:
+        import importlib
+        import warnings
 
-
-def stage_config(config: ExperimentConfig, stage: StageConfig) -> ExperimentConfig:
-    """The recipe as stage ``stage`` runs it: ``config`` without its stages, plus the stage's overrides."""
-    data = to_dict(config)
-    data["stages"] = []
-    try:
-        return from_dict(ExperimentConfig, apply_overrides(data, list(stage.set)))
-    except ConfigError as exc:
-        raise ConfigError(f"stages.{stage.name}.set: {exc}") from None
-
-
-def _check_config(config: ExperimentConfig, where: str) -> None:
-    from serkit.features.spectral import feature_from_dict
-    from serkit.features.text_inputs import text_input_from_dict
-
-    try:
-        feature_from_dict(config.features)
-    except (KeyError, ValueError) as exc:
-        raise ConfigError(f"{where}features: {exc.args[0] if exc.args else exc}") from None
-    if config.text:
-        try:
-            text_input_from_dict(config.text)
-        except (KeyError, ValueError, TypeError) as exc:
-            raise ConfigError(f"{where}text: {exc.args[0] if exc.args else exc}") from None
-    try:
-        _check_names(config)
-    except ConfigError as exc:
-        raise ConfigError(f"{where}{exc}") from None
-
-
-def _check_names(config: ExperimentConfig) -> None:
-    """Registered names and their option keys, checked before any work (values are checked where they are used)."""
-    from serkit.data.corpora import CORPORA
-    from serkit.data.labels import LABEL_SETS, TARGETS
-    from serkit.training.losses import CONTRASTIVE_LOSSES, LOSSES
-    from serkit.data.protocols import AUTO_PROTOCOL, PROTOCOLS
-    from serkit.models import MODELS
-    from serkit.core.options import option_names
-
-    checks = [("corpus.name", CORPORA, config.corpus.name, "corpus.options", config.corpus.options, ()),
-              ("model.name", MODELS, config.model.name, "model.args", config.model.args, ("num_classes",))]
-    if config.protocol.name != AUTO_PROTOCOL:  # auto is resolved from the speakers once the corpus is read
-        checks.append(("protocol.name", PROTOCOLS, config.protocol.name, "protocol.options", config.protocol.options,
-                       ("seed",)))
-    if config.labels.set:
-        checks.append(("labels.set", LABEL_SETS, config.labels.set, "", {}, ()))
-    checks.append(("labels.target", TARGETS, config.labels.target, "", {}, ()))
-    checks.append(("train.loss", LOSSES, config.train.loss, "", {}, ()))
-    checks.append(("train.contrastive", CONTRASTIVE_LOSSES, config.train.contrastive, "", {}, ()))
-    for key, registry, name, options_key, options, fixed in checks:
-        try:
-            entry = registry.get(name)
-        except KeyError as exc:
-            raise ConfigError(f"{key}: {exc.args[0]}") from None
-        if not options:
-            continue
-        valid = [n for n in option_names(entry) if n not in fixed]
-        for option in options:
-            if option not in valid:
-                hint = closest_names(option, valid)
-                did_you_mean = f" Did you mean {', '.join(repr(h) for h in hint)}?" if hint else ""
-                raise ConfigError(f"unknown key {options_key}.{option} for {name!r}.{did_you_mean} "
-                                  f"Valid: {', '.join(valid) or '(none)'}.")
+        warnings.warn(
+            f"serkit.config.{name} moved to serkit.recipe.{name}; import it from there"
+            + (" or from serkit" if name == "load_experiment" else "")
+            + ".",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(importlib.import_module("serkit.recipe"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

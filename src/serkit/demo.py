@@ -23,18 +23,26 @@ DEMO_RECIPE: dict[str, Any] = {
     "input": {"window": 1.0, "hop": 0.25, "eval_hop": 0.25, "short_policy": "pad"},
     "features": {"name": "mfcc", "n_mfcc": 26},
     "model": {"name": "cnn_small"},
-    "train": {"epochs": 12, "batch_size": 32, "lr": 0.001, "scheduler": "exponential", "gamma": 0.95,
-              "mixup_alpha": 0.2, "select_metric": "ua", "progress": False},
+    "train": {
+        "epochs": 12,
+        "batch_size": 32,
+        "lr": 0.001,
+        "scheduler": "exponential",
+        "gamma": 0.95,
+        "mixup_alpha": 0.2,
+        "select_metric": "ua",
+        "progress": False,
+    },
     "seeds": [0],
 }
 
 
 def run_demo(output: str | Path, *, seed: int = 0, epochs: int | None = None) -> int:
-    from serkit.config import load_experiment
     from serkit.data.corpora import load_corpus
     from serkit.data.synthetic import generate_corpus
     from serkit.data.utterance import write_manifest
     from serkit.evaluation.report import format_summary
+    from serkit.recipe import load_experiment
     from serkit.training.runner import run_experiment
 
     output = Path(output)
@@ -48,13 +56,19 @@ def run_demo(output: str | Path, *, seed: int = 0, epochs: int | None = None) ->
     if epochs is not None:
         overrides.append(f"train.epochs={epochs}")
     config = load_experiment(base=DEMO_RECIPE, overrides=overrides)
-    print(f"[2/3] training {config.model.name} on {config.features['name']} segments, "
-          f"protocol {config.protocol.name} ({config.train.epochs} epochs per fold)")
+    print(
+        f"[2/3] training {config.model.name} on {config.features['name']} segments, "
+        f"protocol {config.protocol.name} ({config.train.epochs} epochs per fold)"
+    )
     summary = run_experiment(config, output / "run")
     print("[3/3] results on the SYNTHETIC corpus\n")
     print(format_summary(summary))
-    print(f"\nrun folder: {output / 'run'} (summary.md/.csv/.json, confusion_matrix.png, training_curves.png, "
-          "tsne.png, per-run checkpoints)")
-    print(f"try: serkit predict {output / 'run' / 'runs' / summary['folds'][0] / f'seed{seed}' / 'best.pt'} "
-          f"{corpus_dir / 'audio'}")
+    print(
+        f"\nrun folder: {output / 'run'} (summary.md/.csv/.json, confusion_matrix.png, training_curves.png, "
+        "tsne.png, per-run checkpoints)"
+    )
+    print(
+        f"try: serkit predict {output / 'run' / 'runs' / summary['folds'][0] / f'seed{seed}' / 'best.pt'} "
+        f"{corpus_dir / 'audio'}"
+    )
     return 0

@@ -50,7 +50,9 @@ def test_load_reads_every_supported_format(tmp_path: Path, extension: str) -> No
     assert waveform.dtype == np.float32 and waveform.ndim == 1
     assert len(waveform) == 16000
     assert dominant_frequency(waveform, 16000) == pytest.approx(440.0, abs=2.0)
-    assert np.abs(waveform).max() == pytest.approx(0.3, abs=0.05)  # write_tone's amplitude, lossy codecs included
+    assert np.abs(waveform).max() == pytest.approx(
+        0.3, abs=0.05
+    )  # write_tone's amplitude, lossy codecs included
 
 
 @pytest.mark.parametrize("extension", ["wav", "flac"])
@@ -82,7 +84,9 @@ def test_real_corpus_files_load() -> None:
 
 
 @pytest.mark.parametrize("file_rate, frequency", [(8000, 440.0), (48000, 1000.0)])
-def test_load_resamples_to_16k_keeping_length_and_pitch(tmp_path: Path, file_rate: int, frequency: float) -> None:
+def test_load_resamples_to_16k_keeping_length_and_pitch(
+    tmp_path: Path, file_rate: int, frequency: float
+) -> None:
     path = tmp_path / "tone.wav"
     sf.write(path, sine(frequency, 1.0, file_rate), file_rate, subtype="PCM_16")
     waveform = load(path, 16000)
@@ -290,7 +294,7 @@ def test_info_rejects_a_truncated_wav_but_reads_a_zero_frame_header(tmp_path: Pa
 def _set_wav_data_size(path: Path, size: int) -> None:
     data = bytearray(path.read_bytes())
     at = data.find(b"data")
-    data[at + 4: at + 8] = struct.pack("<I", size)
+    data[at + 4 : at + 8] = struct.pack("<I", size)
     path.write_bytes(bytes(data))
 
 
@@ -305,8 +309,12 @@ def test_harmless_wav_size_quirks_are_not_called_truncation(tmp_path: Path, decl
 # ------------------------------------------------------------------------------------------------------ save
 
 
-@pytest.mark.parametrize("extension, subtype", [("wav", "PCM_16"), ("flac", "PCM_24"), ("ogg", None), ("mp3", None)])
-def test_save_round_trips_and_leaves_no_temporary_files(tmp_path: Path, extension: str, subtype: str | None) -> None:
+@pytest.mark.parametrize(
+    "extension, subtype", [("wav", "PCM_16"), ("flac", "PCM_24"), ("ogg", None), ("mp3", None)]
+)
+def test_save_round_trips_and_leaves_no_temporary_files(
+    tmp_path: Path, extension: str, subtype: str | None
+) -> None:
     path = tmp_path / "out" / f"x.{extension}"
     save(path, sine(440.0, 0.5, 16000), 16000, subtype=subtype)
     header = info(path)
@@ -338,17 +346,28 @@ def test_failed_save_keeps_the_previous_file(tmp_path: Path) -> None:
     assert path.read_bytes() == before
 
 
-@pytest.mark.parametrize("name, subtype, match", [("x.m4a", None, "cannot write format"),
-                                                  ("x.flac", "FLOAT", "subtype 'FLOAT'")])
+@pytest.mark.parametrize(
+    "name, subtype, match", [("x.m4a", None, "cannot write format"), ("x.flac", "FLOAT", "subtype 'FLOAT'")]
+)
 def test_save_rejects_unwritable_formats(tmp_path: Path, name: str, subtype: str | None, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         save(tmp_path / name, np.zeros(100, dtype=np.float32), 16000, subtype=subtype)
 
 
-@pytest.mark.parametrize("name, source, expected", [
-    ("x.wav", "PCM_24", "PCM_24"), ("x.flac", "PCM_16", "PCM_16"), ("x.wav", "FLOAT", "FLOAT"),
-    ("x.ogg", "VORBIS", None), ("x.ogg", "OPUS", None), ("x.mp3", "MPEG_LAYER_II", None),
-    ("x.flac", "FLOAT", None), ("x.wav", None, None),
-])
-def test_output_subtype_keeps_sample_encodings_only(name: str, source: str | None, expected: str | None) -> None:
+@pytest.mark.parametrize(
+    "name, source, expected",
+    [
+        ("x.wav", "PCM_24", "PCM_24"),
+        ("x.flac", "PCM_16", "PCM_16"),
+        ("x.wav", "FLOAT", "FLOAT"),
+        ("x.ogg", "VORBIS", None),
+        ("x.ogg", "OPUS", None),
+        ("x.mp3", "MPEG_LAYER_II", None),
+        ("x.flac", "FLOAT", None),
+        ("x.wav", None, None),
+    ],
+)
+def test_output_subtype_keeps_sample_encodings_only(
+    name: str, source: str | None, expected: str | None
+) -> None:
     assert output_subtype(name, source) == expected

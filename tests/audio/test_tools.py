@@ -31,8 +31,14 @@ SOURCE_FILES = {
 def source(tmp_path: Path) -> Path:
     root = tmp_path / "src"
     for relative, (rate, channels, subtype) in SOURCE_FILES.items():
-        write_tone(root / relative, seconds=0.5, sample_rate=rate, channels=channels, frequency=440.0,
-                   subtype=subtype)
+        write_tone(
+            root / relative,
+            seconds=0.5,
+            sample_rate=rate,
+            channels=channels,
+            frequency=440.0,
+            subtype=subtype,
+        )
     (root / "a" / "notes.txt").write_text("not audio; must be ignored")
     return root
 
@@ -49,7 +55,7 @@ def test_resample_tree_mirrors_the_tree_at_the_new_rate(source: Path, tmp_path: 
     report = resample_tree(source, target, sample_rate=16000, progress=False)
     assert report == TreeReport(done=4, skipped=0, failed=[])
     assert audio_outputs(target) == sorted(SOURCE_FILES)  # notes.txt is not audio and is not copied
-    for relative, (rate, channels, subtype) in SOURCE_FILES.items():
+    for relative, (_rate, channels, subtype) in SOURCE_FILES.items():
         header = info(target / relative)
         assert (header.sample_rate, header.channels, header.subtype) == (16000, channels, subtype), relative
         assert header.frames == pytest.approx(0.5 * 16000, abs=2), relative
@@ -66,7 +72,9 @@ def test_resample_tree_keeps_each_channel(source: Path, tmp_path: Path) -> None:
     assert np.abs(stereo[middle, 1]).max() == pytest.approx(2 * np.abs(stereo[middle, 0]).max(), rel=0.01)
 
 
-@pytest.mark.parametrize("tool, options", [(resample_tree, {"sample_rate": 16000}), (normalize_tree, {"peak": 0.9})])
+@pytest.mark.parametrize(
+    "tool, options", [(resample_tree, {"sample_rate": 16000}), (normalize_tree, {"peak": 0.9})]
+)
 def test_tools_never_modify_the_source(source: Path, tmp_path: Path, tool, options: dict) -> None:
     (source / "a" / "broken.wav").write_text("not audio")
     before = tree_state(source)
@@ -105,8 +113,12 @@ def test_a_bad_file_in_the_middle_is_reported_and_the_others_done(source: Path, 
 def test_overlapping_trees_are_refused(source: Path, where: str) -> None:
     target = {"same": source, "inside": source / "a" / "out", "contains": source.parent}[where]
     before = tree_state(source)
-    with pytest.raises(ValueError, match={"same": "is the source", "inside": "inside the source",
-                                          "contains": "contains the source"}[where]):
+    with pytest.raises(
+        ValueError,
+        match={"same": "is the source", "inside": "inside the source", "contains": "contains the source"}[
+            where
+        ],
+    ):
         resample_tree(source, target, sample_rate=16000, progress=False)
     assert tree_state(source) == before and not (source / "a" / "out").exists()
 
@@ -133,9 +145,13 @@ class _Terminal(io.StringIO):
         return True
 
 
-def test_progress_bar_only_when_asked_and_on_a_terminal(source: Path, tmp_path: Path, capsys: pytest.CaptureFixture,
-                                                        caplog: pytest.LogCaptureFixture,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_progress_bar_only_when_asked_and_on_a_terminal(
+    source: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     caplog.set_level(logging.INFO, logger="serkit.audio.tools")
     resample_tree(source, tmp_path / "quiet", sample_rate=16000, progress=False)
     assert capsys.readouterr().err == "" and not caplog.records
@@ -153,8 +169,9 @@ def test_progress_bar_only_when_asked_and_on_a_terminal(source: Path, tmp_path: 
     assert "4/4" in terminal.getvalue() and "\r" in terminal.getvalue() and not caplog.records
 
 
-def test_progress_lines_in_a_log_are_rate_limited(source: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_progress_lines_in_a_log_are_rate_limited(
+    source: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import serkit.audio.tools as tools
 
     caplog.set_level(logging.INFO, logger="serkit.audio.tools")

@@ -95,8 +95,8 @@ def test_glam_segment_count_for_three_seconds():
     segments = segment(waveform, window=window, hop=hop)
     # (48000 - 28800) // 3200 + 1 = 7 complete windows; the 0.0 s tail after the last one is dropped.
     assert segments.shape == (7, 28800) == (num_segments(48000, window=window, hop=hop), window)
-    np.testing.assert_array_equal(segments[1], waveform[3200:3200 + 28800])
-    np.testing.assert_array_equal(segments[-1], waveform[6 * 3200:6 * 3200 + 28800])
+    np.testing.assert_array_equal(segments[1], waveform[3200 : 3200 + 28800])
+    np.testing.assert_array_equal(segments[-1], waveform[6 * 3200 : 6 * 3200 + 28800])
 
 
 def test_segment_drops_incomplete_tail_window():
@@ -145,10 +145,13 @@ def test_segments_are_copies_not_views():
     assert x[0] == 0.0
 
 
-@pytest.mark.parametrize("bad, message", [
-    ({"window": 0, "hop": 1}, "window and hop"),
-    ({"window": 2, "hop": 1, "short_policy": "repeat"}, "short_policy"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"window": 0, "hop": 1}, "window and hop"),
+        ({"window": 2, "hop": 1, "short_policy": "repeat"}, "short_policy"),
+    ],
+)
 def test_segment_bad_arguments(bad, message):
     with pytest.raises(ValueError, match=message):
         segment(np.ones(4), **bad)
@@ -171,7 +174,7 @@ def test_segment_frames_dcnn_counts_and_layout(frames, expected):
     assert segments.shape == (expected, 3, 64, 64)
     assert num_segments(frames, window=64, hop=32) == expected
     for index in (0, expected - 1):
-        torch.testing.assert_close(segments[index], image[..., 32 * index:32 * index + 64])
+        torch.testing.assert_close(segments[index], image[..., 32 * index : 32 * index + 64])
 
 
 def test_segment_frames_numpy_and_short_matrix():

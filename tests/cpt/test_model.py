@@ -23,11 +23,14 @@ def test_normalisation_matches_the_feature_extractor_on_a_padded_batch():
     rng = np.random.default_rng(0)
     waves = [rng.standard_normal(n).astype(np.float32) * 0.1 + 0.3 for n in (800, 500)]
     extractor = transformers.Wav2Vec2FeatureExtractor(do_normalize=True)
-    expected = extractor(waves, sampling_rate=16000, padding=True, return_attention_mask=True,
-                         return_tensors="pt").input_values
+    expected = extractor(
+        waves, sampling_rate=16000, padding=True, return_attention_mask=True, return_tensors="pt"
+    ).input_values
     batch = torch.zeros(2, 800)
     batch[0], batch[1, :500] = torch.from_numpy(waves[0]), torch.from_numpy(waves[1])
-    torch.testing.assert_close(normalize_waveforms(batch, torch.tensor([800, 500])), expected, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(
+        normalize_waveforms(batch, torch.tensor([800, 500])), expected, rtol=1e-4, atol=1e-5
+    )
 
 
 def test_loads_a_folder_follows_its_feature_extractor_and_freezes_the_front_end(tiny_hubert, tmp_path):
@@ -54,8 +57,9 @@ def test_loads_a_folder_follows_its_feature_extractor_and_freezes_the_front_end(
 def test_time_masking_only_while_training(tiny_hubert):
     model = create_model("hubert_ser", num_classes=4, pretrained=str(tiny_hubert), dropout=0.0)
     seen = []
-    model.encoder.register_forward_pre_hook(lambda _m, _a, kwargs: seen.append(kwargs["mask_time_indices"]),
-                                            with_kwargs=True)
+    model.encoder.register_forward_pre_hook(
+        lambda _m, _a, kwargs: seen.append(kwargs["mask_time_indices"]), with_kwargs=True
+    )
     waveforms, lengths = torch.randn(2, 8000), torch.tensor([8000, 6000])
     model.eval()
     with torch.no_grad():
@@ -66,14 +70,22 @@ def test_time_masking_only_while_training(tiny_hubert):
     assert seen[0] is None and seen[1] is None
     mask = seen[2]
     frames = model.frame_lengths(lengths)
-    assert mask.any() and not mask[1, int(frames[1]):].any()  # never in the padding
+    assert mask.any() and not mask[1, int(frames[1]) :].any()  # never in the padding
 
 
 def test_fine_tuning_recipe_runs_in_the_runner(tiny_hubert, iemocap5, tmp_path):
     out = tmp_path / "run"
-    overrides = [f"corpus.root={iemocap5}", f"model.args.pretrained={tiny_hubert}", "protocol.folds=[0]",
-                 "train.epochs=1", "train.batch_size=8", 'train.precision="no"', "train.progress=false",
-                 "seeds=[0]", "input.max_seconds=1.0"]
+    overrides = [
+        f"corpus.root={iemocap5}",
+        f"model.args.pretrained={tiny_hubert}",
+        "protocol.folds=[0]",
+        "train.epochs=1",
+        "train.batch_size=8",
+        'train.precision="no"',
+        "train.progress=false",
+        "seeds=[0]",
+        "input.max_seconds=1.0",
+    ]
     assert main(["train", str(RECIPE), "--out", str(out), *[x for o in overrides for x in ("--set", o)]]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["n_runs"] == 1 and summary["selection"] == "validation" and summary["speaker_independent"]

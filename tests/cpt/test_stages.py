@@ -11,13 +11,13 @@ import torch
 import transformers
 from hubert_fakes import save_tiny_hubert, write_voiced
 
+from serkit.backbones.hf import frame_lengths
 from serkit.cli import main
-from serkit.data.utterance import Utterance, write_manifest
 from serkit.core.errors import SerkitError
 from serkit.cpt.features import FeatureStore
 from serkit.cpt.kmeans import load_centroids
 from serkit.cpt.labels import read_label_list
-from serkit.models.ssl import frame_lengths
+from serkit.data.utterance import Utterance, write_manifest
 from serkit.training.checkpoint import load_checkpoint
 
 
@@ -25,10 +25,18 @@ from serkit.training.checkpoint import load_checkpoint
 def corpus(tmp_path_factory) -> tuple[Path, Path, Path]:
     """Manifests of 6 training and 2 validation utterances (1.0-1.7 s)."""
     root = tmp_path_factory.mktemp("stages")
-    utterances = [Utterance(id=f"u{i}", path=str(write_voiced(root / f"u{i}.wav", seconds=1.0 + 0.1 * i,
-                                                                  f0=90 + 25 * i, seed=i))) for i in range(8)]
-    return (write_manifest(utterances, root / "all.csv"), write_manifest(utterances[:6], root / "train.csv"),
-            write_manifest(utterances[6:], root / "valid.csv"))
+    utterances = [
+        Utterance(
+            id=f"u{i}",
+            path=str(write_voiced(root / f"u{i}.wav", seconds=1.0 + 0.1 * i, f0=90 + 25 * i, seed=i)),
+        )
+        for i in range(8)
+    ]
+    return (
+        write_manifest(utterances, root / "all.csv"),
+        write_manifest(utterances[:6], root / "train.csv"),
+        write_manifest(utterances[6:], root / "valid.csv"),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +80,9 @@ def test_features_are_unmasked_sharded_and_resumable(masking_hubert, corpus, tmp
     assert main([*base, "-o", str(tmp_path / "three"), "--layer", "2"]) == 2  # another extraction: refused
 
 
-def test_kmeans_uses_the_original_settings_and_pickles_need_trust(tiny_hubert, corpus, tmp_path, monkeypatch,
-                                                                   capsys):
+def test_kmeans_uses_the_original_settings_and_pickles_need_trust(
+    tiny_hubert, corpus, tmp_path, monkeypatch, capsys
+):
     import sklearn.cluster
 
     seen = {}
@@ -84,16 +93,55 @@ def test_kmeans_uses_the_original_settings_and_pickles_need_trust(tiny_hubert, c
             return super().fit(X)
 
     features = tmp_path / "features"
-    assert main(["hubert", "features", str(corpus[0]), "-o", str(features), "--model", str(tiny_hubert), "-q",
-                 "--layer", "1"]) == 0
+    assert (
+        main(
+            [
+                "hubert",
+                "features",
+                str(corpus[0]),
+                "-o",
+                str(features),
+                "--model",
+                str(tiny_hubert),
+                "-q",
+                "--layer",
+                "1",
+            ]
+        )
+        == 0
+    )
     monkeypatch.setattr(sklearn.cluster, "MiniBatchKMeans", Spy)
-    assert main(["hubert", "kmeans", str(features), "-o", str(tmp_path / "km"), "--clusters", "5",
-                 "--ids", str(corpus[1])]) == 0
+    assert (
+        main(
+            [
+                "hubert",
+                "kmeans",
+                str(features),
+                "-o",
+                str(tmp_path / "km"),
+                "--clusters",
+                "5",
+                "--ids",
+                str(corpus[1]),
+            ]
+        )
+        == 0
+    )
     store = FeatureStore(features)
     expected_frames = sum(store.entry(f"u{i}").num_frames for i in range(6))
-    assert seen == {**seen, "n_clusters": 5, "init": "k-means++", "max_iter": 100, "batch_size": 10000, "tol": 0.0,
-                    "n_init": 20, "max_no_improvement": 100, "reassignment_ratio": 0.0, "random_state": 1337,
-                    "num_frames": expected_frames}
+    assert seen == {
+        **seen,
+        "n_clusters": 5,
+        "init": "k-means++",
+        "max_iter": 100,
+        "batch_size": 10000,
+        "tol": 0.0,
+        "n_init": 20,
+        "max_no_improvement": 100,
+        "reassignment_ratio": 0.0,
+        "random_state": 1337,
+        "num_frames": expected_frames,
+    }
     info = json.loads((tmp_path / "km" / "kmeans.json").read_text())
     assert info["ids"] == [f"u{i}" for i in range(6)]  # only the listed utterances were clustered
 
@@ -102,15 +150,44 @@ def test_kmeans_uses_the_original_settings_and_pickles_need_trust(tiny_hubert, c
     fitted = sklearn.cluster.KMeans(n_clusters=3, n_init=1, random_state=0).fit(store.frames("u0"))
     joblib.dump(fitted, tmp_path / "km3.bin")
     capsys.readouterr()
-    assert main(["hubert", "kmeans", "--import", str(tmp_path / "km3.bin"), "-o", str(tmp_path / "imported")]) == 2
+    assert (
+        main(["hubert", "kmeans", "--import", str(tmp_path / "km3.bin"), "-o", str(tmp_path / "imported")])
+        == 2
+    )
     assert "--trust-pickle" in capsys.readouterr().err and not (tmp_path / "imported").exists()
-    assert main(["hubert", "kmeans", "--import", str(tmp_path / "km3.bin"), "--trust-pickle",
-                 "-o", str(tmp_path / "imported")]) == 0
-    np.testing.assert_array_equal(load_centroids(tmp_path / "imported"), fitted.cluster_centers_.astype(np.float32))
+    assert (
+        main(
+            [
+                "hubert",
+                "kmeans",
+                "--import",
+                str(tmp_path / "km3.bin"),
+                "--trust-pickle",
+                "-o",
+                str(tmp_path / "imported"),
+            ]
+        )
+        == 0
+    )
+    np.testing.assert_array_equal(
+        load_centroids(tmp_path / "imported"), fitted.cluster_centers_.astype(np.float32)
+    )
 
     # labels: the nearest centroid, as scikit-learn's predict, one per frame
-    assert main(["hubert", "labels", str(features), "--kmeans", str(tmp_path / "imported"),
-                 "-o", str(tmp_path / "labels.tsv")]) == 0
+    assert (
+        main(
+            [
+                "hubert",
+                "labels",
+                str(features),
+                "--kmeans",
+                str(tmp_path / "imported"),
+                "-o",
+                str(tmp_path / "labels.tsv"),
+            ]
+        )
+        == 0
+    )
     rows = {row.id: row for row in read_label_list(tmp_path / "labels.tsv")}
     assert sorted(rows) == store.ids
     for utt_id, row in rows.items():
@@ -123,12 +200,47 @@ def test_pretrain_and_export_commands(tiny_hubert, corpus, tmp_path):
     commands = [
         ["features", str(corpus[0]), "-o", str(features), "--model", str(tiny_hubert), "--layer", "1", "-q"],
         ["kmeans", str(features), "-o", str(km), "--clusters", "6", "--n-init", "1", "--ids", str(corpus[1])],
-        ["labels", str(features), "--kmeans", str(km), "-o", str(tmp_path / "train.tsv"), "--ids", str(corpus[1])],
-        ["labels", str(features), "--kmeans", str(km), "-o", str(tmp_path / "valid.tsv"), "--ids", str(corpus[2])],
-        ["pretrain", "--init", str(tiny_hubert), "--train", str(tmp_path / "train.tsv"), "--valid",
-         str(tmp_path / "valid.tsv"), "-o", str(tmp_path / "pretrain"), "--set", "num_classes=6",
-         "--set", "max_updates=2", "--set", "warmup_updates=1", "--set", "seconds_per_batch=3.0",
-         "--set", "progress=false"],
+        [
+            "labels",
+            str(features),
+            "--kmeans",
+            str(km),
+            "-o",
+            str(tmp_path / "train.tsv"),
+            "--ids",
+            str(corpus[1]),
+        ],
+        [
+            "labels",
+            str(features),
+            "--kmeans",
+            str(km),
+            "-o",
+            str(tmp_path / "valid.tsv"),
+            "--ids",
+            str(corpus[2]),
+        ],
+        [
+            "pretrain",
+            "--init",
+            str(tiny_hubert),
+            "--train",
+            str(tmp_path / "train.tsv"),
+            "--valid",
+            str(tmp_path / "valid.tsv"),
+            "-o",
+            str(tmp_path / "pretrain"),
+            "--set",
+            "num_classes=6",
+            "--set",
+            "max_updates=2",
+            "--set",
+            "warmup_updates=1",
+            "--set",
+            "seconds_per_batch=3.0",
+            "--set",
+            "progress=false",
+        ],
         ["export", str(tmp_path / "pretrain"), "-o", str(tmp_path / "export")],
     ]
     for command in commands:

@@ -8,16 +8,27 @@ import numpy as np
 import soundfile as sf
 
 from serkit.cli import main
-from serkit.data.corpora import CORPORA, list_corpora
 from serkit.core.options import option_names
+from serkit.data.corpora import CORPORA, list_corpora
 
 
 def test_list_prints_every_registered_corpus(capsys):
     assert main(["corpus", "list"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines] == list_corpora()
-    assert {"ravdess", "emodb", "crema_d", "esd", "jtes", "savee", "tess", "manifest", "scp", "dcnn_filelist",
-            "case_csv"} <= set(list_corpora())
+    assert {
+        "ravdess",
+        "emodb",
+        "crema_d",
+        "esd",
+        "jtes",
+        "savee",
+        "tess",
+        "manifest",
+        "scp",
+        "dcnn_filelist",
+        "case_csv",
+    } <= set(list_corpora())
     ravdess = next(line for line in lines if line.startswith("ravdess "))
     assert "RAVDESS" in ravdess and "options:" not in ravdess
 
@@ -51,12 +62,18 @@ def test_prepare_unknown_option_exits_2_naming_valid_options(tmp_path, capsys):
     corpus.mkdir()
     sf.write(corpus / "03-01-05-01-02-01-01.wav", np.zeros(160, dtype=np.float32), 16000)
     output = tmp_path / "out" / "m.csv"
-    assert main(["corpus", "prepare", "ravdess", str(corpus), "-o", str(output), "--opt", "intensty=normal"]) == 2
+    assert (
+        main(["corpus", "prepare", "ravdess", str(corpus), "-o", str(output), "--opt", "intensty=normal"])
+        == 2
+    )
     err = capsys.readouterr().err
     assert "unknown option of corpus 'ravdess' 'intensty'" in err
     assert "Did you mean 'intensity'?" in err and "Valid: vocal_channel, intensity." in err
     assert not output.exists()
     assert main(["corpus", "prepare", "ravdess", str(corpus), "-o", str(output), "--opt", "intensity"]) == 2
     assert "not of the form key=value" in capsys.readouterr().err
-    assert main(["corpus", "prepare", "ravdess", str(corpus), "-o", str(output), "--opt", "intensity=normal"]) == 0
+    assert (
+        main(["corpus", "prepare", "ravdess", str(corpus), "-o", str(output), "--opt", "intensity=normal"])
+        == 0
+    )
     assert Path(output).is_file()

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from serkit.cli import main
+from serkit.core.errors import ManifestError, ProtocolError
 from serkit.data.protocols import (
     Fold,
     check_folds,
@@ -21,11 +22,11 @@ from serkit.data.protocols import (
     write_folds,
 )
 from serkit.data.utterance import Utterance, read_manifest, write_manifest
-from serkit.core.errors import ManifestError, ProtocolError
 
 RAVDESS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "ravdess"
-needs_ravdess = pytest.mark.skipif(not (RAVDESS / "manifest.csv").is_file(),
-                                   reason=f"real RAVDESS manifest not found at {RAVDESS}")
+needs_ravdess = pytest.mark.skipif(
+    not (RAVDESS / "manifest.csv").is_file(), reason=f"real RAVDESS manifest not found at {RAVDESS}"
+)
 RAVDESS_TWINS = ("03-01-03-01-02-01-07", "03-01-03-01-02-02-07")  # byte-identical files in the distribution
 
 EMOTIONS = ("neutral", "happy", "sad", "angry")
@@ -48,13 +49,24 @@ def make_corpus(num_speakers: int = 12, per_emotion: int = 3) -> list[Utterance]
         speaker = f"spk{number:02d}"
         for emotion in EMOTIONS:
             for take in range(per_emotion):
-                utterances.append(Utterance(
-                    id=f"{speaker}_{emotion}_{take}", path=f"/nowhere/{speaker}_{emotion}_{take}.wav",
-                    speaker=speaker, session=f"Ses{(number + 1) // 2:02d}",
-                    gender="female" if number % 2 else "male", emotion=emotion, duration=1.0 + take,
-                    content_hash=f"h_{speaker}_{emotion}_{take}"))
-    duplicated = {"spk01_sad_0": "shared_across_speakers", "spk07_sad_0": "shared_across_speakers",
-                  "spk03_happy_0": "shared_within_speaker", "spk03_happy_1": "shared_within_speaker"}
+                utterances.append(
+                    Utterance(
+                        id=f"{speaker}_{emotion}_{take}",
+                        path=f"/nowhere/{speaker}_{emotion}_{take}.wav",
+                        speaker=speaker,
+                        session=f"Ses{(number + 1) // 2:02d}",
+                        gender="female" if number % 2 else "male",
+                        emotion=emotion,
+                        duration=1.0 + take,
+                        content_hash=f"h_{speaker}_{emotion}_{take}",
+                    )
+                )
+    duplicated = {
+        "spk01_sad_0": "shared_across_speakers",
+        "spk07_sad_0": "shared_across_speakers",
+        "spk03_happy_0": "shared_within_speaker",
+        "spk03_happy_1": "shared_within_speaker",
+    }
     return [u.with_(content_hash=duplicated.get(u.id, u.content_hash)) for u in utterances]
 
 
@@ -69,17 +81,28 @@ def make_case_corpus(num_sessions: int = 40, seed: int = 7) -> list[Utterance]:
             counts["neutral"] += 20
             for emotion, count in counts.items():
                 for take in range(count):
-                    utterances.append(Utterance(
-                        id=f"{speaker}_{emotion}_{take}", path="/nowhere.wav", speaker=speaker,
-                        session=f"Sess{session:02d}", emotion=emotion,
-                        gender="female" if side == "F" else "male"))
+                    utterances.append(
+                        Utterance(
+                            id=f"{speaker}_{emotion}_{take}",
+                            path="/nowhere.wav",
+                            speaker=speaker,
+                            session=f"Sess{session:02d}",
+                            emotion=emotion,
+                            gender="female" if side == "F" else "male",
+                        )
+                    )
     return utterances
 
 
 def official_corpus() -> list[Utterance]:
     names = {"train": "train", "dev": "dev", "test": "test"}
-    return [Utterance(id=f"{split}_{i}", path="/x.wav", speaker=f"char{i % 3}", emotion="neutral",
-                      extra={"split": name}) for split, name in names.items() for i in range(4)]
+    return [
+        Utterance(
+            id=f"{split}_{i}", path="/x.wav", speaker=f"char{i % 3}", emotion="neutral", extra={"split": name}
+        )
+        for split, name in names.items()
+        for i in range(4)
+    ]
 
 
 #: (protocol, options, corpus factory) for every protocol; each must pass the generic checks below.
@@ -130,8 +153,12 @@ def _assert_guarantees(folds: list[Fold], utterances: list[Utterance], protocol:
             a, b = parts[first], parts[second]
             assert not a & b, f"{protocol}/{fold.name}: ids on {first} and {second}"
             for field in ("content_hash", "speaker", "session"):
-                if field == "speaker" and not info.speaker_independent or \
-                        field == "session" and not info.session_independent:
+                if (
+                    field == "speaker"
+                    and not info.speaker_independent
+                    or field == "session"
+                    and not info.session_independent
+                ):
                     continue
                 shared = {getattr(by_id[i], field) for i in a} & {getattr(by_id[i], field) for i in b} - {""}
                 assert not shared, f"{protocol}/{fold.name}: {field} {shared} on {first} and {second}"
@@ -168,8 +195,9 @@ def test_identical_audio_stays_on_one_side(case: str, seed: int) -> None:
             assert len(sides) == 1, f"{case}/{fold.name}: {pair} split over {sides}"
 
 
-@pytest.mark.parametrize("case", ["leave_one_speaker_out", "leave_one_session_out", "speaker_kfold",
-                                  "speaker_groups"])
+@pytest.mark.parametrize(
+    "case", ["leave_one_speaker_out", "leave_one_session_out", "speaker_kfold", "speaker_groups"]
+)
 def test_cross_validation_tests_every_utterance_once(case: str, corpus: list[Utterance]) -> None:
     options, _ = CASES[case]
     folds = make_folds(corpus, _protocol(case), seed=3, options=options)
@@ -216,20 +244,38 @@ def test_speaker_kfold_is_stratified(corpus: list[Utterance]) -> None:
 
 
 def test_speaker_groups_follow_natural_speaker_order() -> None:
-    utterances = [Utterance(id=f"a{n}_{e}", path="/x.wav", speaker=f"Actor_{n}", emotion=e,
-                            gender="male" if n % 2 else "female") for n in range(1, 13) for e in EMOTIONS]
+    utterances = [
+        Utterance(
+            id=f"a{n}_{e}",
+            path="/x.wav",
+            speaker=f"Actor_{n}",
+            emotion=e,
+            gender="male" if n % 2 else "female",
+        )
+        for n in range(1, 13)
+        for e in EMOTIONS
+    ]
     folds = make_folds(utterances, "speaker_groups", seed=0, options={"group_size": "4"})
     assert [f.held_out for f in folds] == [
-        ("Actor_1", "Actor_2", "Actor_3", "Actor_4"), ("Actor_5", "Actor_6", "Actor_7", "Actor_8"),
-        ("Actor_9", "Actor_10", "Actor_11", "Actor_12")]
+        ("Actor_1", "Actor_2", "Actor_3", "Actor_4"),
+        ("Actor_5", "Actor_6", "Actor_7", "Actor_8"),
+        ("Actor_9", "Actor_10", "Actor_11", "Actor_12"),
+    ]
     assert all(len(f.val) == 4 * len(EMOTIONS) for f in folds)  # default: group_size validation speakers
 
 
 def test_speaker_groups_balance_gender_like_jtes() -> None:
     speakers = [f"f{n:02d}" for n in range(1, 9)] + [f"m{n:02d}" for n in range(1, 9)]
-    utterances = [Utterance(id=f"{s}_{e}", path="/x.wav", speaker=s, emotion=e,
-                            gender="female" if s[0] == "f" else "male") for s in speakers for e in EMOTIONS]
-    folds = make_folds(utterances, "speaker_groups", seed=0, options={"group_size": "4", "balance_gender": "true"})
+    utterances = [
+        Utterance(
+            id=f"{s}_{e}", path="/x.wav", speaker=s, emotion=e, gender="female" if s[0] == "f" else "male"
+        )
+        for s in speakers
+        for e in EMOTIONS
+    ]
+    folds = make_folds(
+        utterances, "speaker_groups", seed=0, options={"group_size": "4", "balance_gender": "true"}
+    )
     assert folds[0].held_out == ("f01", "f02", "m01", "m02")
     assert folds[3].held_out == ("f07", "f08", "m07", "m08")
     with pytest.raises(ProtocolError, match="balance_gender"):
@@ -260,7 +306,7 @@ def _original_case_split(utterances: list[Utterance], seed: int) -> set[str]:
 def test_case_session_split_reproduces_the_original_balance() -> None:
     utterances = make_case_corpus()
     by_id = {u.id: u for u in utterances}
-    fold, = make_folds(utterances, "case_session_split", seed=0, options={"val_sessions": "0"})
+    (fold,) = make_folds(utterances, "case_session_split", seed=0, options={"val_sessions": "0"})
     train_sessions = {by_id[i].session for i in fold.train}
     assert len(train_sessions) == 32 and len(fold.held_out) == 8
     assert train_sessions == _original_case_split(utterances, seed=0)
@@ -280,8 +326,8 @@ def test_case_session_split_reproduces_the_original_balance() -> None:
 def test_case_session_split_validation_comes_from_the_train_sessions() -> None:
     utterances = make_case_corpus()
     by_id = {u.id: u for u in utterances}
-    original, = make_folds(utterances, "case_session_split", seed=0, options={"val_sessions": "0"})
-    fold, = make_folds(utterances, "case_session_split", seed=0)
+    (original,) = make_folds(utterances, "case_session_split", seed=0, options={"val_sessions": "0"})
+    (fold,) = make_folds(utterances, "case_session_split", seed=0)
     assert fold.test == original.test
     assert set(fold.train) | set(fold.val) == set(original.train)
     assert len({by_id[i].session for i in fold.val}) == 4
@@ -292,11 +338,13 @@ def test_case_session_split_validation_comes_from_the_train_sessions() -> None:
 def test_random_split_selects_on_test_only_without_a_validation_ratio(corpus: list[Utterance]) -> None:
     info = protocol_info("paper_random_split_speaker_dependent")
     assert info.selects_on_test and not info.speaker_independent
-    fold, = make_folds(corpus, "paper_random_split_speaker_dependent", seed=0)
+    (fold,) = make_folds(corpus, "paper_random_split_speaker_dependent", seed=0)
     assert fold.val == fold.test and fold.selection == "test"
     assert len(fold.test) == pytest.approx(0.2 * len(corpus), abs=2)
     assert "selected on the test data" in describe_folds([fold])
-    fold, = make_folds(corpus, "paper_random_split_speaker_dependent", seed=0, options={"ratios": "0.8,0.1,0.1"})
+    (fold,) = make_folds(
+        corpus, "paper_random_split_speaker_dependent", seed=0, options={"ratios": "0.8,0.1,0.1"}
+    )
     assert fold.selection == "validation" and not set(fold.val) & set(fold.test)
     assert len(fold.val) == pytest.approx(0.1 * len(corpus), abs=2)
     with pytest.raises(ValueError, match="ratios"):
@@ -304,7 +352,7 @@ def test_random_split_selects_on_test_only_without_a_validation_ratio(corpus: li
 
 
 def test_official_split_maps_split_names() -> None:
-    fold, = make_folds(official_corpus(), "official", seed=0)
+    (fold,) = make_folds(official_corpus(), "official", seed=0)
     assert fold.train == tuple(f"train_{i}" for i in range(4))
     assert fold.val == tuple(f"dev_{i}" for i in range(4))
     assert fold.test == tuple(f"test_{i}" for i in range(4))
@@ -325,10 +373,12 @@ def test_predefined_lists(tmp_path: Path, corpus: list[Utterance]) -> None:
     def ids(*speakers: str) -> list[str]:
         return [u.id for u in corpus if u.speaker in speakers]
 
-    options = {"train": _write_list(tmp_path / "train.txt", ids("spk02", "spk03", "spk04")),
-               "val": _write_list(tmp_path / "val.txt", ids("spk05")),
-               "test": _write_list(tmp_path / "test.txt", ids("spk06"))}
-    fold, = make_folds(corpus, "predefined", seed=0, options=options)
+    options = {
+        "train": _write_list(tmp_path / "train.txt", ids("spk02", "spk03", "spk04")),
+        "val": _write_list(tmp_path / "val.txt", ids("spk05")),
+        "test": _write_list(tmp_path / "test.txt", ids("spk06")),
+    }
+    (fold,) = make_folds(corpus, "predefined", seed=0, options=options)
     assert fold.val == tuple(sorted(ids("spk05"))) and len(fold.train) == 3 * 12
 
     _write_list(tmp_path / "test.txt", ids("spk06") + ["ghost_1", "ghost_2"])
@@ -358,14 +408,17 @@ def _fold(train: list[str], val: list[str], test: list[str]) -> Fold:
     return Fold("bad", tuple(train), tuple(val), tuple(test))
 
 
-@pytest.mark.parametrize(("fold", "message"), [
-    (_fold(["spk01_sad_1", "spk02_sad_0"], [], ["spk02_sad_1"]), "speaker"),
-    (_fold(["spk02_sad_0"], [], ["spk02_sad_0", "spk04_sad_0"]), "utterance id"),
-    (_fold(["spk03_happy_0"], [], ["spk03_happy_1"]), "identical audio"),
-    (_fold(["spk02_sad_0"], ["spk04_sad_0"], ["spk04_sad_0"]), "validation equals test"),
-    (_fold(["spk02_sad_0"], ["spk04_sad_0"], []), "test part is empty"),
-    (_fold(["spk02_sad_0"], [], ["no_such_id"]), "not in the manifest"),
-])
+@pytest.mark.parametrize(
+    ("fold", "message"),
+    [
+        (_fold(["spk01_sad_1", "spk02_sad_0"], [], ["spk02_sad_1"]), "speaker"),
+        (_fold(["spk02_sad_0"], [], ["spk02_sad_0", "spk04_sad_0"]), "utterance id"),
+        (_fold(["spk03_happy_0"], [], ["spk03_happy_1"]), "identical audio"),
+        (_fold(["spk02_sad_0"], ["spk04_sad_0"], ["spk04_sad_0"]), "validation equals test"),
+        (_fold(["spk02_sad_0"], ["spk04_sad_0"], []), "test part is empty"),
+        (_fold(["spk02_sad_0"], [], ["no_such_id"]), "not in the manifest"),
+    ],
+)
 def test_check_folds_catches_bad_folds(fold: Fold, message: str, corpus: list[Utterance]) -> None:
     with pytest.raises(ProtocolError, match=message):
         check_folds([fold], corpus, speaker_independent=True)
@@ -433,8 +486,14 @@ def test_fold_dict_round_trip() -> None:
 def test_write_and_read_folds(tmp_path: Path, corpus: list[Utterance]) -> None:
     manifest = write_manifest(corpus, tmp_path / "manifest.csv")
     folds = make_folds(corpus, "paper_random_split_speaker_dependent", seed=2)
-    path = write_folds(folds, tmp_path / "out" / "folds.json", protocol="paper_random_split_speaker_dependent",
-                       seed=2, manifest=manifest, options={"ratios": (0.8, 0.0, 0.2)})
+    path = write_folds(
+        folds,
+        tmp_path / "out" / "folds.json",
+        protocol="paper_random_split_speaker_dependent",
+        seed=2,
+        manifest=manifest,
+        options={"ratios": (0.8, 0.0, 0.2)},
+    )
     document = json.loads(path.read_text())
     assert document["seed"] == 2 and document["protocol"] == "paper_random_split_speaker_dependent"
     assert document["info"]["selects_on_test"] is True and document["info"]["speaker_independent"] is False
@@ -444,12 +503,15 @@ def test_write_and_read_folds(tmp_path: Path, corpus: list[Utterance]) -> None:
     assert read_folds(path) == folds
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ("{not json", "not valid JSON"),
-    ('{"folds": []}', "non-empty 'folds'"),
-    ('{"folds": [{"name": "x", "train": ["a"]}]}', "fold 1"),
-    ('{"folds": ["x"]}', "JSON object"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "not valid JSON"),
+        ('{"folds": []}', "non-empty 'folds'"),
+        ('{"folds": [{"name": "x", "train": ["a"]}]}', "fold 1"),
+        ('{"folds": ["x"]}', "JSON object"),
+    ],
+)
 def test_read_folds_rejects_malformed_files(tmp_path: Path, content: str, message: str) -> None:
     path = tmp_path / "folds.json"
     path.write_text(content)
@@ -467,12 +529,24 @@ def test_describe_folds_lists_counts(corpus: list[Utterance]) -> None:
     assert "(3 spk)" in text or "(4 spk)" in text
 
 
-def test_cli_writes_a_readable_folds_file(tmp_path: Path, corpus: list[Utterance],
-                                          capsys: pytest.CaptureFixture) -> None:
+def test_cli_writes_a_readable_folds_file(
+    tmp_path: Path, corpus: list[Utterance], capsys: pytest.CaptureFixture
+) -> None:
     manifest = write_manifest(corpus, tmp_path / "manifest.csv")
     output = tmp_path / "folds.json"
-    code = main(["corpus", "folds", str(manifest), "--protocol", "speaker_groups", "--opt", "group_size=3",
-                 "-o", str(output)])
+    code = main(
+        [
+            "corpus",
+            "folds",
+            str(manifest),
+            "--protocol",
+            "speaker_groups",
+            "--opt",
+            "group_size=3",
+            "-o",
+            str(output),
+        ]
+    )
     assert code == 0
     # Four groups of three speakers; group1 (spk01) and group3 (spk07) share a file, so they are one fold.
     assert [f.name for f in read_folds(output)] == ["group1+group3", "group2", "group4"]
@@ -509,10 +583,16 @@ def test_ravdess_twins_share_a_hash(ravdess: list[Utterance]) -> None:
 def test_ravdess_random_split_keeps_twins_together(ravdess: list[Utterance], ratios: str) -> None:
     sides = Counter()
     for seed in range(30):
-        fold, = make_folds(ravdess, "paper_random_split_speaker_dependent", seed=seed, options={"ratios": ratios})
-        where = [next(p for p in ("train", "val", "test") if twin in getattr(fold, p)) for twin in RAVDESS_TWINS]
+        (fold,) = make_folds(
+            ravdess, "paper_random_split_speaker_dependent", seed=seed, options={"ratios": ratios}
+        )
+        where = [
+            next(p for p in ("train", "val", "test") if twin in getattr(fold, p)) for twin in RAVDESS_TWINS
+        ]
         assert where[0] == where[1] or {*where} == {"val", "test"} and fold.selection == "test", (seed, where)
-        assert all(twin in fold.test for twin in RAVDESS_TWINS) or all(twin not in fold.test for twin in RAVDESS_TWINS)
+        assert all(twin in fold.test for twin in RAVDESS_TWINS) or all(
+            twin not in fold.test for twin in RAVDESS_TWINS
+        )
         sides["test" if RAVDESS_TWINS[0] in fold.test else "other"] += 1
     assert sides["test"] > 0  # the pair did land in the held-out part for some seeds
 
@@ -535,8 +615,20 @@ def test_ravdess_speaker_protocols(ravdess: list[Utterance]) -> None:
 @needs_ravdess
 def test_cli_folds_on_the_real_manifest(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     output = tmp_path / "folds.json"
-    assert main(["corpus", "folds", str(RAVDESS / "manifest.csv"), "--protocol", "speaker_groups",
-                 "-o", str(output)]) == 0
+    assert (
+        main(
+            [
+                "corpus",
+                "folds",
+                str(RAVDESS / "manifest.csv"),
+                "--protocol",
+                "speaker_groups",
+                "-o",
+                str(output),
+            ]
+        )
+        == 0
+    )
     folds = read_folds(output)
     assert [f.name for f in folds] == [f"group{i}" for i in range(1, 7)]
     document = json.loads(output.read_text())

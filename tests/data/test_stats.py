@@ -12,23 +12,55 @@ from serkit.data.stats import corpus_stats, format_stats, format_table
 from serkit.data.utterance import Utterance, read_manifest, write_manifest
 
 RAVDESS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "ravdess"
-needs_ravdess = pytest.mark.skipif(not (RAVDESS / "manifest.csv").is_file(),
-                                   reason=f"real RAVDESS manifest not found at {RAVDESS}")
+needs_ravdess = pytest.mark.skipif(
+    not (RAVDESS / "manifest.csv").is_file(), reason=f"real RAVDESS manifest not found at {RAVDESS}"
+)
 
 
-def _utt(utt_id: str, speaker: str, emotion: str, *, gender: str = "", session: str = "",
-         duration: float | None = 2.0, content_hash: str = "", split: str = "") -> Utterance:
-    return Utterance(id=utt_id, path=f"/nowhere/{utt_id}.wav", speaker=speaker, emotion=emotion, gender=gender,
-                     session=session, duration=duration, corpus="toy", content_hash=content_hash,
-                     extra={"split": split} if split else {})
+def _utt(
+    utt_id: str,
+    speaker: str,
+    emotion: str,
+    *,
+    gender: str = "",
+    session: str = "",
+    duration: float | None = 2.0,
+    content_hash: str = "",
+    split: str = "",
+) -> Utterance:
+    return Utterance(
+        id=utt_id,
+        path=f"/nowhere/{utt_id}.wav",
+        speaker=speaker,
+        emotion=emotion,
+        gender=gender,
+        session=session,
+        duration=duration,
+        corpus="toy",
+        content_hash=content_hash,
+        extra={"split": split} if split else {},
+    )
 
 
 @pytest.fixture
 def utterances() -> list[Utterance]:
     return [
-        _utt("a1", "spk2", "sad", gender="female", session="S1", duration=1.0, content_hash="x", split="train"),
-        _utt("a2", "spk2", "happy", gender="female", session="S1", duration=3.0, content_hash="y", split="train"),
-        _utt("b1", "spk10", "sad", gender="male", session="S2", duration=None, content_hash="x", split="test"),
+        _utt(
+            "a1", "spk2", "sad", gender="female", session="S1", duration=1.0, content_hash="x", split="train"
+        ),
+        _utt(
+            "a2",
+            "spk2",
+            "happy",
+            gender="female",
+            session="S1",
+            duration=3.0,
+            content_hash="y",
+            split="train",
+        ),
+        _utt(
+            "b1", "spk10", "sad", gender="male", session="S2", duration=None, content_hash="x", split="test"
+        ),
         _utt("b2", "spk10", "", gender="male", session="S2", duration=5.0, split="test"),
         _utt("c1", "spk1", "neutral", session="S10", duration=2.0, content_hash="z"),
     ]
@@ -37,16 +69,29 @@ def utterances() -> list[Utterance]:
 def test_counts_and_durations(utterances: list[Utterance]) -> None:
     stats = corpus_stats(utterances)
     assert stats["utterances"] == 5 and stats["corpora"] == {"toy": 5}
-    assert stats["duration"] == {"total_s": 11.0, "hours": round(11 / 3600, 4), "min_s": 1.0, "mean_s": 2.75,
-                                 "max_s": 5.0, "missing": 1}
+    assert stats["duration"] == {
+        "total_s": 11.0,
+        "hours": round(11 / 3600, 4),
+        "min_s": 1.0,
+        "mean_s": 2.75,
+        "max_s": 5.0,
+        "missing": 1,
+    }
     # Canonical emotion order, unlabelled last.
     assert list(stats["emotions"].items()) == [("neutral", 1), ("happy", 1), ("sad", 2), ("(none)", 1)]
     assert list(stats["speakers"]) == ["spk1", "spk2", "spk10"]  # natural order
-    assert stats["speakers"]["spk2"] == {"gender": "female", "utterances": 2, "seconds": 4.0,
-                                         "emotions": {"happy": 1, "sad": 1}}
+    assert stats["speakers"]["spk2"] == {
+        "gender": "female",
+        "utterances": 2,
+        "seconds": 4.0,
+        "emotions": {"happy": 1, "sad": 1},
+    }
     assert stats["speakers"]["spk1"]["gender"] == ""
-    assert stats["genders"] == {"(none)": {"utterances": 1, "speakers": 1}, "female": {"utterances": 2, "speakers": 1},
-                                "male": {"utterances": 2, "speakers": 1}}
+    assert stats["genders"] == {
+        "(none)": {"utterances": 1, "speakers": 1},
+        "female": {"utterances": 2, "speakers": 1},
+        "male": {"utterances": 2, "speakers": 1},
+    }
     assert list(stats["sessions"]) == ["S1", "S2", "S10"]
     assert stats["sessions"]["S2"] == {"utterances": 2, "speakers": 1}
     assert stats["splits"] == {"test": 2, "train": 2}
@@ -69,8 +114,14 @@ def test_speaker_recorded_with_two_genders_is_visible() -> None:
 
 def test_format_stats_renders_aligned_tables(utterances: list[Utterance]) -> None:
     text = format_stats(corpus_stats(utterances))
-    for heading in ("## Emotions", "## Genders", "## Speakers (3)", "## Sessions (3)", "## Official splits",
-                    "## Identical audio"):
+    for heading in (
+        "## Emotions",
+        "## Genders",
+        "## Speakers (3)",
+        "## Sessions (3)",
+        "## Official splits",
+        "## Identical audio",
+    ):
         assert heading in text
     assert "1 utterance(s) without a duration" in text
     assert "- a1, b1" in text and "1 utterance(s) have no content hash" in text

@@ -10,10 +10,10 @@ import pytest
 
 from serkit.audio.io import info, load
 from serkit.cli import main
-from serkit.data.corpora import load_corpus
-from serkit.data.synthetic import EMOTION_PROSODY, generate_corpus
 from serkit.core.errors import CorpusLayoutError
 from serkit.core.fileio import file_digest
+from serkit.data.corpora import load_corpus
+from serkit.data.synthetic import EMOTION_PROSODY, generate_corpus
 
 SMALL = {"num_speakers": 4, "utterances_per_emotion": 3, "duration_range": (0.5, 1.0)}
 
@@ -47,10 +47,17 @@ def test_layout_and_audio_format(small_corpus: Path) -> None:
     assert len(files) == 4 * 4 * 3
     assert files[0] == "spk01_angry_001.flac" and files[-1] == "spk04_sad_003.flac"
     header = info(small_corpus / "audio" / "spk02_happy_002.flac")
-    assert (header.format, header.subtype, header.sample_rate, header.channels) == ("FLAC", "PCM_16", 16000, 1)
+    assert (header.format, header.subtype, header.sample_rate, header.channels) == (
+        "FLAC",
+        "PCM_16",
+        16000,
+        1,
+    )
     assert 0.5 <= header.duration <= 1.0
     assert "SYNTHETIC" in (small_corpus / "README.txt").read_text()
-    assert (small_corpus / "speakers.csv").read_text().splitlines()[0] == "speaker,gender,base_f0_hz,formant_scale"
+    assert (small_corpus / "speakers.csv").read_text().splitlines()[
+        0
+    ] == "speaker,gender,base_f0_hz,formant_scale"
 
 
 def test_audio_is_clean_and_within_full_scale(small_corpus: Path) -> None:
@@ -73,15 +80,18 @@ def test_foreign_files_in_the_output_are_refused(tmp_path: Path) -> None:
         generate_corpus(tmp_path, num_speakers=1, utterances_per_emotion=1)
 
 
-@pytest.mark.parametrize("options, match", [
-    ({"emotions": ("neutral", "bored")}, "no synthetic prosody"),
-    ({"emotions": ("sad", "sad")}, "without repeats"),
-    ({"num_speakers": 0}, "num_speakers"),
-    ({"utterances_per_emotion": 0}, "utterances_per_emotion"),
-    ({"duration_range": (2.0, 1.0)}, "duration_range"),
-    ({"sample_rate": 4000}, "sample_rate"),
-    ({"seed": -1}, "seed"),
-])
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        ({"emotions": ("neutral", "bored")}, "no synthetic prosody"),
+        ({"emotions": ("sad", "sad")}, "without repeats"),
+        ({"num_speakers": 0}, "num_speakers"),
+        ({"utterances_per_emotion": 0}, "utterances_per_emotion"),
+        ({"duration_range": (2.0, 1.0)}, "duration_range"),
+        ({"sample_rate": 4000}, "sample_rate"),
+        ({"seed": -1}, "seed"),
+    ],
+)
 def test_bad_arguments_are_refused(tmp_path: Path, options: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         generate_corpus(tmp_path, **options)
@@ -89,8 +99,14 @@ def test_bad_arguments_are_refused(tmp_path: Path, options: dict, match: str) ->
 
 
 def test_every_profiled_emotion_can_be_generated(tmp_path: Path) -> None:
-    root = generate_corpus(tmp_path, num_speakers=1, utterances_per_emotion=1, emotions=tuple(EMOTION_PROSODY),
-                           duration_range=(0.4, 0.4), sample_rate=8000)
+    root = generate_corpus(
+        tmp_path,
+        num_speakers=1,
+        utterances_per_emotion=1,
+        emotions=tuple(EMOTION_PROSODY),
+        duration_range=(0.4, 0.4),
+        sample_rate=8000,
+    )
     assert len(list((root / "audio").iterdir())) == len(EMOTION_PROSODY)
 
 
@@ -104,7 +120,9 @@ def _rms(path: Path) -> float:
 def _brightness(path: Path) -> float:
     """Spectral centroid in Hz."""
     spectrum = np.abs(np.fft.rfft(load(path))) ** 2
-    return float((np.fft.rfftfreq(2 * len(spectrum) - 2, 1 / 16000)[: len(spectrum)] * spectrum).sum() / spectrum.sum())
+    return float(
+        (np.fft.rfftfreq(2 * len(spectrum) - 2, 1 / 16000)[: len(spectrum)] * spectrum).sum() / spectrum.sum()
+    )
 
 
 def test_prosody_cues_exist_but_are_not_trivial(small_corpus: Path) -> None:
@@ -136,7 +154,12 @@ def test_loader_counts_and_labels(small_corpus: Path) -> None:
     genders = {u.speaker: u.gender for u in utterances}
     assert genders == {"spk01": "male", "spk02": "female", "spk03": "male", "spk04": "female"}
     first = utterances[0]
-    assert (first.id, first.emotion, first.label, first.extra["take"]) == ("spk01_angry_001", "angry", "angry", "001")
+    assert (first.id, first.emotion, first.label, first.extra["take"]) == (
+        "spk01_angry_001",
+        "angry",
+        "angry",
+        "001",
+    )
     assert first.corpus == "synthetic" and Path(first.path).is_file()
     assert all(0.5 <= u.duration <= 1.0 for u in utterances)
 
@@ -149,15 +172,24 @@ def test_corpus_list_says_it_is_synthetic(capsys: pytest.CaptureFixture) -> None
 
 def test_loader_requires_speakers_csv(small_corpus: Path, tmp_path: Path) -> None:
     (tmp_path / "audio").mkdir()
-    (tmp_path / "audio" / "spk01_sad_001.flac").write_bytes((small_corpus / "audio" / "spk01_sad_001.flac").read_bytes())
+    (tmp_path / "audio" / "spk01_sad_001.flac").write_bytes(
+        (small_corpus / "audio" / "spk01_sad_001.flac").read_bytes()
+    )
     with pytest.raises(CorpusLayoutError, match="speakers.csv"):
         load_corpus("synthetic", tmp_path)
 
 
-@pytest.mark.parametrize("name, match", [("spk01-sad-001.flac", "naming scheme"),
-                                         ("spk01_grumpy_001.flac", "naming scheme"),
-                                         ("spk07_sad_001.flac", "not listed")])
-def test_loader_rejects_files_outside_the_scheme(small_corpus: Path, tmp_path: Path, name: str, match: str) -> None:
+@pytest.mark.parametrize(
+    "name, match",
+    [
+        ("spk01-sad-001.flac", "naming scheme"),
+        ("spk01_grumpy_001.flac", "naming scheme"),
+        ("spk07_sad_001.flac", "not listed"),
+    ],
+)
+def test_loader_rejects_files_outside_the_scheme(
+    small_corpus: Path, tmp_path: Path, name: str, match: str
+) -> None:
     (tmp_path / "audio").mkdir()
     (tmp_path / "speakers.csv").write_text((small_corpus / "speakers.csv").read_text())
     (tmp_path / "audio" / name).write_bytes((small_corpus / "audio" / "spk01_sad_001.flac").read_bytes())

@@ -4,17 +4,34 @@ from pathlib import Path
 
 import pytest
 
+from serkit.core.errors import ManifestError
 from serkit.data.labels import LabelSet, apply_label_set, get_label_set, parse_label_set
 from serkit.data.utterance import Utterance, read_manifest, write_manifest
-from serkit.core.errors import ManifestError
 
 
 def _utts(root: Path) -> list[Utterance]:
     return [
-        Utterance(id="a", path=str(root / "audio" / "a.wav"), speaker="s1", emotion="excited", label="exc",
-                  session="Ses01", gender="female", text='She said, "hi"', duration=1.5, extra={"subset": "impro"}),
-        Utterance(id="b", path=str(root / "audio" / "b.wav"), speaker="s2", emotion="happy", label="hap",
-                  gender="male", extra={"intensity": "strong"}),
+        Utterance(
+            id="a",
+            path=str(root / "audio" / "a.wav"),
+            speaker="s1",
+            emotion="excited",
+            label="exc",
+            session="Ses01",
+            gender="female",
+            text='She said, "hi"',
+            duration=1.5,
+            extra={"subset": "impro"},
+        ),
+        Utterance(
+            id="b",
+            path=str(root / "audio" / "b.wav"),
+            speaker="s2",
+            emotion="happy",
+            label="hap",
+            gender="male",
+            extra={"intensity": "strong"},
+        ),
         Utterance(id="c", path=str(root / "audio" / "c.wav"), speaker="s2", emotion="", label="xxx"),
     ]
 
@@ -39,15 +56,18 @@ def test_manifest_write_is_atomic_no_temp_left(tmp_path: Path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.csv"]
 
 
-@pytest.mark.parametrize("content, message", [
-    ("", "file is empty"),
-    ("id,file\nx,y\n", "lacks required column"),
-    ("utt_id,path,emotion\na,a.wav,happy\nb,b.wav\n", r"m.csv:3: row has 2 field"),
-    ("utt_id,path\na,a.wav\na,b.wav\n", "duplicate utt_id 'a'"),
-    ("utt_id,path,emotion\na,a.wav,joy\n", "emotion 'joy' is not canonical"),
-    ("utt_id,path,duration_s\na,a.wav,long\n", "not a number"),
-    ("utt_id,path\n,a.wav\n", "empty utt_id or path"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("", "file is empty"),
+        ("id,file\nx,y\n", "lacks required column"),
+        ("utt_id,path,emotion\na,a.wav,happy\nb,b.wav\n", r"m.csv:3: row has 2 field"),
+        ("utt_id,path\na,a.wav\na,b.wav\n", "duplicate utt_id 'a'"),
+        ("utt_id,path,emotion\na,a.wav,joy\n", "emotion 'joy' is not canonical"),
+        ("utt_id,path,duration_s\na,a.wav,long\n", "not a number"),
+        ("utt_id,path\n,a.wav\n", "empty utt_id or path"),
+    ],
+)
 def test_malformed_manifest_names_file_and_line(tmp_path: Path, content: str, message: str):
     path = tmp_path / "m.csv"
     path.write_text(content, encoding="utf-8")

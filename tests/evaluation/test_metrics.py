@@ -26,9 +26,12 @@ def test_hand_computed_case_where_ua_differs_from_wa():
     f1_neutral, f1_angry = 2 * 0.8 * 1.0 / 1.8, 2 / 3  # neutral: precision 4/5, recall 1; angry: 1 and 1/2
     assert m["macro_f1"] == pytest.approx((f1_neutral + f1_angry) / 2)
     assert m["weighted_f1"] == pytest.approx((4 * f1_neutral + 2 * f1_angry) / 6)
-    assert m["per_class"]["neutral"] == pytest.approx({"precision": 0.8, "recall": 1.0, "f1": f1_neutral,
-                                                       "support": 4})
-    assert m["per_class"]["angry"] == pytest.approx({"precision": 1.0, "recall": 0.5, "f1": f1_angry, "support": 2})
+    assert m["per_class"]["neutral"] == pytest.approx(
+        {"precision": 0.8, "recall": 1.0, "f1": f1_neutral, "support": 4}
+    )
+    assert m["per_class"]["angry"] == pytest.approx(
+        {"precision": 1.0, "recall": 0.5, "f1": f1_angry, "support": 2}
+    )
     assert m["confusion"] == [[4, 0], [1, 1]]
     assert m["num_utterances"] == 6
     assert m["absent_classes"] == []
@@ -90,17 +93,20 @@ def test_integral_floats_are_accepted_as_indices():
     assert m["wa"] == pytest.approx(0.5)
 
 
-@pytest.mark.parametrize("y_true, y_pred, names, message", [
-    ([0, 3], [0, 1], ["a", "b"], "outside 0..1"),
-    ([0, 1], [0, -1], ["a", "b"], "outside 0..1"),
-    ([0, 1, 1], [0, 1], ["a", "b"], "3 entries"),
-    ([], [], ["a", "b"], "empty"),
-    (["a", "b"], [0, 1], ["a", "b"], "integer class indices"),
-    ([0.5, 1], [0, 1], ["a", "b"], "non-integer"),
-    ([[0, 1]], [[0, 1]], ["a", "b"], "1-D"),
-    ([0, 1], [0, 1], ["a", "a"], "repeats"),
-    ([0, 1], [0, 1], [], "empty"),
-])
+@pytest.mark.parametrize(
+    "y_true, y_pred, names, message",
+    [
+        ([0, 3], [0, 1], ["a", "b"], "outside 0..1"),
+        ([0, 1], [0, -1], ["a", "b"], "outside 0..1"),
+        ([0, 1, 1], [0, 1], ["a", "b"], "3 entries"),
+        ([], [], ["a", "b"], "empty"),
+        (["a", "b"], [0, 1], ["a", "b"], "integer class indices"),
+        ([0.5, 1], [0, 1], ["a", "b"], "non-integer"),
+        ([[0, 1]], [[0, 1]], ["a", "b"], "1-D"),
+        ([0, 1], [0, 1], ["a", "a"], "repeats"),
+        ([0, 1], [0, 1], [], "empty"),
+    ],
+)
 def test_bad_inputs_raise_value_error_naming_the_problem(y_true, y_pred, names, message):
     with pytest.raises(ValueError, match=message):
         classification_metrics(y_true, y_pred, names)
@@ -134,12 +140,15 @@ def test_multilabel_hand_computed():
     y_true = [[1, 0, 0], [1, 1, 0], [0, 1, 0]]
     y_pred = [[1, 0, 0], [1, 0, 0], [0, 1, 0]]
     m = multilabel_metrics(y_true, y_pred, ["happy", "sad", "angry"])
-    assert m["per_label"]["happy"] == pytest.approx({"precision": 1, "recall": 1, "f1": 1, "accuracy": 1,
-                                                     "support": 2})
-    assert m["per_label"]["sad"] == pytest.approx({"precision": 1, "recall": 0.5, "f1": 2 / 3,
-                                                   "accuracy": 2 / 3, "support": 2})
-    assert m["per_label"]["angry"] == pytest.approx({"precision": 0, "recall": 0, "f1": 0, "accuracy": 1,
-                                                     "support": 0})
+    assert m["per_label"]["happy"] == pytest.approx(
+        {"precision": 1, "recall": 1, "f1": 1, "accuracy": 1, "support": 2}
+    )
+    assert m["per_label"]["sad"] == pytest.approx(
+        {"precision": 1, "recall": 0.5, "f1": 2 / 3, "accuracy": 2 / 3, "support": 2}
+    )
+    assert m["per_label"]["angry"] == pytest.approx(
+        {"precision": 0, "recall": 0, "f1": 0, "accuracy": 1, "support": 0}
+    )
     # 'angry' is never present nor predicted: left out of macro-F1 (else it would be 5/9).
     assert m["macro_f1"] == pytest.approx((1 + 2 / 3) / 2)
     assert m["micro_f1"] == pytest.approx(2 * 1 * 0.75 / 1.75)  # tp 3, fp 0, fn 1

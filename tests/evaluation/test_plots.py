@@ -50,8 +50,16 @@ def test_confusion_matrix_shape_mismatch(tmp_path: Path):
 
 
 def test_training_curves_with_and_without_optional_keys(tmp_path: Path):
-    full = [{"epoch": e, "train_loss": 1 / (e + 1), "val_loss": 1.2 / (e + 1), "val_ua": 0.3 + 0.05 * e,
-             "lr": 1e-3 * 0.9 ** e} for e in range(6)]
+    full = [
+        {
+            "epoch": e,
+            "train_loss": 1 / (e + 1),
+            "val_loss": 1.2 / (e + 1),
+            "val_ua": 0.3 + 0.05 * e,
+            "lr": 1e-3 * 0.9**e,
+        }
+        for e in range(6)
+    ]
     sparse = [{"epoch": e, "train_loss": 0.5 / (e + 1), "val_loss": None} for e in range(4)]
     plot_training_curves({"fold0/seed0": full, "fold1/seed0": sparse}, tmp_path / "curves.png", title="demo")
     assert_only_png(tmp_path, "curves.png")

@@ -23,19 +23,30 @@ NAMES = ["neutral", "angry"]
 INFO = {"speaker_independent": True, "selects_on_test": False, "description": "leave one speaker out"}
 
 
-def run_with_accuracy(fold: str, seed: int, num_correct: int, *, size: int = 10,
-                      names: list[str] = NAMES) -> dict:
+def run_with_accuracy(
+    fold: str, seed: int, num_correct: int, *, size: int = 10, names: list[str] = NAMES
+) -> dict:
     """A run of ``size`` utterances (half of each class) of which the first ``num_correct`` are right."""
     y_true = np.array([0] * (size // 2) + [1] * (size - size // 2))
     y_pred = y_true.copy()
     y_pred[num_correct:] = 1 - y_true[num_correct:]
-    return {"fold": fold, "seed": seed, "metrics": classification_metrics(y_true, y_pred, names),
-            "num_epochs": 5, "best_epoch": 2}
+    return {
+        "fold": fold,
+        "seed": seed,
+        "metrics": classification_metrics(y_true, y_pred, names),
+        "num_epochs": 5,
+        "best_epoch": 2,
+    }
 
 
 def summarize(runs, **overrides):
-    options = {"label_names": NAMES, "protocol": "loso", "protocol_info": INFO, "selection": "validation",
-               "title": "Test run"}
+    options = {
+        "label_names": NAMES,
+        "protocol": "loso",
+        "protocol_info": INFO,
+        "selection": "validation",
+        "title": "Test run",
+    }
     options.update(overrides)
     return summarize_runs(runs, **options)
 
@@ -63,18 +74,30 @@ def test_no_runs_is_an_error():
 
 
 def test_over_seeds_averages_folds_first():
-    runs = [run_with_accuracy("fold0", 0, 5), run_with_accuracy("fold1", 0, 7),
-            run_with_accuracy("fold0", 1, 8), run_with_accuracy("fold1", 1, 6)]
+    runs = [
+        run_with_accuracy("fold0", 0, 5),
+        run_with_accuracy("fold1", 0, 7),
+        run_with_accuracy("fold0", 1, 8),
+        run_with_accuracy("fold1", 1, 6),
+    ]
     summary = summarize(runs)
     assert [entry["metrics"]["wa"] for entry in summary["per_seed"]] == pytest.approx([0.6, 0.7])
-    assert summary["over_seeds"]["wa"] == {"mean": pytest.approx(0.65), "std": pytest.approx(0.0707107), "n": 2}
+    assert summary["over_seeds"]["wa"] == {
+        "mean": pytest.approx(0.65),
+        "std": pytest.approx(0.0707107),
+        "n": 2,
+    }
     assert summary["metrics"]["wa"]["std"] == pytest.approx(np.std([0.5, 0.7, 0.8, 0.6], ddof=1))
     assert "Over seeds" in format_summary(summary)
     assert summary["warnings"] == []
 
 
 def test_folds_are_sorted_naturally_and_incomplete_grid_is_reported():
-    runs = [run_with_accuracy("fold10", 0, 5), run_with_accuracy("fold2", 0, 5), run_with_accuracy("fold2", 1, 5)]
+    runs = [
+        run_with_accuracy("fold10", 0, 5),
+        run_with_accuracy("fold2", 0, 5),
+        run_with_accuracy("fold2", 1, 5),
+    ]
     summary = summarize(runs)
     assert summary["folds"] == ["fold2", "fold10"]
     assert any("incomplete grid" in w and "fold10/seed 1" in w for w in summary["warnings"])
@@ -98,14 +121,17 @@ def test_per_class_means_skip_runs_without_the_class():
     assert summary["confusion"]["normalized"][2] == pytest.approx([0.5, 0.0, 0.5])
 
 
-@pytest.mark.parametrize("selects_on_test, selection, warned", [
-    (False, "validation", False),
-    (False, "none", False),
-    (False, "last_epoch", False),
-    (False, "test", True),
-    (True, "validation", True),
-    (True, "test", True),
-])
+@pytest.mark.parametrize(
+    "selects_on_test, selection, warned",
+    [
+        (False, "validation", False),
+        (False, "none", False),
+        (False, "last_epoch", False),
+        (False, "test", True),
+        (True, "validation", True),
+        (True, "test", True),
+    ],
+)
 def test_test_selection_warning_appears_exactly_when_it_should(selects_on_test, selection, warned):
     info = dict(INFO, selects_on_test=selects_on_test)
     summary = summarize([run_with_accuracy("fold0", 0, 5)], protocol_info=info, selection=selection)
@@ -116,13 +142,20 @@ def test_test_selection_warning_appears_exactly_when_it_should(selects_on_test, 
 
 def test_header_states_protocol_speaker_independence_labels_and_selection():
     info = dict(INFO, speaker_independent=False, description="random utterance split")
-    text = format_summary(summarize([run_with_accuracy("fold0", 0, 5)], protocol="paper_random_split",
-                                    protocol_info=info, notes=["3 unreadable files skipped"]))
+    text = format_summary(
+        summarize(
+            [run_with_accuracy("fold0", 0, 5)],
+            protocol="paper_random_split",
+            protocol_info=info,
+            notes=["3 unreadable files skipped"],
+        )
+    )
     assert "`paper_random_split` (random utterance split)" in text
     assert "Speaker-independent: NO" in text
     assert "Session-independent" not in text  # only stated when the protocol info says
-    with_session = format_summary(summarize([run_with_accuracy("fold0", 0, 5)],
-                                            protocol_info=dict(INFO, session_independent=True)))
+    with_session = format_summary(
+        summarize([run_with_accuracy("fold0", 0, 5)], protocol_info=dict(INFO, session_independent=True))
+    )
     assert "- Speaker-independent: yes\n- Session-independent: yes\n" in with_session
     assert "Labels (2): neutral, angry" in text
     assert "Model selection: best epoch on a held-out validation set" in text
@@ -130,11 +163,14 @@ def test_header_states_protocol_speaker_independence_labels_and_selection():
     assert "| WA (accuracy) | 50.00 ± 0.00 | 1 |" in text
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"selection": "best"}, "selection 'best'"),
-    ({"protocol_info": {"speaker_independent": True}}, "selects_on_test"),
-    ({"label_names": ["angry", "neutral"]}, "label_names"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"selection": "best"}, "selection 'best'"),
+        ({"protocol_info": {"speaker_independent": True}}, "selects_on_test"),
+        ({"label_names": ["angry", "neutral"]}, "label_names"),
+    ],
+)
 def test_bad_arguments_raise(change, message):
     with pytest.raises(ValueError, match=message):
         summarize([run_with_accuracy("fold0", 0, 5)], **change)
@@ -155,7 +191,8 @@ def test_files_are_written_atomically_and_re_readable(tmp_path: Path):
     summary = summarize([run_with_accuracy("fold0", 0, 5), run_with_accuracy("fold1", 0, 7)])
     paths = write_summary(summary, tmp_path / "out")
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
-        ["summary.md", "summary.csv", "summary.json", "runs.csv"])  # no temp files left behind
+        ["summary.md", "summary.csv", "summary.json", "runs.csv"]
+    )  # no temp files left behind
     assert set(paths) == {"summary_md", "summary_csv", "summary_json", "runs_csv"}
 
     assert read_summary(tmp_path / "out") == json.loads(json.dumps(summary))
@@ -171,7 +208,10 @@ def test_files_are_written_atomically_and_re_readable(tmp_path: Path):
 
     with open(paths["runs_csv"], encoding="utf-8", newline="") as handle:
         runs = list(csv.DictReader(handle))
-    assert [(r["fold"], r["seed"], float(r["wa"])) for r in runs] == [("fold0", "0", 0.5), ("fold1", "0", 0.7)]
+    assert [(r["fold"], r["seed"], float(r["wa"])) for r in runs] == [
+        ("fold0", "0", 0.5),
+        ("fold1", "0", 0.7),
+    ]
     assert runs[0]["best_epoch"] == "2" and runs[0]["num_utterances"] == "10"
 
 

@@ -55,7 +55,10 @@ def test_layout_is_config_key_then_digest(tmp_path: Path, audio: Path):
     cache.get_or_compute(audio, "mfcc-v1-abc", CountingCompute())
     digest = cache.digest(audio)
     assert (tmp_path / "cache" / "mfcc-v1-abc" / digest[:2] / f"{digest}.npy").is_file()
-    assert cache.path_for(audio, "mfcc-v1-abc") == tmp_path / "cache" / "mfcc-v1-abc" / digest[:2] / f"{digest}.npy"
+    assert (
+        cache.path_for(audio, "mfcc-v1-abc")
+        == tmp_path / "cache" / "mfcc-v1-abc" / digest[:2] / f"{digest}.npy"
+    )
 
 
 def test_changed_config_key_recomputes(tmp_path: Path, audio: Path):

@@ -41,8 +41,9 @@ def deltas_by_formula(features: np.ndarray, win_length: int = 5) -> np.ndarray:
     """torchaudio.functional.compute_deltas written out: replicate-padded, d[t] = sum k (c[t+k] - c[t-k]) / (2 sum k^2)."""
     n = (win_length - 1) // 2
     frames = features.shape[-1]
-    padded = np.concatenate([np.repeat(features[..., :1], n, -1), features, np.repeat(features[..., -1:], n, -1)],
-                            axis=-1)
+    padded = np.concatenate(
+        [np.repeat(features[..., :1], n, -1), features, np.repeat(features[..., -1:], n, -1)], axis=-1
+    )
     out = np.zeros_like(features)
     for t in range(frames):
         for k in range(1, n + 1):
@@ -55,8 +56,19 @@ def reference_segments(y: np.ndarray, *, max_seconds: float, image_size: int) ->
     samples = round(max_seconds * SR)
     y = np.pad(y, (0, max(0, samples - len(y))))[:samples].astype(np.float64)
     emphasised = np.concatenate([y[:1], y[1:] - 0.97 * y[:-1]]) + 1e-8
-    mel = librosa.feature.melspectrogram(y=emphasised, sr=SR, n_fft=400, win_length=400, hop_length=160, n_mels=64,
-                                         fmin=20.0, htk=True, norm="slaney", center=True, pad_mode="reflect")
+    mel = librosa.feature.melspectrogram(
+        y=emphasised,
+        sr=SR,
+        n_fft=400,
+        win_length=400,
+        hop_length=160,
+        n_mels=64,
+        fmin=20.0,
+        htk=True,
+        norm="slaney",
+        center=True,
+        pad_mode="reflect",
+    )
     static = np.log(mel)
     delta = deltas_by_formula(static)
     image = np.stack([static, delta, deltas_by_formula(delta)])  # (3, 64, frames)
@@ -66,10 +78,19 @@ def reference_segments(y: np.ndarray, *, max_seconds: float, image_size: int) ->
     count = int((image.shape[-1] - 64) / 32 + 1)  # the original's formula
     segments = []
     for s in range(count):
-        block = image[:, :, 32 * s: 32 * s + 64].astype(np.float32)
-        segments.append(np.stack([np.asarray(Image.fromarray(channel, mode="F").resize((image_size, image_size),
-                                                                                         Image.BILINEAR))
-                                  for channel in block]) if image_size != 64 else block)
+        block = image[:, :, 32 * s : 32 * s + 64].astype(np.float32)
+        segments.append(
+            np.stack(
+                [
+                    np.asarray(
+                        Image.fromarray(channel, mode="F").resize((image_size, image_size), Image.BILINEAR)
+                    )
+                    for channel in block
+                ]
+            )
+            if image_size != 64
+            else block
+        )
     return np.stack(segments)
 
 
@@ -87,8 +108,19 @@ def test_mel_power_equals_librosa_htk_slaney():
     y = speechlike(1.0, dtype=np.float64)
     config = DCNNSegmentsConfig(max_seconds=1.0, pre_emphasis=0.0, waveform_offset=0.0)
     ours = config._log_mel().mel_power(torch.from_numpy(y)[None])[0].numpy()
-    ref = librosa.feature.melspectrogram(y=y, sr=SR, n_fft=400, win_length=400, hop_length=160, n_mels=64,
-                                         fmin=20.0, htk=True, norm="slaney", center=True, pad_mode="reflect")
+    ref = librosa.feature.melspectrogram(
+        y=y,
+        sr=SR,
+        n_fft=400,
+        win_length=400,
+        hop_length=160,
+        n_mels=64,
+        fmin=20.0,
+        htk=True,
+        norm="slaney",
+        center=True,
+        pad_mode="reflect",
+    )
     assert ours.shape == ref.shape == (64, 101)
     np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-12 * ref.max())
 
@@ -115,8 +147,12 @@ def test_resize_matches_pillow_bilinear():
     images = torch.from_numpy(np.random.default_rng(0).random((2, 3, 64, 64)).astype(np.float32))
     for size in (227, 40):
         ours = resize_images(images, size).numpy()
-        ref = np.stack([[np.asarray(Image.fromarray(c, mode="F").resize((size, size), Image.BILINEAR)) for c in img]
-                        for img in images.numpy()])
+        ref = np.stack(
+            [
+                [np.asarray(Image.fromarray(c, mode="F").resize((size, size), Image.BILINEAR)) for c in img]
+                for img in images.numpy()
+            ]
+        )
         np.testing.assert_allclose(ours, ref, atol=1e-4)
     assert resize_images(images, 64) is images
 
@@ -124,7 +160,9 @@ def test_resize_matches_pillow_bilinear():
 def test_pad_truncate_and_lengths():
     config = DCNNSegmentsConfig(max_seconds=2.0, image_size=64)
     long = speechlike(3.0)
-    torch.testing.assert_close(config.compute(long), config.compute(long[: 2 * SR]))  # truncated to max_seconds
+    torch.testing.assert_close(
+        config.compute(long), config.compute(long[: 2 * SR])
+    )  # truncated to max_seconds
     short = speechlike(1.2, seed=3)
     batch = np.stack([long[: 2 * SR], np.pad(short, (0, 2 * SR - len(short)))])
     out = config.compute(batch, lengths=[2 * SR, len(short)])
@@ -137,7 +175,9 @@ def test_digital_silence_stays_finite_and_floor_option():
     assert torch.isfinite(silent).all()
     y = speechlike(0.6)
     plain = DCNNSegmentsConfig(max_seconds=1.0).log_mel_image(torch.from_numpy(np.pad(y, (0, 6400)))[None])
-    floored = DCNNSegmentsConfig(max_seconds=1.0, floor=1e-10).log_mel_image(torch.from_numpy(np.pad(y, (0, 6400)))[None])
+    floored = DCNNSegmentsConfig(max_seconds=1.0, floor=1e-10).log_mel_image(
+        torch.from_numpy(np.pad(y, (0, 6400)))[None]
+    )
     # The original's padded frames sit far below any floor (FFT round-off of the 1e-8 offset); the floor lifts them.
     assert plain[0, 0, 10:, -20:].max() < -40 and floored[0, 0, 10:, -20:].min() > -23.1
 
@@ -160,13 +200,17 @@ def test_pipeline_caches_once_and_splits_frames(tmp_path: Path, monkeypatch):
     feature = DCNNSegmentsConfig(max_seconds=1.0, image_size=64)
     calls = []
     original = DCNNSegmentsConfig._compute_batch
-    monkeypatch.setattr(DCNNSegmentsConfig, "_compute_batch", lambda self, w: calls.append(1) or original(self, w))
+    monkeypatch.setattr(
+        DCNNSegmentsConfig, "_compute_batch", lambda self, w: calls.append(1) or original(self, w)
+    )
     cache = tmp_path / "cache"
     frames = InputPipeline(feature, InputConfig(mode="frames", normalize="none"), cache_dir=cache)
     first = frames.chunks(path, train=True)
     again = frames.chunks(path, train=False)
     assert first.shape == (2, 1, 3, 64, 64) and len(calls) == 1  # computed once, then read from the cache
     np.testing.assert_array_equal(first, again)
-    whole = InputPipeline(feature, InputConfig(mode="utterance", normalize="none"), cache_dir=cache).chunks(path)
+    whole = InputPipeline(feature, InputConfig(mode="utterance", normalize="none"), cache_dir=cache).chunks(
+        path
+    )
     assert whole.shape == (1, 2, 3, 64, 64) and len(calls) == 1  # frames and utterance mode share one entry
     np.testing.assert_array_equal(whole[0], first[:, 0])

@@ -23,8 +23,6 @@ import numpy as np
 import pytest
 import torch
 
-librosa = pytest.importorskip("librosa", reason="librosa is the reference implementation (pip install librosa)")
-
 from serkit.features import (
     FEATURES,
     APCNNSpectrogramConfig,
@@ -35,12 +33,18 @@ from serkit.features import (
     feature_from_dict,
     list_features,
     mel_filterbank,
+    mel_spectrogram,
+    mfcc,
     power_to_db,
     regression_delta,
     savgol_delta,
     stft_power,
 )
-from serkit.features.spectral import hz_to_mel, mel_to_hz
+from serkit.features.dsp import hz_to_mel, mel_to_hz
+
+librosa = pytest.importorskip(
+    "librosa", reason="librosa is the reference implementation (pip install librosa)"
+)
 
 SR = 16000
 RAVDESS = Path(__file__).resolve().parents[3] / "shared" / "data" / "ravdess" / "audio"
@@ -66,11 +70,14 @@ def chirp(seconds: float, seed: int = 1, dtype=np.float64) -> np.ndarray:
 
 @pytest.mark.parametrize("htk", [False, True])
 @pytest.mark.parametrize("norm", ["slaney", None])
-@pytest.mark.parametrize("n_fft, n_mels, fmin, fmax", [(2048, 128, 0.0, None), (400, 64, 20.0, None),
-                                                       (512, 40, 0.0, 4000.0), (1024, 80, 50.0, 7600.0)])
+@pytest.mark.parametrize(
+    "n_fft, n_mels, fmin, fmax",
+    [(2048, 128, 0.0, None), (400, 64, 20.0, None), (512, 40, 0.0, 4000.0), (1024, 80, 50.0, 7600.0)],
+)
 def test_mel_filterbank_equals_librosa(htk, norm, n_fft, n_mels, fmin, fmax):
-    expected = librosa.filters.mel(sr=SR, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, norm=norm,
-                                   dtype=np.float64)
+    expected = librosa.filters.mel(
+        sr=SR, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, norm=norm, dtype=np.float64
+    )
     ours = mel_filterbank(SR, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, norm=norm)
     assert ours.shape == (n_mels, n_fft // 2 + 1) and ours.dtype == torch.float64
     np.testing.assert_allclose(ours.numpy(), expected, rtol=0, atol=1e-12)
@@ -93,12 +100,15 @@ def test_mel_filterbank_rejects_bad_range_and_warns_on_empty_bands():
 # ---------------------------------------------------------------------------------------------- STFT and mel power
 
 
-@pytest.mark.parametrize("options", [
-    {"n_fft": 2048, "hop_length": 512},
-    {"n_fft": 400, "hop_length": 160, "pad_mode": "reflect"},
-    {"n_fft": 512, "hop_length": 128, "win_length": 400, "window": "hamming"},
-    {"n_fft": 256, "hop_length": 100, "center": False},
-])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"n_fft": 2048, "hop_length": 512},
+        {"n_fft": 400, "hop_length": 160, "pad_mode": "reflect"},
+        {"n_fft": 512, "hop_length": 128, "win_length": 400, "window": "hamming"},
+        {"n_fft": 256, "hop_length": 100, "center": False},
+    ],
+)
 def test_stft_power_equals_librosa(options):
     y = noise(0.4)
     expected = np.abs(librosa.stft(y, **options)) ** 2
@@ -109,8 +119,9 @@ def test_stft_power_equals_librosa(options):
 
 def test_stft_power_magnitude_and_errors():
     y = torch.from_numpy(noise(0.1))
-    torch.testing.assert_close(stft_power(y, n_fft=256, hop_length=64, power=1.0),
-                               stft_power(y, n_fft=256, hop_length=64).sqrt())
+    torch.testing.assert_close(
+        stft_power(y, n_fft=256, hop_length=64, power=1.0), stft_power(y, n_fft=256, hop_length=64).sqrt()
+    )
     with pytest.raises(ValueError, match="reflect"):
         stft_power(y[:100], n_fft=400, hop_length=160, pad_mode="reflect")
     with pytest.raises(ValueError, match="window"):
@@ -157,8 +168,11 @@ def test_dct_matrix_is_scipy_orthonormal_dct2():
     from scipy.fft import dct
 
     x = np.random.default_rng(0).standard_normal((16, 5))
-    np.testing.assert_allclose((dct_matrix(6, 16) @ torch.from_numpy(x)).numpy(),
-                               dct(x, type=2, norm="ortho", axis=0)[:6], atol=1e-12)
+    np.testing.assert_allclose(
+        (dct_matrix(6, 16) @ torch.from_numpy(x)).numpy(),
+        dct(x, type=2, norm="ortho", axis=0)[:6],
+        atol=1e-12,
+    )
     basis = dct_matrix(16, 16)
     torch.testing.assert_close(basis @ basis.T, torch.eye(16, dtype=torch.float64))
 
@@ -183,6 +197,34 @@ def test_mfcc_equals_librosa(make, dtype, atol, pad_mode):
     np.testing.assert_allclose(ours.numpy(), expected, rtol=0, atol=atol)
 
 
+def test_dsp_mfcc_and_mel_spectrogram_are_librosa_and_back_the_configs():
+    """The pure functions of serkit.features.dsp: librosa's numbers, batched or single, and what the configs compute."""
+    y = noise(0.8)
+    batch = np.stack([y, chirp(0.8)])
+    coefficients = mfcc(batch, sample_rate=SR, n_mfcc=13, n_fft=512, hop_length=160, n_mels=40)
+    assert coefficients.shape == (2, 13, 81)
+    np.testing.assert_allclose(
+        coefficients[0].numpy(),
+        librosa.feature.mfcc(y=y, sr=SR, n_mfcc=13, n_fft=512, hop_length=160, n_mels=40),
+        atol=1e-4,
+    )
+    single = mfcc(y, sample_rate=SR, n_mfcc=13, n_fft=512, hop_length=160, n_mels=40)
+    np.testing.assert_allclose(single.numpy(), coefficients[0].numpy(), atol=1e-9)
+    config = MFCCConfig(n_mfcc=13, n_fft=512, hop_length=160, n_mels=40)
+    torch.testing.assert_close(config.compute(batch), coefficients, rtol=0, atol=0)
+    mel = mel_spectrogram(y, sample_rate=SR, n_fft=400, hop_length=160, n_mels=64, htk=True, fmin=20.0)
+    expected = librosa.feature.melspectrogram(
+        y=y, sr=SR, n_fft=400, hop_length=160, n_mels=64, htk=True, fmin=20.0
+    )
+    np.testing.assert_allclose(mel.numpy(), expected, rtol=1e-5, atol=1e-12)
+    torch.testing.assert_close(
+        LogMelConfig(n_mels=64, htk=True, fmin=20.0).mel_power(torch.from_numpy(y)[None])[0],
+        mel,
+        rtol=0,
+        atol=0,
+    )
+
+
 @pytest.mark.realdata
 def test_mfcc_equals_librosa_on_real_speech():
     files = sorted(RAVDESS.glob("*.flac"))[:2] if RAVDESS.is_dir() else []
@@ -192,25 +234,29 @@ def test_mfcc_equals_librosa_on_real_speech():
 
     for path in files:
         y = load(path, SR)  # read in place, never copied
-        np.testing.assert_allclose(MFCCConfig().compute(y).numpy(),
-                                   librosa.feature.mfcc(y=y, sr=SR, n_mfcc=26), atol=0.05)
+        np.testing.assert_allclose(
+            MFCCConfig().compute(y).numpy(), librosa.feature.mfcc(y=y, sr=SR, n_mfcc=26), atol=0.05
+        )
         y64 = y.astype(np.float64)
-        np.testing.assert_allclose(MFCCConfig().compute(y64).numpy(),
-                                   librosa.feature.mfcc(y=y64, sr=SR, n_mfcc=26), atol=1e-4)
+        np.testing.assert_allclose(
+            MFCCConfig().compute(y64).numpy(), librosa.feature.mfcc(y=y64, sr=SR, n_mfcc=26), atol=1e-4
+        )
 
 
 def test_mfcc_librosa_default_pad_mode_is_constant():
     # MFCCConfig follows the installed librosa's default; if librosa changes it, this test says so.
     y = noise(0.5)
-    np.testing.assert_allclose(MFCCConfig(n_mfcc=13).compute(y).numpy(),
-                               librosa.feature.mfcc(y=y, sr=SR, n_mfcc=13), atol=1e-4)
+    np.testing.assert_allclose(
+        MFCCConfig(n_mfcc=13).compute(y).numpy(), librosa.feature.mfcc(y=y, sr=SR, n_mfcc=13), atol=1e-4
+    )
 
 
 def test_mfcc_htk_and_fmax_options_equal_librosa():
     y = chirp(0.6)
     config = MFCCConfig(n_mfcc=20, n_mels=40, n_fft=512, hop_length=160, htk=True, fmin=20, fmax=4000)
-    expected = librosa.feature.mfcc(y=y, sr=SR, n_mfcc=20, n_mels=40, n_fft=512, hop_length=160, htk=True,
-                                    fmin=20, fmax=4000)
+    expected = librosa.feature.mfcc(
+        y=y, sr=SR, n_mfcc=20, n_mels=40, n_fft=512, hop_length=160, htk=True, fmin=20, fmax=4000
+    )
     np.testing.assert_allclose(config.compute(y).numpy(), expected, atol=1e-4)
 
 
@@ -223,14 +269,16 @@ def test_mfcc_htk_and_fmax_options_equal_librosa():
 def test_savgol_delta_equals_librosa_delta(order, width, mode):
     x = np.random.default_rng(0).standard_normal((2, 7, 25))
     expected = librosa.feature.delta(x, width=width, order=order, mode=mode)
-    np.testing.assert_allclose(savgol_delta(torch.from_numpy(x), width=width, order=order, mode=mode).numpy(),
-                               expected, atol=1e-10)
+    np.testing.assert_allclose(
+        savgol_delta(torch.from_numpy(x), width=width, order=order, mode=mode).numpy(), expected, atol=1e-10
+    )
 
 
 def test_savgol_delta_other_axis_and_errors():
     x = np.random.default_rng(0).standard_normal((12, 4))
-    np.testing.assert_allclose(savgol_delta(torch.from_numpy(x), axis=0).numpy(),
-                               librosa.feature.delta(x, axis=0), atol=1e-10)
+    np.testing.assert_allclose(
+        savgol_delta(torch.from_numpy(x), axis=0).numpy(), librosa.feature.delta(x, axis=0), atol=1e-10
+    )
     with pytest.raises(ValueError, match="width=9"):
         savgol_delta(torch.zeros(3, 5))  # interp needs at least `width` frames, like librosa
     with pytest.raises(ValueError, match="odd"):
@@ -240,16 +288,28 @@ def test_savgol_delta_other_axis_and_errors():
 def test_regression_delta_torchaudio_formula_by_hand():
     x = torch.tensor([[0.0, 1.0, 4.0, 9.0, 16.0]])
     # N = 2, denominator 10; edges replicate: padded [0, 0, 0, 1, 4, 9, 16, 16, 16].
-    expected = torch.tensor([[(1 * 1 + 2 * 4) / 10, (1 * 4 + 2 * 9) / 10, (1 * 8 + 2 * 16) / 10,
-                              (1 * 12 + 2 * 15) / 10, (1 * 7 + 2 * 12) / 10]])
+    expected = torch.tensor(
+        [
+            [
+                (1 * 1 + 2 * 4) / 10,
+                (1 * 4 + 2 * 9) / 10,
+                (1 * 8 + 2 * 16) / 10,
+                (1 * 12 + 2 * 15) / 10,
+                (1 * 7 + 2 * 12) / 10,
+            ]
+        ]
+    )
     torch.testing.assert_close(regression_delta(x, win_length=5), expected)
 
 
 def test_regression_delta_equals_librosa_nearest_mode():
     x = np.random.default_rng(0).standard_normal((3, 10, 40))
     for win in (3, 5, 7):
-        np.testing.assert_allclose(regression_delta(torch.from_numpy(x), win_length=win).numpy(),
-                                   librosa.feature.delta(x, width=win, mode="nearest"), atol=1e-12)
+        np.testing.assert_allclose(
+            regression_delta(torch.from_numpy(x), win_length=win).numpy(),
+            librosa.feature.delta(x, width=win, mode="nearest"),
+            atol=1e-12,
+        )
 
 
 # ---------------------------------------------------------------------------------------------- DCNN log-mel image
@@ -258,8 +318,17 @@ def test_regression_delta_equals_librosa_nearest_mode():
 def _dcnn_reference(y: np.ndarray) -> np.ndarray:
     """The DCNN image from librosa pieces: same pre-emphasis, offset, HTK mel, reflect padding, log, deltas."""
     emphasised = np.concatenate([y[:1], y[1:] - 0.97 * y[:-1]]) + 1e-8
-    mel = librosa.feature.melspectrogram(y=emphasised, sr=SR, n_fft=400, hop_length=160, n_mels=64, fmin=20.0,
-                                         htk=True, norm="slaney", pad_mode="reflect")
+    mel = librosa.feature.melspectrogram(
+        y=emphasised,
+        sr=SR,
+        n_fft=400,
+        hop_length=160,
+        n_mels=64,
+        fmin=20.0,
+        htk=True,
+        norm="slaney",
+        pad_mode="reflect",
+    )
     static = np.log(mel + 1e-10)
     delta = librosa.feature.delta(static, width=5, mode="nearest")
     return np.stack([static, delta, librosa.feature.delta(delta, width=5, mode="nearest")])
@@ -313,7 +382,7 @@ def _apcnn_reference(y: np.ndarray) -> np.ndarray:
     n = len(y)
     frames = 1 if n <= 640 else 1 + int(np.ceil((n - 640) / 160))
     padded = np.concatenate([y, np.zeros((frames - 1) * 160 + 640 - n)])
-    framed = np.stack([padded[i * 160:i * 160 + 640] for i in range(frames)])
+    framed = np.stack([padded[i * 160 : i * 160 + 640] for i in range(frames)])
     power = np.abs(np.fft.rfft(framed, 3198)) ** 2 / 3198
     power[power <= 1e-30] = 1e-30
     log_power = 10 * np.log10(power)
@@ -326,7 +395,9 @@ def test_apcnn_spectrogram_shape_and_reference():
     assert ours.shape == (400, 197)
     np.testing.assert_allclose(ours.numpy(), _apcnn_reference(y), atol=1e-8)
     short = noise(0.03)  # shorter than one 640-sample frame: one zero-padded frame
-    np.testing.assert_allclose(APCNNSpectrogramConfig().compute(short).numpy(), _apcnn_reference(short), atol=1e-8)
+    np.testing.assert_allclose(
+        APCNNSpectrogramConfig().compute(short).numpy(), _apcnn_reference(short), atol=1e-8
+    )
 
 
 # ---------------------------------------------------------------------------------------------- batches
@@ -355,8 +426,9 @@ def test_lengths_make_padded_examples_equal_their_unpadded_computation(config):
     assert frame_lengths.tolist() == [config.num_frames(n) for n in lengths]
     for index, length in enumerate(lengths):
         valid = int(frame_lengths[index])
-        torch.testing.assert_close(batch[index, ..., :valid], config.compute(clips[index, :length]),
-                                   rtol=1e-5, atol=1e-4)
+        torch.testing.assert_close(
+            batch[index, ..., :valid], config.compute(clips[index, :length]), rtol=1e-5, atol=1e-4
+        )
         assert not batch[index, ..., valid:].any()
 
 
@@ -425,16 +497,19 @@ def test_unknown_feature_name_and_missing_name():
         feature_from_dict({"n_mfcc": 26})
 
 
-@pytest.mark.parametrize("options, message", [
-    ({"n_mfcc": "26"}, "must be int"),
-    ({"n_mfcc": 26.0}, "must be int"),
-    ({"htk": 1}, "must be bool"),
-    ({"fmin": True}, "must be float"),
-    ({"n_mfcc": 200}, "cannot exceed n_mels"),
-    ({"pad_mode": "edge"}, "pad_mode"),
-    ({"fmax": 9000}, "fmax"),
-    ({"top_db": -1}, "top_db"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"n_mfcc": "26"}, "must be int"),
+        ({"n_mfcc": 26.0}, "must be int"),
+        ({"htk": 1}, "must be bool"),
+        ({"fmin": True}, "must be float"),
+        ({"n_mfcc": 200}, "cannot exceed n_mels"),
+        ({"pad_mode": "edge"}, "pad_mode"),
+        ({"fmax": 9000}, "fmax"),
+        ({"top_db": -1}, "top_db"),
+    ],
+)
 def test_bad_values_fail_at_construction(options, message):
     with pytest.raises(ValueError, match=message):
         feature_from_dict({"name": "mfcc", **options})

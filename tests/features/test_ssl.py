@@ -12,13 +12,7 @@ from conftest import write_tone
 from tiny_hf import save_tiny_bert, save_tiny_hubert, save_tiny_wav2vec2
 
 from serkit.audio import io as audio_io
-from serkit.cli import main
-from serkit.config import InputConfig
-from serkit.data.utterance import Utterance, write_manifest
-from serkit.features import feature_from_dict
-from serkit.features.pipeline import InputPipeline
-from serkit.features.ssl import SSLConfig, extract_ssl, load_embedding, read_index
-from serkit.models.ssl import (
+from serkit.backbones.hf import (
     encode_waveforms,
     frame_lengths,
     load_audio_encoder,
@@ -27,6 +21,12 @@ from serkit.models.ssl import (
     select_layers,
     uses_attention_mask,
 )
+from serkit.cli import main
+from serkit.config import InputConfig
+from serkit.data.utterance import Utterance, write_manifest
+from serkit.features import feature_from_dict
+from serkit.features.pipeline import InputPipeline
+from serkit.features.ssl import SSLConfig, extract_ssl, load_embedding, read_index
 
 pytest.importorskip("transformers")
 
@@ -34,8 +34,11 @@ pytest.importorskip("transformers")
 @pytest.fixture(scope="module")
 def models(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("hf")
-    return {"wav2vec2": save_tiny_wav2vec2(root / "wav2vec2"), "hubert": save_tiny_hubert(root / "hubert"),
-            "bert": save_tiny_bert(root / "bert")}
+    return {
+        "wav2vec2": save_tiny_wav2vec2(root / "wav2vec2"),
+        "hubert": save_tiny_hubert(root / "hubert"),
+        "bert": save_tiny_bert(root / "bert"),
+    }
 
 
 def _waves(*lengths: int) -> list[np.ndarray]:
@@ -47,7 +50,9 @@ def _waves(*lengths: int) -> list[np.ndarray]:
 def test_frame_lengths_follow_the_transformers_formula(models, kind):
     model = load_audio_encoder(str(models[kind]))
     samples = torch.tensor([16000, 8001, 4000, 400, 29, 10, 9, 1])
-    reference = model._get_feat_extract_output_lengths(samples).clamp_min(0)  # the private method, as reference
+    reference = model._get_feat_extract_output_lengths(samples).clamp_min(
+        0
+    )  # the private method, as reference
     assert frame_lengths(model.config, samples).tolist() == reference.tolist()
     assert int(frame_lengths(model.config, 16000)) == reference[0]
 
@@ -110,8 +115,11 @@ def test_model_names_resolve(tmp_path):
     assert (Path(folder) / "config.json").is_file()
     assert resolve_model_path("facebook/hubert-base-ls960") == "facebook/hubert-base-ls960"  # a hub name
     assert resolve_model_path(str(tmp_path)) == str(tmp_path.resolve())
-    for bad, match in ((str(tmp_path / "absent"), "no such folder"), ("package:no_such_module_x", "cannot import"),
-                       ("", "hub name")):
+    for bad, match in (
+        (str(tmp_path / "absent"), "no such folder"),
+        ("package:no_such_module_x", "cannot import"),
+        ("", "hub name"),
+    ):
         with pytest.raises(ValueError, match=match):
             resolve_model_path(bad)
 
@@ -122,12 +130,15 @@ def test_ssl_feature_through_the_pipeline_and_its_cache(models, tmp_path):
     assert config.num_frames(16000) == 1599
     batch = config.compute(np.stack(_waves(8000, 8000)), lengths=[8000, 5000])  # (batch, frames, hidden_dim)
     assert batch.shape == (2, 799, 32)
-    assert torch.all(batch[1, config.num_frames(5000):] == 0)
-    assert feature_from_dict({"name": "ssl", "model": str(models["wav2vec2"]), "layers": "all"}).feature_shape == \
-        (3, 32)
+    assert torch.all(batch[1, config.num_frames(5000) :] == 0)
+    assert feature_from_dict(
+        {"name": "ssl", "model": str(models["wav2vec2"]), "layers": "all"}
+    ).feature_shape == (3, 32)
 
     audio = write_tone(tmp_path / "a.wav", seconds=0.5)
-    pipeline = InputPipeline(config, InputConfig(mode="utterance", normalize="none"), cache_dir=tmp_path / "cache")
+    pipeline = InputPipeline(
+        config, InputConfig(mode="utterance", normalize="none"), cache_dir=tmp_path / "cache"
+    )
     chunks = pipeline.chunks(audio)
     assert chunks.shape == (1, config.num_frames(8000), 32) and chunks.dtype == np.float32
     again = pipeline.chunks(audio)
@@ -149,9 +160,15 @@ def test_cache_key_changes_with_the_weights(models, tmp_path):
 
 
 def _corpus(tmp_path: Path, seconds: list[float]) -> list[Utterance]:
-    return [Utterance(id=f"spk{i % 2}/utt {i}" if i == 3 else f"utt{i}",
-                      path=str(write_tone(tmp_path / "audio" / f"{i}.wav", seconds=s, frequency=150 + 40 * i)),
-                      speaker=f"spk{i % 2}", emotion="neutral") for i, s in enumerate(seconds)]
+    return [
+        Utterance(
+            id=f"spk{i % 2}/utt {i}" if i == 3 else f"utt{i}",
+            path=str(write_tone(tmp_path / "audio" / f"{i}.wav", seconds=s, frequency=150 + 40 * i)),
+            speaker=f"spk{i % 2}",
+            emotion="neutral",
+        )
+        for i, s in enumerate(seconds)
+    ]
 
 
 @pytest.mark.parametrize("kind", ["wav2vec2", "hubert"])
@@ -177,11 +194,17 @@ def test_extraction_is_batched_exact_and_resumable(models, tmp_path, kind):
 
 def test_extraction_fills_the_recipe_cache(models, tmp_path):
     utterances = _corpus(tmp_path, [0.3, 0.6])
-    extract_ssl(utterances, tmp_path / "out", model=str(models["wav2vec2"]), max_seconds=0.5,
-                cache_dir=tmp_path / "cache")
+    extract_ssl(
+        utterances,
+        tmp_path / "out",
+        model=str(models["wav2vec2"]),
+        max_seconds=0.5,
+        cache_dir=tmp_path / "cache",
+    )
     config = SSLConfig(model=str(models["wav2vec2"]))
-    pipeline = InputPipeline(config, InputConfig(mode="utterance", normalize="none", max_seconds=0.5),
-                             cache_dir=tmp_path / "cache")
+    pipeline = InputPipeline(
+        config, InputConfig(mode="utterance", normalize="none", max_seconds=0.5), cache_dir=tmp_path / "cache"
+    )
     chunks = pipeline.chunks(utterances[1].path)
     assert pipeline.cache.hits == 1 and pipeline.cache.misses == 0
     assert chunks.shape == (1, config.num_frames(8000), 32)
@@ -189,14 +212,43 @@ def test_extraction_fills_the_recipe_cache(models, tmp_path):
 
 def test_cli_features_ssl(models, tmp_path, capsys):
     manifest = write_manifest(_corpus(tmp_path, [0.3, 0.4, 0.5]), tmp_path / "manifest.csv")
-    code = main(["features", "ssl", str(manifest), "--model", str(models["hubert"]), "--layer", "1", "-o",
-                 str(tmp_path / "emb"), "-q"])
+    code = main(
+        [
+            "features",
+            "ssl",
+            str(manifest),
+            "--model",
+            str(models["hubert"]),
+            "--layer",
+            "1",
+            "-o",
+            str(tmp_path / "emb"),
+            "-q",
+        ]
+    )
     assert code == 0
     assert "3 utterance(s) encoded" in capsys.readouterr().err
-    assert load_embedding(tmp_path / "emb", "utt2").shape == (int(frame_lengths(
-        load_audio_encoder(str(models["hubert"])).config, 8000)), 24)
-    assert main(["features", "ssl", str(manifest), "--model", str(models["hubert"]), "--layer", "1", "-o",
-                 str(tmp_path / "emb"), "-q"]) == 0
+    assert load_embedding(tmp_path / "emb", "utt2").shape == (
+        int(frame_lengths(load_audio_encoder(str(models["hubert"])).config, 8000)),
+        24,
+    )
+    assert (
+        main(
+            [
+                "features",
+                "ssl",
+                str(manifest),
+                "--model",
+                str(models["hubert"]),
+                "--layer",
+                "1",
+                "-o",
+                str(tmp_path / "emb"),
+                "-q",
+            ]
+        )
+        == 0
+    )
     assert "0 utterance(s) encoded, 3 already there" in capsys.readouterr().err
 
 

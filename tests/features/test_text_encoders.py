@@ -10,8 +10,9 @@ import pytest
 import torch
 from tiny_hf import save_tiny_bert
 
-from serkit.features.text_encoders import HFTextEncoder, load_text_encoder
-from serkit.features.text_inputs import list_text_inputs, text_input_from_dict, text_input_from_state
+from serkit.backbones.hf import load_text_encoder
+from serkit.features.text import list_text_inputs, text_input_from_dict, text_input_from_state
+from serkit.features.text.encoders import HFTextEncoder
 
 pytest.importorskip("transformers")
 

@@ -7,10 +7,10 @@ import gzip
 import numpy as np
 import pytest
 
-from serkit.data.utterance import Utterance
 from serkit.core.errors import SerkitError
-from serkit.features.text_inputs import TEXT_INPUTS, text_input_from_dict, text_input_from_state
-from serkit.features.word_text import (
+from serkit.data.utterance import Utterance
+from serkit.features.text import TEXT_INPUTS, text_input_from_dict, text_input_from_state
+from serkit.features.text.vocab import (
     PAD_ID,
     UNK_ID,
     Vocabulary,
@@ -25,11 +25,23 @@ def _utts(*texts: str) -> list[Utterance]:
     return [Utterance(id=f"u{i}", path=f"/nowhere/u{i}.wav", text=text) for i, text in enumerate(texts)]
 
 
-@pytest.mark.parametrize(("word", "expected"), [
-    ("Hello", "hello"), ("don't", "dont"), ("'Cause", "cause"), ('"quoted"', "quoted"), ("(x)*#:;", "x"),
-    ("well-known", "well known"), ("and/or", "and or"), ("...", ""), ("?!", ""), ("company’s", "company’s"),
-    ("C3PO", "c3po"), ("$5", "$5"),
-])
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("Hello", "hello"),
+        ("don't", "dont"),
+        ("'Cause", "cause"),
+        ('"quoted"', "quoted"),
+        ("(x)*#:;", "x"),
+        ("well-known", "well known"),
+        ("and/or", "and or"),
+        ("...", ""),
+        ("?!", ""),
+        ("company’s", "company’s"),
+        ("C3PO", "c3po"),
+        ("$5", "$5"),
+    ],
+)
 def test_clean_word_follows_the_original_rules(word, expected):
     assert clean_word(word) == expected
 
@@ -118,8 +130,9 @@ def _write_vectors(path, lines, *, header=None, gz=False):
 def test_read_word_vectors_keeps_only_wanted_words(tmp_path, kind):
     lines = ["the 0.1 0.2 0.3", "cat 1 2 3", "well known 4 5 6", "dog -1 -2 -3"]
     name = "vectors.txt.gz" if kind == "gzip" else "vectors.txt"
-    path = _write_vectors(tmp_path / name, lines, header="4 3" if kind == "word2vec_header" else None,
-                          gz=kind == "gzip")
+    path = _write_vectors(
+        tmp_path / name, lines, header="4 3" if kind == "word2vec_header" else None, gz=kind == "gzip"
+    )
     found, dim = read_word_vectors(path, ["cat", "well known", "absent"])
     assert dim == 3
     assert sorted(found) == ["cat", "well known"]
@@ -188,4 +201,6 @@ def test_wordpiece_vectors_from_the_installed_minilm():
     table = AutoModel.from_pretrained(folder).get_input_embeddings().weight.detach()
     pieces = tokenizer("unbelievable", add_special_tokens=False)["input_ids"]
     expected = table[pieces].mean(0)
-    torch.testing.assert_close(torch.from_numpy(matrix[text_input.vocabulary.index("unbelievable")]), expected)
+    torch.testing.assert_close(
+        torch.from_numpy(matrix[text_input.vocabulary.index("unbelievable")]), expected
+    )

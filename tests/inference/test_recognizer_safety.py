@@ -13,9 +13,8 @@ import soundfile as sf
 import torch
 
 import serkit.audio.io as audio_io
-import serkit.inference.recognizer as recognizer_module
+import serkit.inference.streaming as streaming
 from serkit.cli import main
-from serkit.config import load_experiment
 from serkit.core.errors import AudioFileNotFoundError, EmptyAudioError, NoAudioFilesError, NonFiniteAudioError
 from serkit.features.pipeline import InputPipeline
 from serkit.inference.export import prediction_rows, write_predictions
@@ -26,10 +25,18 @@ from serkit.inference.recognizer import (
     find_run_checkpoints,
     speech_activity,
 )
-from serkit.training.checkpoint import CheckpointError, load_checkpoint, load_model_checkpoint, save_checkpoint
+from serkit.recipe import load_experiment
+from serkit.training.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    load_model_checkpoint,
+    save_checkpoint,
+)
 from serkit.training.runner import run_experiment
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))  # the tiny recipe of the runner tests
+sys.path.insert(
+    0, str(Path(__file__).resolve().parents[1] / "training")
+)  # the tiny recipe of the runner tests
 from tiny_runs import tiny_corpus, tiny_recipe  # noqa: E402
 
 RATE = 16000
@@ -120,25 +127,32 @@ def test_predict_waveform_converts_integer_pcm_channels_tensors_and_rates(recogn
     int16 = np.round(waveform * 32767).astype(np.int16)
     np.testing.assert_allclose(recognizer.predict_waveform(int16), reference, atol=1e-3)
     int32 = int16.astype(np.int32) * 65536
-    np.testing.assert_allclose(recognizer.predict_waveform(int32), recognizer.predict_waveform(int16), atol=1e-6)
+    np.testing.assert_allclose(
+        recognizer.predict_waveform(int32), recognizer.predict_waveform(int16), atol=1e-6
+    )
     stereo = np.stack([waveform, waveform], axis=1)  # (samples, channels)
     np.testing.assert_allclose(recognizer.predict_waveform(stereo), reference, atol=1e-6)
     np.testing.assert_allclose(recognizer.predict_waveform(torch.from_numpy(waveform)), reference, atol=1e-6)
 
     slow = audio_io.resample(waveform, RATE, 8000)
     resampled = recognizer.predict_waveform(slow, sample_rate=8000)
-    np.testing.assert_allclose(resampled, recognizer.predict_waveform(audio_io.resample(slow, 8000, RATE)), atol=1e-6)
+    np.testing.assert_allclose(
+        resampled, recognizer.predict_waveform(audio_io.resample(slow, 8000, RATE)), atol=1e-6
+    )
     assert np.abs(resampled - recognizer.predict_waveform(slow)).max() > 0  # the rate was not ignored
 
 
-@pytest.mark.parametrize("bad, error, message", [
-    (np.array([0.1, np.nan, 0.2] * 4000, dtype=np.float32), NonFiniteAudioError, "waveform: 4000 sample"),
-    (np.array([0.1, np.inf] * 6000), NonFiniteAudioError, "NaN or infinite"),
-    (np.zeros(0, dtype=np.float32), EmptyAudioError, "waveform: has no samples"),
-    (np.zeros((2, 16000), dtype=np.float32), ValueError, r"waveform\.T"),
-    (np.zeros((10, 10, 10), dtype=np.float32), ValueError, "shape"),
-    (np.array(["a", "b"]), TypeError, "dtype"),
-])
+@pytest.mark.parametrize(
+    "bad, error, message",
+    [
+        (np.array([0.1, np.nan, 0.2] * 4000, dtype=np.float32), NonFiniteAudioError, "waveform: 4000 sample"),
+        (np.array([0.1, np.inf] * 6000), NonFiniteAudioError, "NaN or infinite"),
+        (np.zeros(0, dtype=np.float32), EmptyAudioError, "waveform: has no samples"),
+        (np.zeros((2, 16000), dtype=np.float32), ValueError, r"waveform\.T"),
+        (np.zeros((10, 10, 10), dtype=np.float32), ValueError, "shape"),
+        (np.array(["a", "b"]), TypeError, "dtype"),
+    ],
+)
 def test_bad_waveforms_are_refused_clearly(recognizer: Recognizer, bad, error, message):
     with pytest.raises(error, match=message):
         recognizer.predict_waveform(bad)
@@ -147,16 +161,19 @@ def test_bad_waveforms_are_refused_clearly(recognizer: Recognizer, bad, error, m
 # --------------------------------------------------------------------------------------------- speech gate
 
 
-def test_silence_and_quiet_noise_are_flagged_and_speech_is_not(recognizer: Recognizer, corpus: Path,
-                                                               tmp_path: Path):
+def test_silence_and_quiet_noise_are_flagged_and_speech_is_not(
+    recognizer: Recognizer, corpus: Path, tmp_path: Path
+):
     rng = np.random.default_rng(1)
     silent = [
         _write(tmp_path / "digital_silence.wav", np.zeros(2 * RATE, dtype=np.float32)),
         _write(tmp_path / "quiet_noise.wav", (0.0005 * rng.standard_normal(2 * RATE)).astype(np.float32)),
         _write(tmp_path / "dc_offset.wav", np.full(2 * RATE, 0.2, dtype=np.float32)),
     ]
-    loud = [_write(tmp_path / "speechlike.wav", _speechlike(2.0)),
-            _write(tmp_path / "noise.wav", (0.05 * rng.standard_normal(2 * RATE)).astype(np.float32))]
+    loud = [
+        _write(tmp_path / "speechlike.wav", _speechlike(2.0)),
+        _write(tmp_path / "noise.wav", (0.05 * rng.standard_normal(2 * RATE)).astype(np.float32)),
+    ]
     synthetic = sorted((corpus / "audio").glob("*.flac"))
     probabilities, speech = recognizer.analyse([*silent, *loud, *synthetic])
     assert speech.tolist() == [False] * 3 + [True] * (2 + len(synthetic))
@@ -164,7 +181,9 @@ def test_silence_and_quiet_noise_are_flagged_and_speech_is_not(recognizer: Recog
 
     labels = recognizer.predict([*silent, *loud])
     assert labels[:3] == [NO_SPEECH] * 3 and NO_SPEECH not in labels[3:]
-    np.testing.assert_allclose(recognizer.predict_proba(silent), probabilities[:3], atol=1e-6)  # raw, not gated
+    np.testing.assert_allclose(
+        recognizer.predict_proba(silent), probabilities[:3], atol=1e-6
+    )  # raw, not gated
     assert not recognizer.is_speech(np.full(RATE, 128, dtype=np.uint8))  # unsigned PCM silence
     assert speech_activity(np.zeros(RATE, dtype=np.float32), RATE) == (0, 40)
 
@@ -174,7 +193,9 @@ def test_silence_and_quiet_noise_are_flagged_and_speech_is_not(recognizer: Recog
 
 
 def test_timeline_windows_carry_the_speech_flag(recognizer: Recognizer, tmp_path: Path, capsys):
-    waveform = np.concatenate([_speechlike(3.0), np.zeros(3 * RATE, dtype=np.float32), _speechlike(3.0, seed=1)])
+    waveform = np.concatenate(
+        [_speechlike(3.0), np.zeros(3 * RATE, dtype=np.float32), _speechlike(3.0, seed=1)]
+    )
     path = _write(tmp_path / "talk_pause_talk.wav", waveform)
     entries = list(recognizer.timeline(path, window=3.0, hop=3.0))
     assert [e.speech for e in entries] == [True, False, True]
@@ -204,23 +225,26 @@ def _record_loads(monkeypatch) -> dict[str, int]:
 
 
 @pytest.mark.parametrize("file_rate", [RATE, 22050])  # 22.05 kHz: blocks are resampled with a margin
-def test_long_file_streamed_in_blocks_equals_reading_it_whole(recognizer: Recognizer, tmp_path: Path, monkeypatch,
-                                                              file_rate: int):
+def test_long_file_streamed_in_blocks_equals_reading_it_whole(
+    recognizer: Recognizer, tmp_path: Path, monkeypatch, file_rate: int
+):
     waveform = _speechlike(125.0, level=0.05)
     if file_rate != RATE:
         waveform = audio_io.resample(waveform, RATE, file_rate)
     path = _write(tmp_path / "two_minutes.wav", waveform, file_rate)
     whole, whole_speech = recognizer.analyse(path)  # 125 s > STREAM_SECONDS (60 s): already streamed ...
 
-    monkeypatch.setattr(recognizer_module, "STREAM_SECONDS", 1000.0)  # ... so compare with one whole read
+    monkeypatch.setattr(streaming, "STREAM_SECONDS", 1000.0)  # ... so compare with one whole read
     largest = _record_loads(monkeypatch)
     unstreamed, _ = recognizer.analyse(path)
     assert largest["calls"] == 1
 
-    monkeypatch.setattr(recognizer_module, "STREAM_SECONDS", 7.3)  # blocks not a multiple of the hop
+    monkeypatch.setattr(streaming, "STREAM_SECONDS", 7.3)  # blocks not a multiple of the hop
     largest.update(samples=0, calls=0)
     streamed, streamed_speech = recognizer.analyse(path)
-    assert largest["calls"] > 15 and largest["samples"] <= 7.6 * RATE  # a block (+ 0.1 s margins if resampled)
+    assert (
+        largest["calls"] > 15 and largest["samples"] <= 7.6 * RATE
+    )  # a block (+ 0.1 s margins if resampled)
     np.testing.assert_allclose(streamed, unstreamed, rtol=0, atol=1e-6)
     np.testing.assert_allclose(whole, unstreamed, rtol=0, atol=1e-6)
     assert whole_speech.tolist() == streamed_speech.tolist() == [True]
@@ -229,7 +253,7 @@ def test_long_file_streamed_in_blocks_equals_reading_it_whole(recognizer: Recogn
 def test_long_waveform_in_memory_is_processed_in_blocks(recognizer: Recognizer, monkeypatch):
     waveform = _speechlike(30.0)
     reference = recognizer.predict_waveform(waveform)
-    monkeypatch.setattr(recognizer_module, "STREAM_SECONDS", 4.0)
+    monkeypatch.setattr(streaming, "STREAM_SECONDS", 4.0)
     assert len(recognizer._blocks(len(waveform))) > 5
     np.testing.assert_allclose(recognizer.predict_waveform(waveform), reference, rtol=0, atol=1e-6)
 
@@ -238,7 +262,7 @@ def test_utterance_mode_reads_only_what_the_model_uses(corpus: Path, tmp_path: P
     run = _train(corpus, tmp_path / "run", input={"mode": "utterance"}, seeds=[0])
     recognizer = Recognizer.from_checkpoint(run)
     path = _write(tmp_path / "long.wav", _speechlike(35.0))
-    monkeypatch.setattr(recognizer_module, "STREAM_SECONDS", 10.0)
+    monkeypatch.setattr(streaming, "STREAM_SECONDS", 10.0)
     largest = _record_loads(monkeypatch)
     probabilities = recognizer.predict_proba(path)  # unlimited: the mean over 4 blocks of 8.75 s
     assert largest["calls"] == 4 and largest["samples"] <= 10 * RATE
@@ -268,7 +292,9 @@ def test_run_folder_is_an_ensemble_of_its_finished_runs(run_dir: Path, tmp_path:
 
     copy = tmp_path / "copy"
     shutil.copytree(run_dir, copy)
-    stage = copy / "runs" / checkpoints[0].parent.parent.name / "seed0" / "cnn"  # an earlier stage: not a member
+    stage = (
+        copy / "runs" / checkpoints[0].parent.parent.name / "seed0" / "cnn"
+    )  # an earlier stage: not a member
     stage.mkdir()
     shutil.copy(checkpoints[0], stage / "best.pt")
     (stage / "metrics.json").write_text("{}")
@@ -285,7 +311,11 @@ def test_run_folder_is_an_ensemble_of_its_finished_runs(run_dir: Path, tmp_path:
     save_checkpoint(other, checkpoint)
     with pytest.raises(CheckpointError) as caught:
         Recognizer.from_checkpoint(copy)
-    assert "label_names" in str(caught.value) and "seed0" in str(caught.value) and str(other) in str(caught.value)
+    assert (
+        "label_names" in str(caught.value)
+        and "seed0" in str(caught.value)
+        and str(other) in str(caught.value)
+    )
 
     with pytest.raises(CheckpointError, match="no finished run"):
         Recognizer.from_checkpoint(tmp_path / "copy" / "runs" / "fold9")
@@ -298,10 +328,13 @@ class _Custom:
     pass
 
 
-@pytest.mark.parametrize("payload", [
-    {"state_dict": {}, "extra": _Custom()},
-    torch.nn.Linear(2, 2),
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"state_dict": {}, "extra": _Custom()},
+        torch.nn.Linear(2, 2),
+    ],
+)
 def test_pickled_checkpoint_is_refused_without_unsafe_advice(tmp_path: Path, payload):
     path = tmp_path / "pickled.pt"
     torch.save(payload, path)
@@ -333,18 +366,23 @@ def _set(section: str, **values):
     return lambda checkpoint: checkpoint[section].update(values)
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda c: c.update(model_name="cnn_huge"), "'cnn_huge' is not a registered model"),
-    (lambda c: c.update(label_names=["neutral", "happy", "sad"]), "3 names .* num_classes=4"),
-    (_set("feature", n_mfcc=20), "feature/input config does not match the model weights"),
-    (lambda c: (c["feature"].update(n_mfcc=20), c.update(standardizer=None)),
-     "feature/input config does not match the model weights"),
-    (_set("model_args", channels=[8]), "metadata .* does not match the weights: size mismatch"),
-    (lambda c: c["state_dict"].pop("head.bias"), "missing weights: head.bias"),
-    (lambda c: c["state_dict"].update(extra=torch.zeros(2)), "unexpected weights: extra"),
-    (_set("model_args", no_such_arg=1), "cannot be built"),
-    (lambda c: c.pop("input"), r"lacks \['input'\]"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda c: c.update(model_name="cnn_huge"), "'cnn_huge' is not a registered model"),
+        (lambda c: c.update(label_names=["neutral", "happy", "sad"]), "3 names .* num_classes=4"),
+        (_set("feature", n_mfcc=20), "feature/input config does not match the model weights"),
+        (
+            lambda c: (c["feature"].update(n_mfcc=20), c.update(standardizer=None)),
+            "feature/input config does not match the model weights",
+        ),
+        (_set("model_args", channels=[8]), "metadata .* does not match the weights: size mismatch"),
+        (lambda c: c["state_dict"].pop("head.bias"), "missing weights: head.bias"),
+        (lambda c: c["state_dict"].update(extra=torch.zeros(2)), "unexpected weights: extra"),
+        (_set("model_args", no_such_arg=1), "cannot be built"),
+        (lambda c: c.pop("input"), r"lacks \['input'\]"),
+    ],
+)
 def test_edited_checkpoint_is_refused_naming_the_file(best: Path, tmp_path: Path, edit, message):
     path = _edit(best, tmp_path, edit)
     with pytest.raises(CheckpointError, match=message) as caught:
@@ -363,7 +401,9 @@ def test_good_checkpoints_pass_every_check(run_dir: Path, corpus: Path):
 # ------------------------------------------------------------------------------------------------- failures
 
 
-def test_every_failed_file_is_listed_and_counted(recognizer: Recognizer, corpus: Path, tmp_path: Path, capsys):
+def test_every_failed_file_is_listed_and_counted(
+    recognizer: Recognizer, corpus: Path, tmp_path: Path, capsys
+):
     good = sorted((corpus / "audio").glob("*.flac"))[:3]
     bad = []
     for index in range(12):
@@ -377,3 +417,25 @@ def test_every_failed_file_is_listed_and_counted(recognizer: Recognizer, corpus:
     assert len(failed) == 12 and all(sum(str(p) in line for line in failed) == 1 for p in bad)
     assert err[-1] == "12 of 15 files failed"
     assert len(output.read_text().strip().splitlines()) == 1 + 3
+
+
+# ------------------------------------------------------------------------------------------- global torch state
+
+
+def _flushes_denormals() -> bool:
+    return bool((torch.tensor([1e-39], dtype=torch.float32) * 1.0).item() == 0.0)
+
+
+def test_loading_a_recognizer_leaves_global_torch_state_alone(best: Path):
+    """Global torch settings belong to the entry point: only configure_torch() flushes denormals."""
+    from serkit.inference import configure_torch
+
+    before = _flushes_denormals()
+    try:
+        torch.set_flush_denormal(False)
+        Recognizer.from_checkpoint(best)
+        assert not _flushes_denormals()
+        configure_torch()
+        assert _flushes_denormals() or not torch.set_flush_denormal(True)  # CPUs without the mode: a no-op
+    finally:
+        torch.set_flush_denormal(before)

@@ -13,8 +13,6 @@ from serkit.models import create_model, list_models
 
 NUM_CLASSES = 4
 BATCH = 3
-#: Frames of the inputs of variable-length models.
-FRAMES = 20
 #: Word ids per example of text models (models with ``takes_text_ids``).
 TOKENS = 6
 
@@ -32,25 +30,70 @@ TINY: dict[str, dict] = {
     "macnn": {"num_heads": 2, "attention_hidden": 16},
     "aacnn": {},
     "apcnn": {"input_shape": (40, 50)},
-    "mat": {"vocab_size": 11, "num_features": 8, "word_dim": 6, "hidden_dim": 8, "num_heads": 2, "ff_dim": 12},
-    "mnt": {"vocab_size": 11, "num_features": 8, "word_dim": 6, "hidden_dim": 8, "num_heads": 2, "ff_dim": 12},
-    "mat_text": {"vocab_size": 11, "num_features": 8, "word_dim": 6, "hidden_dim": 8, "num_heads": 2,
-                 "ff_dim": 12},
+    "mat": {
+        "vocab_size": 11,
+        "num_features": 8,
+        "word_dim": 6,
+        "hidden_dim": 8,
+        "num_heads": 2,
+        "ff_dim": 12,
+    },
+    "mnt": {
+        "vocab_size": 11,
+        "num_features": 8,
+        "word_dim": 6,
+        "hidden_dim": 8,
+        "num_heads": 2,
+        "ff_dim": 12,
+    },
+    "mat_text": {
+        "vocab_size": 11,
+        "num_features": 8,
+        "word_dim": 6,
+        "hidden_dim": 8,
+        "num_heads": 2,
+        "ff_dim": 12,
+    },
     "alexnet": {"widths": (8, 16, 24, 16, 16), "hidden_dim": 32},
     "alexnet_small": {},
     "dcnn_blstm": {"widths": (8, 16, 24, 16, 16), "extractor_hidden": 32, "lstm_hidden": 8},
     "dcnn_blstm_small": {},
     # waveform model: inputs from its example_input, (batch, samples); a layer-norm front end pads exactly
-    "hubert_ser": {"pretrained": "", "mask_time_length": 2, "encoder_config": {
-        "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
-        "conv_dim": (32, 32), "conv_kernel": (10, 8), "conv_stride": (5, 4), "feat_extract_norm": "layer",
-        "num_conv_pos_embeddings": 8, "num_conv_pos_embedding_groups": 4, "layerdrop": 0.0}},
+    "hubert_ser": {
+        "pretrained": "",
+        "mask_time_length": 2,
+        "encoder_config": {
+            "hidden_size": 32,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "intermediate_size": 64,
+            "conv_dim": (32, 32),
+            "conv_kernel": (10, 8),
+            "conv_stride": (5, 4),
+            "feat_extract_norm": "layer",
+            "num_conv_pos_embeddings": 8,
+            "num_conv_pos_embedding_groups": 4,
+            "layerdrop": 0.0,
+        },
+    },
     # CASE family: frozen SSL frames (num_features) + frozen token embeddings (text_dim)
-    "case_compressing": {"num_features": 12, "text_dim": 10, "hidden_dim": 8, "audio_max_len": 24, "text_max_len": 8},
+    "case_compressing": {
+        "num_features": 12,
+        "text_dim": 10,
+        "hidden_dim": 8,
+        "audio_max_len": 24,
+        "text_max_len": 8,
+    },
     "case_attention": {"num_features": 12, "text_dim": 10, "hidden_dim": 8, "text_max_len": 8},
     "concat": {"num_features": 12, "text_dim": 10, "hidden_dim": 8, "audio_max_len": 24, "text_max_len": 8},
-    "mmm": {"num_features": 12, "text_dim": 10, "hidden_dim": 8, "audio_max_len": 24, "text_max_len": 8,
-            "output_dim": 16},
+    "mmm": {
+        "num_features": 12,
+        "text_dim": 10,
+        "hidden_dim": 8,
+        "audio_max_len": 24,
+        "text_max_len": 8,
+        "output_dim": 16,
+    },
     "text_only": {"text_dim": 10, "hidden_dim": 8},
     "speech_only": {"num_features": 12, "hidden_dim": 8},
 }
@@ -63,22 +106,19 @@ def _build(name: str) -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor, dict
         pytest.fail(f"model {name!r} has no tiny configuration; add it to TINY in {__file__}.")
     torch.manual_seed(0)
     model = create_model(name, num_classes=NUM_CLASSES, **TINY[name])
-    if hasattr(model, "example_input"):  # other input forms, e.g. DCNN's (batch, segments, 3, height, width)
-        features, lengths = model.example_input(BATCH)
-    elif hasattr(model, "input_shape"):  # fixed-shape image models: (num_features, frames)
-        num_features, frames = model.input_shape
-        lengths = torch.full((BATCH,), frames)
-        features = torch.randn(BATCH, frames, num_features)
-    else:
-        num_features, frames = model.num_features, FRAMES
-        lengths = torch.tensor([FRAMES, FRAMES - 5, 7])
-        features = torch.randn(BATCH, frames, num_features)
+    # frames (20, 15, 7 valid), complete segments of a fixed input_shape, DCNN's images or waveforms
+    features, lengths = model.example_input(BATCH)
     text = {}
-    if getattr(model, "takes_text_ids", False):  # fusion models: word ids (batch, tokens) and their lengths
-        text = {"text": torch.randint(2, model.vocab_size, (BATCH, TOKENS)),
-                "text_lengths": torch.tensor([TOKENS, 3, TOKENS - 2])}
-    elif getattr(model, "text_dim", None):  # fusion models on frozen token embeddings (batch, tokens, text_dim)
-        text = {"text": torch.randn(BATCH, TOKENS, model.text_dim), "text_lengths": torch.tensor([TOKENS, 3, 4])}
+    if model.takes_text_ids:  # fusion models: word ids (batch, tokens) and their lengths
+        text = {
+            "text": torch.randint(2, model.vocab_size, (BATCH, TOKENS)),
+            "text_lengths": torch.tensor([TOKENS, 3, TOKENS - 2]),
+        }
+    elif model.takes_text_embeddings:  # fusion models on frozen token embeddings (batch, tokens, text_dim)
+        text = {
+            "text": torch.randn(BATCH, TOKENS, model.text_dim),
+            "text_lengths": torch.tensor([TOKENS, 3, 4]),
+        }
     return model, features, lengths, text
 
 
@@ -87,7 +127,7 @@ def _row(text: dict[str, torch.Tensor], row: int) -> dict[str, torch.Tensor]:
     if not text:
         return {}
     length = int(text["text_lengths"][row])
-    return {"text": text["text"][row:row + 1, :length], "text_lengths": text["text_lengths"][row:row + 1]}
+    return {"text": text["text"][row : row + 1, :length], "text_lengths": text["text_lengths"][row : row + 1]}
 
 
 def test_every_model_has_a_tiny_config():
@@ -144,7 +184,7 @@ def test_eval_is_deterministic_and_batch_independent(name):
 @pytest.mark.parametrize("name", list_models())
 def test_fixed_shape_models_reject_other_shapes(name):
     model, features, lengths, _ = _build(name)
-    if not hasattr(model, "input_shape"):
+    if model.input_shape is None:
         pytest.skip("variable-length model")
     with pytest.raises(ValueError, match="input_shape"):
         model(features[:, :-1], lengths - 1)

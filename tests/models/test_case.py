@@ -16,9 +16,11 @@ from conftest import write_tone
 
 from serkit.evaluation.metrics import classification_metrics, constant_prediction_metrics
 from serkit.models import count_parameters, create_model
-from serkit.training.losses import pairwise_contrastive, supervised_contrastive
+from serkit.models.losses import pairwise_contrastive, supervised_contrastive
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data" / "corpora"))  # the KEMDy20 fake-tree format
+sys.path.insert(
+    0, str(Path(__file__).resolve().parents[1] / "data" / "corpora")
+)  # the KEMDy20 fake-tree format
 from fake_trees import write_bytes
 from test_kemdy20 import HEADER, SUB_HEADER
 
@@ -47,12 +49,17 @@ def _batch(batch: int = 3, frames: int = 25, tokens: int = 7):
 
 
 def test_trainable_parameters_match_the_poster():
-    counts = {name: count_parameters(create_model(name, num_classes=7), trainable_only=True)
-              for name in ("case_compressing", "case_attention", "mmm")}
+    counts = {
+        name: count_parameters(create_model(name, num_classes=7), trainable_only=True)
+        for name in ("case_compressing", "case_attention", "mmm")
+    }
     assert counts == {"case_compressing": 593_031, "case_attention": 527_367, "mmm": 1_547_527}
     # the original-behaviour options change no parameter
-    for name, options in (("case_compressing", {"pooling": "mean", "mask_padding": False}),
-                          ("case_attention", {"attention": "unscaled_unmasked"}), ("mmm", {"mixer_norm": "original"})):
+    for name, options in (
+        ("case_compressing", {"pooling": "mean", "mask_padding": False}),
+        ("case_attention", {"attention": "unscaled_unmasked"}),
+        ("mmm", {"mixer_norm": "original"}),
+    ):
         assert count_parameters(create_model(name, num_classes=7, **options)) == counts[name]
 
 
@@ -78,8 +85,13 @@ def test_padding_content_and_amount_do_not_change_the_outputs(name):
     torch.testing.assert_close(padded, reference, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("name, options", [("case_attention", {"attention": "unscaled_unmasked", "pooling": "mean"}),
-                                           ("speech_only", {"pooling": "mean"})])
+@pytest.mark.parametrize(
+    "name, options",
+    [
+        ("case_attention", {"attention": "unscaled_unmasked", "pooling": "mean"}),
+        ("speech_only", {"pooling": "mean"}),
+    ],
+)
 def test_original_behaviour_depends_on_padding(name, options):
     """The original's unmasked attention / mean over padding: extra zero padding changes the prediction."""
     model = _tiny(name, **options)
@@ -98,13 +110,21 @@ def test_original_compression_treats_padding_as_content():
     fixed, original = _tiny("case_compressing"), _tiny("case_compressing", mask_padding=False, pooling="mean")
     features, lengths, text, text_lengths = _batch()
     with torch.no_grad():
-        assert not torch.allclose(fixed(features, lengths, text=text, text_lengths=text_lengths),
-                                  original(features, lengths, text=text, text_lengths=text_lengths), atol=1e-4)
+        assert not torch.allclose(
+            fixed(features, lengths, text=text, text_lengths=text_lengths),
+            original(features, lengths, text=text, text_lengths=text_lengths),
+            atol=1e-4,
+        )
         full = torch.randn(2, TINY["audio_max_len"], TINY["num_features"])
         words = torch.randn(2, TINY["text_max_len"], TINY["text_dim"])
-        audio_lengths, text_lengths = torch.full((2,), TINY["audio_max_len"]), torch.full((2,), TINY["text_max_len"])
-        torch.testing.assert_close(fixed(full, audio_lengths, text=words, text_lengths=text_lengths),
-                                   original(full, audio_lengths, text=words, text_lengths=text_lengths))
+        audio_lengths, text_lengths = (
+            torch.full((2,), TINY["audio_max_len"]),
+            torch.full((2,), TINY["text_max_len"]),
+        )
+        torch.testing.assert_close(
+            fixed(full, audio_lengths, text=words, text_lengths=text_lengths),
+            original(full, audio_lengths, text=words, text_lengths=text_lengths),
+        )
 
 
 def test_attention_is_scaled_and_masked():
@@ -131,16 +151,21 @@ def test_concat_fusion_doubles_the_positions(name):
 
 def test_mixer_norm_options_differ():
     features, lengths, text, text_lengths = _batch()
-    outputs = [_tiny("mmm", mixer_norm=norm)(features, lengths, text=text, text_lengths=text_lengths)
-               for norm in ("input", "original")]
+    outputs = [
+        _tiny("mmm", mixer_norm=norm)(features, lengths, text=text, text_lengths=text_lengths)
+        for norm in ("input", "original")
+    ]
     assert not torch.allclose(*outputs)
 
 
 def test_bad_options_and_missing_text_are_refused():
-    for name, options, match in (("case_compressing", {"fusion": "mul"}, "fusion="),
-                                 ("case_attention", {"attention": "softer"}, "attention="),
-                                 ("mmm", {"mixer_norm": "x"}, "mixer_norm="), ("concat", {"pooling": "max"}, "pooling="),
-                                 ("text_only", {"pooling": "max"}, "pooling=")):
+    for name, options, match in (
+        ("case_compressing", {"fusion": "mul"}, "fusion="),
+        ("case_attention", {"attention": "softer"}, "attention="),
+        ("mmm", {"mixer_norm": "x"}, "mixer_norm="),
+        ("concat", {"pooling": "max"}, "pooling="),
+        ("text_only", {"pooling": "max"}, "pooling="),
+    ):
         with pytest.raises(ValueError, match=match):
             _tiny(name, **options)
     features, lengths, _, _ = _batch()
@@ -160,7 +185,9 @@ def test_contrastive_terms_train_the_fusion(loss):
     value.backward()
     grads = {n: p.grad for n, p in model.named_parameters() if "classifier" not in n}
     assert all(g is not None for g in grads.values())
-    assert sum(float(g.abs().sum()) for g in grads.values()) > 0  # the original's detached term gave exactly 0
+    assert (
+        sum(float(g.abs().sum()) for g in grads.values()) > 0
+    )  # the original's detached term gave exactly 0
 
 
 def test_case_pairwise_term_is_bce_on_cosine_pairs():
@@ -179,12 +206,16 @@ def test_kemdy20_metrics_and_the_always_neutral_reference():
     true = [1, 1, 1, 1, 0, 2, 3, 3]
     pred = [1, 1, 0, 1, 0, 1, 3, 2]
     metrics = classification_metrics(true, pred, names)
-    assert metrics["micro_f1_non_neutral"] == pytest.approx(2 / 4)  # angry ok, sad -> neutral, happy ok, happy -> sad
+    assert metrics["micro_f1_non_neutral"] == pytest.approx(
+        2 / 4
+    )  # angry ok, sad -> neutral, happy ok, happy -> sad
     # scikit-learn micro-F1 without the neutral class over all utterances: TP 2, FP 2 (neutral->angry, happy->sad)
     assert metrics["micro_f1_without_neutral"] == pytest.approx(2 * 2 / (2 * 2 + 2 + 2))
     reference = constant_prediction_metrics(true, names)
     assert reference["wa"] == pytest.approx(4 / 8) and reference["micro_f1_non_neutral"] == 0.0
-    assert reference["macro_f1"] == pytest.approx(2 / 3 / 4)  # F1 of neutral 2/3, averaged over 4 seen classes
+    assert reference["macro_f1"] == pytest.approx(
+        2 / 3 / 4
+    )  # F1 of neutral 2/3, averaged over 4 seen classes
     assert "micro_f1_non_neutral" not in classification_metrics([0, 1], [0, 1], ["happy", "sad"])
     with pytest.raises(ValueError, match="not one of"):
         constant_prediction_metrics(true, ["happy", "sad", "x", "y", "z", "u", "v"])
@@ -193,9 +224,15 @@ def test_kemdy20_metrics_and_the_always_neutral_reference():
 # -- KEMDy20 end to end -------------------------------------------------------------------------------------------
 
 #: KEMDy20 label -> (transcript with transcription tags, tone frequency): text and audio both carry the label.
-_LABELS = {"neutral": ("n/ 안녕 하세요", 200), "happy": ("정말 좋아 l/", 330), "sad": ("i am so sad (울음)", 250),
-           "angry": ("angry you c/", 440), "disqust": ("싫어 */", 290), "surprise": ("어머 (놀람)", 520),
-           "fear": ("무서워 b/", 380)}
+_LABELS = {
+    "neutral": ("n/ 안녕 하세요", 200),
+    "happy": ("정말 좋아 l/", 330),
+    "sad": ("i am so sad (울음)", 250),
+    "angry": ("angry you c/", 440),
+    "disqust": ("싫어 */", 290),
+    "surprise": ("어머 (놀람)", 520),
+    "fear": ("무서워 b/", 380),
+}
 
 
 def build_kemdy20_sessions(root: Path, sessions: int = 10) -> Path:
@@ -226,15 +263,30 @@ def encoders(tmp_path_factory) -> dict[str, Path]:
 
 
 def test_kemdy20_recipe_end_to_end(encoders, tmp_path):
-    from serkit.config import load_experiment
+    from serkit.recipe import load_experiment
     from serkit.training.runner import run_experiment
 
     root = build_kemdy20_sessions(tmp_path / "KEMDy20_v1_1")
-    config = load_experiment(RECIPES / "kemdy20_case_compressing.yaml", overrides=[
-        f"corpus.root={root}", f"features.model={encoders['audio']}", f"text.model={encoders['text']}",
-        "protocol.options.train_sessions=8", "protocol.options.val_sessions=2", "model.args.hidden_dim=8",
-        "model.args.audio_max_len=64", "model.args.text_max_len=12", "train.epochs=2", "train.batch_size=16",
-        "train.lr=0.001", "train.contrastive_weight=0.1", "train.threads=1", "train.progress=false", "seeds=[0]"])
+    config = load_experiment(
+        RECIPES / "kemdy20_case_compressing.yaml",
+        overrides=[
+            f"corpus.root={root}",
+            f"features.model={encoders['audio']}",
+            f"text.model={encoders['text']}",
+            "protocol.options.train_sessions=8",
+            "protocol.options.val_sessions=2",
+            "model.args.hidden_dim=8",
+            "model.args.audio_max_len=64",
+            "model.args.text_max_len=12",
+            "train.epochs=2",
+            "train.batch_size=16",
+            "train.lr=0.001",
+            "train.contrastive_weight=0.1",
+            "train.threads=1",
+            "train.progress=false",
+            "seeds=[0]",
+        ],
+    )
     summary = run_experiment(config, tmp_path / "out")
     run = tmp_path / "out" / "runs" / summary["runs"][0]["fold"] / "seed0"
     record = json.loads((run / "metrics.json").read_text(encoding="utf-8"))

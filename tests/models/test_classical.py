@@ -24,7 +24,9 @@ def _blobs(num_classes: int, per_class: int, num_features: int, seed: int, sprea
     """Overlapping Gaussian classes (so the SVM makes some errors) with different feature scales."""
     rng = np.random.default_rng(seed)
     centres = rng.normal(0.0, 1.0, (num_classes, num_features))
-    x = np.concatenate([centres[k] + rng.normal(0.0, spread, (per_class, num_features)) for k in range(num_classes)])
+    x = np.concatenate(
+        [centres[k] + rng.normal(0.0, spread, (per_class, num_features)) for k in range(num_classes)]
+    )
     x = x * rng.uniform(0.1, 100.0, num_features) + rng.normal(0.0, 50.0, num_features)  # unstandardised
     y = np.repeat(np.arange(num_classes), per_class)
     return x, y
@@ -32,8 +34,10 @@ def _blobs(num_classes: int, per_class: int, num_features: int, seed: int, sprea
 
 def _reference(x, y, c):
     """scikit-learn's own pipeline with the settings linear_svm documents."""
-    return make_pipeline(StandardScaler(), LinearSVC(C=c, class_weight="balanced", dual="auto", max_iter=MAX_ITER,
-                                                     random_state=0)).fit(x, y)
+    return make_pipeline(
+        StandardScaler(),
+        LinearSVC(C=c, class_weight="balanced", dual="auto", max_iter=MAX_ITER, random_state=0),
+    ).fit(x, y)
 
 
 def _logits(model: LinearSVMClassifier, x: np.ndarray) -> torch.Tensor:
@@ -108,7 +112,10 @@ def test_c_is_chosen_by_validation_ua():
     x, y = _correlated_noise_case(0)
     x_same, y_same = _correlated_noise_case(1)  # same distribution: the large C separates it perfectly
     s = np.repeat([-1.0, 1.0], 50)
-    x_shift, y_shift = np.stack([s, 3.0 * s], axis=1), (s > 0).astype(np.int64)  # x1 - x2 has the wrong sign here
+    x_shift, y_shift = (
+        np.stack([s, 3.0 * s], axis=1),
+        (s > 0).astype(np.int64),
+    )  # x1 - x2 has the wrong sign here
     grid = (1e-4, 10.0)
 
     model = linear_svm(num_classes=2, num_features=2, c_grid=grid)
@@ -150,9 +157,11 @@ def test_padding_does_not_change_logits_and_embedding_is_standardised_input():
 
 
 def test_utterance_vectors_average_chunk_means():
-    chunks = [np.array([[0.0, 2.0], [2.0, 2.0]], np.float32),  # utterance 0, chunk mean (1, 2)
-              np.array([[3.0, 4.0]], np.float32),  # utterance 0, chunk mean (3, 4)
-              np.array([[5.0, 5.0]], np.float32)]  # utterance 1
+    chunks = [
+        np.array([[0.0, 2.0], [2.0, 2.0]], np.float32),  # utterance 0, chunk mean (1, 2)
+        np.array([[3.0, 4.0]], np.float32),  # utterance 0, chunk mean (3, 4)
+        np.array([[5.0, 5.0]], np.float32),
+    ]  # utterance 1
     dataset = ChunkSet(chunks, np.array([0, 0, 1]), np.array([0, 1]), ("a", "b"))
     np.testing.assert_array_equal(utterance_vectors(dataset), [[2.0, 3.0], [5.0, 5.0]])
 
@@ -182,12 +191,15 @@ def test_options_from_the_command_line_are_converted():
     assert model.c_grid == (0.5, 2.0) and model.c == 0.1 and model.class_weight == "none"
 
 
-@pytest.mark.parametrize(("options", "message"), [
-    ({"c_grid": ()}, "c_grid"),
-    ({"c_grid": (0.1, 0.0)}, "c_grid"),
-    ({"c": -1.0}, "c must"),
-    ({"class_weight": "auto"}, "class_weight"),
-])
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"c_grid": ()}, "c_grid"),
+        ({"c_grid": (0.1, 0.0)}, "c_grid"),
+        ({"c": -1.0}, "c must"),
+        ({"class_weight": "auto"}, "class_weight"),
+    ],
+)
 def test_bad_options_raise(options, message):
     with pytest.raises(ValueError, match=message):
         linear_svm(num_classes=3, **options)

@@ -9,13 +9,16 @@ from conftest import input_shapes_seen
 from serkit.models import count_parameters, create_model
 
 
-@pytest.mark.parametrize(("name", "input_shape", "expected"), [
-    ("mhcnn", (26, 63), 155_636),
-    ("aacnn", (26, 63), 151_108),
-    ("apcnn", (400, 197), 93_573),
-    # lessonxmk/head_fusion MACNN defaults: trunk 93,168 + 8 heads x 3 x (80*256 + 256) + Linear(256 -> 4)
-    ("macnn", (26, 63), 93_168 + 24 * (80 * 256 + 256) + 256 * 4 + 4),
-])
+@pytest.mark.parametrize(
+    ("name", "input_shape", "expected"),
+    [
+        ("mhcnn", (26, 63), 155_636),
+        ("aacnn", (26, 63), 151_108),
+        ("apcnn", (400, 197), 93_573),
+        # lessonxmk/head_fusion MACNN defaults: trunk 93,168 + 8 heads x 3 x (80*256 + 256) + Linear(256 -> 4)
+        ("macnn", (26, 63), 93_168 + 24 * (80 * 256 + 256) + 256 * 4 + 4),
+    ],
+)
 def test_parameter_counts_equal_the_original_code(name, input_shape, expected):
     assert count_parameters(create_model(name, num_classes=4, input_shape=input_shape)) == expected
 
@@ -28,8 +31,11 @@ def test_default_input_shapes_are_the_scripts_segments():
 
 def test_mhcnn_joins_stems_on_channels_and_stacks_heads_on_height():
     model = create_model("mhcnn", num_classes=4)
-    seen, logits = input_shapes_seen(model, {"body": model.encoder.body, "attention": model.attention,
-                                         "fc": model.fc}, torch.randn(2, 63, 26))
+    seen, logits = input_shapes_seen(
+        model,
+        {"body": model.encoder.body, "attention": model.attention, "fc": model.fc},
+        torch.randn(2, 63, 26),
+    )
     assert seen["body"] == (2, 16, 25, 62)  # 8 + 8 channels
     assert seen["attention"] == (2, 80, 6, 15)
     assert model.attention(torch.randn(2, 80, 6, 15)).shape == (2, 64, 4 * 6, 15)
@@ -44,8 +50,11 @@ def test_macnn_is_the_head_fusion_configuration():
 
 def test_aacnn_joins_stems_on_height_and_attends_over_positions():
     model = create_model("aacnn", num_classes=4)
-    seen, _ = input_shapes_seen(model, {"body": model.encoder.body, "attention": model.attention, "fc": model.fc},
-                            torch.randn(2, 63, 26))
+    seen, _ = input_shapes_seen(
+        model,
+        {"body": model.encoder.body, "attention": model.attention, "fc": model.fc},
+        torch.randn(2, 63, 26),
+    )
     assert seen["body"] == (2, 16, 50, 62)  # 16 channels, two stems of height 25 stacked
     assert seen["attention"] == (2, 12 * 15, 80)  # positions x channels
     assert seen["fc"] == (2, 80 * 12 * 15)
@@ -78,8 +87,9 @@ def test_wrong_segment_shape_names_the_model_and_the_fix():
         model(torch.randn(2, 57, 26), torch.full((2,), 57))
 
 
-@pytest.mark.parametrize(("name", "input_shape"),
-                         [("mhcnn", (4, 63)), ("aacnn", (2, 63)), ("apcnn", (400, 4))])
+@pytest.mark.parametrize(
+    ("name", "input_shape"), [("mhcnn", (4, 63)), ("aacnn", (2, 63)), ("apcnn", (400, 4))]
+)
 def test_too_small_input_shape_fails_at_construction(name, input_shape):
     with pytest.raises(ValueError, match=f"{name}: input_shape=.* is too small"):
         create_model(name, num_classes=4, input_shape=input_shape)

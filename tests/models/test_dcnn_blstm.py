@@ -18,16 +18,41 @@ from serkit.models.dcnn_blstm import SegmentSelfAttention
 
 #: torchvision.models.alexnet().state_dict().keys() (torchvision 0.15-0.20), written out: no torchvision here.
 TORCHVISION_ALEXNET_KEYS = [
-    "features.0.weight", "features.0.bias", "features.3.weight", "features.3.bias",
-    "features.6.weight", "features.6.bias", "features.8.weight", "features.8.bias",
-    "features.10.weight", "features.10.bias",
-    "classifier.1.weight", "classifier.1.bias", "classifier.4.weight", "classifier.4.bias",
-    "classifier.6.weight", "classifier.6.bias",
+    "features.0.weight",
+    "features.0.bias",
+    "features.3.weight",
+    "features.3.bias",
+    "features.6.weight",
+    "features.6.bias",
+    "features.8.weight",
+    "features.8.bias",
+    "features.10.weight",
+    "features.10.bias",
+    "classifier.1.weight",
+    "classifier.1.bias",
+    "classifier.4.weight",
+    "classifier.4.bias",
+    "classifier.6.weight",
+    "classifier.6.bias",
 ]
 #: Their shapes with ImageNet's 1000 classes (torchvision's alexnet-owt-7be5be79.pth).
 TORCHVISION_ALEXNET_SHAPES = [
-    (64, 3, 11, 11), (64,), (192, 64, 5, 5), (192,), (384, 192, 3, 3), (384,), (256, 384, 3, 3), (256,),
-    (256, 256, 3, 3), (256,), (4096, 9216), (4096,), (4096, 4096), (4096,), (1000, 4096), (1000,),
+    (64, 3, 11, 11),
+    (64,),
+    (192, 64, 5, 5),
+    (192,),
+    (384, 192, 3, 3),
+    (384,),
+    (256, 384, 3, 3),
+    (256,),
+    (256, 256, 3, 3),
+    (256,),
+    (4096, 9216),
+    (4096,),
+    (4096, 4096),
+    (4096,),
+    (1000, 4096),
+    (1000,),
 ]
 SMALL = {"widths": (8, 16, 24, 16, 16), "hidden_dim": 32}
 
@@ -68,9 +93,17 @@ def test_imagenet_checkpoint_replaces_the_class_layer(tmp_path):
         if not key.startswith("classifier.6"):
             torch.testing.assert_close(value, imagenet.state_dict()[key], rtol=0, atol=0)
     assert model.classifier[6].out_features == 4 and "classifier.6 initialised anew" in model.init_note
-    blstm = create_model("dcnn_blstm", num_classes=4, weights=str(path), widths=SMALL["widths"],
-                         extractor_hidden=SMALL["hidden_dim"], lstm_hidden=8)
-    torch.testing.assert_close(blstm.extractor.features[0].weight, imagenet.features[0].weight, rtol=0, atol=0)
+    blstm = create_model(
+        "dcnn_blstm",
+        num_classes=4,
+        weights=str(path),
+        widths=SMALL["widths"],
+        extractor_hidden=SMALL["hidden_dim"],
+        lstm_hidden=8,
+    )
+    torch.testing.assert_close(
+        blstm.extractor.features[0].weight, imagenet.features[0].weight, rtol=0, atol=0
+    )
     assert str(path) in blstm.init_note
 
 
@@ -91,7 +124,7 @@ def test_alexnet_utterance_logits_are_the_mean_of_segment_logits():
     x = images(1, 3)
     with torch.no_grad():
         whole = model(x, torch.tensor([3]))
-        per_segment = torch.cat([model(x[:, i:i + 1], torch.tensor([1])) for i in range(3)])
+        per_segment = torch.cat([model(x[:, i : i + 1], torch.tensor([1])) for i in range(3)])
     torch.testing.assert_close(whole[0], per_segment.mean(0), rtol=1e-5, atol=1e-6)
 
 
@@ -105,7 +138,9 @@ def test_extractor_is_stage_one_fc7_before_relu():
     x = images(2, 1)
     with torch.no_grad():
         stage1(x, torch.ones(2, dtype=torch.long))
-        torch.testing.assert_close(stage2.segment_features(x, torch.ones(2, dtype=torch.long))[:, 0], seen["fc7"])
+        torch.testing.assert_close(
+            stage2.segment_features(x, torch.ones(2, dtype=torch.long))[:, 0], seen["fc7"]
+        )
     assert (seen["fc7"] < 0).any()  # before the ReLU
     with pytest.raises(ValueError, match="matching sizes"):
         create_model("dcnn_blstm", num_classes=4).init_from_stage(stage1.state_dict())
@@ -134,7 +169,9 @@ def test_stage_two_sizes_and_options():
     assert [m.out_features for m in model.head if isinstance(m, torch.nn.Linear)] == [512, 256, 4]
     assert model.head[2].p == 0.1 and model.extractor.classifier[0].p == 0.5
     assert "classifier.6.weight" not in model.extractor.state_dict()
-    deep = create_model("dcnn_blstm_small", num_classes=4, lstm_layers=11)  # the original: one layer per segment
+    deep = create_model(
+        "dcnn_blstm_small", num_classes=4, lstm_layers=11
+    )  # the original: one layer per segment
     assert deep.lstm.num_layers == 11
 
 
@@ -183,8 +220,11 @@ def _fake_ravdess(root: Path, actors: int = 8) -> Path:
     """Normal-intensity files of 8 actors, 4 emotions, one tone each (1 s), plus one strong-intensity file."""
     for actor in range(1, actors + 1):
         for number, code in enumerate(EMOTION_CODES):
-            write_tone(root / f"Actor_{actor:02d}" / f"03-01-{code}-01-01-01-{actor:02d}.wav", seconds=1.0,
-                       frequency=140.0 + 90 * number + 3 * actor)
+            write_tone(
+                root / f"Actor_{actor:02d}" / f"03-01-{code}-01-01-01-{actor:02d}.wav",
+                seconds=1.0,
+                frequency=140.0 + 90 * number + 3 * actor,
+            )
     write_tone(root / "Actor_01" / "03-01-05-02-01-01-01.wav", seconds=1.0)  # strong: left out by the recipe
     return root
 
@@ -192,11 +232,18 @@ def _fake_ravdess(root: Path, actors: int = 8) -> Path:
 def _tiny_stages(config) -> list[dict]:
     """The recipe's own stages with the small models, 1-2 epochs and small batches; stage 2 with lr 1e-30 (frozen in float32), so that its
     extractor must end exactly at stage 1's selected weights."""
-    tiny = {"model.name=alexnet": "model.name=alexnet_small", "model.name=dcnn_blstm": "model.name=dcnn_blstm_small",
-            "train.epochs=30": "train.epochs=2", "train.batch_size=128": "train.batch_size=8",
-            "train.batch_size=16": "train.batch_size=4", "train.lr=5.0e-6": "train.lr=1e-30"}
-    return [{"name": s.name, "init_from": s.init_from, "set": [tiny.get(item, item) for item in s.set]}
-            for s in config.stages]
+    tiny = {
+        "model.name=alexnet": "model.name=alexnet_small",
+        "model.name=dcnn_blstm": "model.name=dcnn_blstm_small",
+        "train.epochs=30": "train.epochs=2",
+        "train.batch_size=128": "train.batch_size=8",
+        "train.batch_size=16": "train.batch_size=4",
+        "train.lr=5.0e-6": "train.lr=1e-30",
+    }
+    return [
+        {"name": s.name, "init_from": s.init_from, "set": [tiny.get(item, item) for item in s.set]}
+        for s in config.stages
+    ]
 
 
 def test_two_stage_recipe_end_to_end(tmp_path: Path):
@@ -205,15 +252,21 @@ def test_two_stage_recipe_end_to_end(tmp_path: Path):
     import numpy as np
 
     from serkit import cli
-    from serkit.config import load_experiment
+    from serkit.recipe import load_experiment
     from serkit.training.checkpoint import load_checkpoint
     from serkit.training.runner import run_experiment
 
     corpus = _fake_ravdess(tmp_path / "ravdess")
     recipe = load_experiment(RECIPES / "ravdess_dcnn_blstm.yaml")
-    overrides = [f"corpus.root={corpus}", "features.max_seconds=1.0", "features.image_size=64",
-                 "protocol.options.val_speakers=2", "protocol.folds=[0]", "train.progress=false",
-                 f"stages={json.dumps(_tiny_stages(recipe))}"]
+    overrides = [
+        f"corpus.root={corpus}",
+        "features.max_seconds=1.0",
+        "features.image_size=64",
+        "protocol.options.val_speakers=2",
+        "protocol.folds=[0]",
+        "train.progress=false",
+        f"stages={json.dumps(_tiny_stages(recipe))}",
+    ]
     config = load_experiment(RECIPES / "ravdess_dcnn_blstm.yaml", overrides)
     out = tmp_path / "run"
     summary = run_experiment(config, out)
@@ -221,10 +274,15 @@ def test_two_stage_recipe_end_to_end(tmp_path: Path):
     assert summary["speaker_independent"] and not summary["selected_on_test"]
     run = out / "runs" / "group1" / "seed0"
     record = json.loads((run / "metrics.json").read_text())
-    assert set(record["stages"]) == {"cnn", "final"} and record["num_test"] == 16  # actors 1-4, normal intensity
+    assert (
+        set(record["stages"]) == {"cnn", "final"} and record["num_test"] == 16
+    )  # actors 1-4, normal intensity
     # every stage's initialisation is in the note the summary prints: random weights, then the stage-1 extractor
-    assert record["model_note"].startswith("stage cnn: random initialisation") and "stage blstm: extractor from" \
-        in record["model_note"] and record["model_note"] in summary["notes"]
+    assert (
+        record["model_note"].startswith("stage cnn: random initialisation")
+        and "stage blstm: extractor from" in record["model_note"]
+        and record["model_note"] in summary["notes"]
+    )
     stage1 = load_checkpoint(run / "cnn" / "best.pt")
     stage2 = load_checkpoint(run / "best.pt")
     assert stage1["model_name"] == "alexnet_small" and stage1["input"]["mode"] == "frames"
@@ -243,24 +301,33 @@ def test_two_stage_recipe_end_to_end(tmp_path: Path):
 
 
 def test_recipes_folds_are_the_original_groups_with_separate_validation(tmp_path: Path):
-    from serkit.config import load_experiment
     from serkit.data.protocols import make_folds
+    from serkit.recipe import load_experiment
     from serkit.training.runner import load_utterances
 
     esd = tmp_path / "esd"
     for speaker in range(1, 21):  # Mandarin 0001-0010 are left out by language: english
         for number, emotion in enumerate(("Neutral", "Happy", "Sad", "Angry", "Surprise")):
-            write_tone(esd / f"{speaker:04d}" / emotion / f"{speaker:04d}_{350 * number + 1:06d}.wav", seconds=0.05,
-                       frequency=100.0 + 10 * speaker + number)
+            write_tone(
+                esd / f"{speaker:04d}" / emotion / f"{speaker:04d}_{350 * number + 1:06d}.wav",
+                seconds=0.05,
+                frequency=100.0 + 10 * speaker + number,
+            )
         (esd / f"{speaker:04d}" / f"{speaker:04d}.txt").write_text("")
     jtes = tmp_path / "jtes"
     for gender in "fm":
         for number in range(1, 51):
             emotion = ("neu", "joy", "sad", "ang")[number % 4]  # one file per speaker, all tones different
-            write_tone(jtes / "wav" / f"{gender}{number:02d}" / emotion / f"{gender}{number:02d}_{emotion}_01.wav",
-                       seconds=0.02, frequency=100.0 + 10 * (number + 50 * (gender == "m")))
-    expected = {"esd_dcnn_blstm": (esd, 10, 1), "jtes_dcnn_blstm": (jtes, 5, 20),
-                "ravdess_dcnn_blstm": (_fake_ravdess(tmp_path / "ravdess", actors=24), 6, 4)}
+            write_tone(
+                jtes / "wav" / f"{gender}{number:02d}" / emotion / f"{gender}{number:02d}_{emotion}_01.wav",
+                seconds=0.02,
+                frequency=100.0 + 10 * (number + 50 * (gender == "m")),
+            )
+    expected = {
+        "esd_dcnn_blstm": (esd, 10, 1),
+        "jtes_dcnn_blstm": (jtes, 5, 20),
+        "ravdess_dcnn_blstm": (_fake_ravdess(tmp_path / "ravdess", actors=24), 6, 4),
+    }
     for name, (root, num_folds, held_out) in expected.items():
         config = load_experiment(RECIPES / f"{name}.yaml", [f"corpus.root={root}"])
         utterances, labels, _ = load_utterances(config)
@@ -273,14 +340,20 @@ def test_recipes_folds_are_the_original_groups_with_separate_validation(tmp_path
             assert len(test) == held_out and len(val) == held_out and not test & val
             assert not {speaker[i] for i in fold.train} & (test | val)
         if name == "jtes_dcnn_blstm":  # cv10 = f01-f10 + m01-m10, cv20 = f11-f20 + m11-m20, ...
-            assert folds[0].held_out == tuple([f"f{i:02d}" for i in range(1, 11)] + [f"m{i:02d}" for i in range(1, 11)])
+            assert folds[0].held_out == tuple(
+                [f"f{i:02d}" for i in range(1, 11)] + [f"m{i:02d}" for i in range(1, 11)]
+            )
             assert folds[1].held_out[0] == "f11"
         if name == "esd_dcnn_blstm":
             assert [f.held_out for f in folds] == [(f"{s:04d}",) for s in range(11, 21)]
     # the original's protocol, by name only: 20 training actors, the 4 test actors also select the checkpoints
-    paper = load_experiment(RECIPES / "ravdess_dcnn_blstm_paper_select_on_test.yaml",
-                            [f"corpus.root={tmp_path / 'ravdess'}"])
-    assert paper.train.select_on == "test" and paper.stages == load_experiment(RECIPES / "ravdess_dcnn_blstm.yaml").stages
+    paper = load_experiment(
+        RECIPES / "ravdess_dcnn_blstm_paper_select_on_test.yaml", [f"corpus.root={tmp_path / 'ravdess'}"]
+    )
+    assert (
+        paper.train.select_on == "test"
+        and paper.stages == load_experiment(RECIPES / "ravdess_dcnn_blstm.yaml").stages
+    )
     utterances, _, _ = load_utterances(paper)
     folds = make_folds(utterances, paper.protocol.name, seed=0, options=paper.protocol.options)
     assert len(folds) == 6 and all(not f.val and len(f.train) == 20 * 4 for f in folds)

@@ -60,14 +60,22 @@ def test_text_only_model_ignores_audio():
     features, lengths, text, text_lengths = _batch()
     with torch.no_grad():
         reference = model(features, lengths, text=text, text_lengths=text_lengths)
-        zeros = model(torch.zeros(3, 1, 1), torch.ones(3, dtype=torch.long), text=text, text_lengths=text_lengths)
+        zeros = model(
+            torch.zeros(3, 1, 1), torch.ones(3, dtype=torch.long), text=text, text_lengths=text_lengths
+        )
     torch.testing.assert_close(zeros, reference)
 
 
 #: Output sizes of the tasks (SEEDS.md 2.4): IEMOCAP 4, MELD emotion 7 / sentiment 3, MOSI/MOSEI binary 2,
 #: MOSEI 7 sentiment bins, MOSEI 6 emotions (multi-label: one logit per emotion).
-TASK_CLASSES = {"iemocap_4class": 4, "meld_emotion": 7, "meld_sentiment": 3, "sentiment_binary": 2,
-                "sentiment_7bins": 7, "mosei_emotions_multilabel": 6}
+TASK_CLASSES = {
+    "iemocap_4class": 4,
+    "meld_emotion": 7,
+    "meld_sentiment": 3,
+    "sentiment_binary": 2,
+    "sentiment_7bins": 7,
+    "mosei_emotions_multilabel": 6,
+}
 
 
 @pytest.mark.parametrize("task", sorted(TASK_CLASSES))
@@ -122,7 +130,9 @@ def test_conditional_norm_modulates_per_example():
 
 def test_mnt_modulation_layout_and_nonnegative():
     model = _model("mnt", num_layers=3)
-    assert model.modulation[0].out_features == 4 * TINY["hidden_dim"] * 3  # gamma, beta per norm, 2 norms, 3 blocks
+    assert (
+        model.modulation[0].out_features == 4 * TINY["hidden_dim"] * 3
+    )  # gamma, beta per norm, 2 norms, 3 blocks
     _, _, text, text_lengths = _batch()
     y, mask = model._encode_text(text, text_lengths)
     assert (model.modulation(model.text_flat(y, mask)) >= 0).all()  # ReLU, as the seed's FC
@@ -146,8 +156,15 @@ def test_padding_embedding_gets_no_gradient():
     assert torch.equal(model.embedding.weight.grad[0], torch.zeros(6))
 
 
-@pytest.mark.parametrize(("overrides", "match"), [({"vocab_size": 2}, "vocab_size"), ({"num_heads": 3}, "divisible"),
-                                                  ({"norm": "batch"}, "norm"), ({"num_layers": 0}, "num_layers")])
+@pytest.mark.parametrize(
+    ("overrides", "match"),
+    [
+        ({"vocab_size": 2}, "vocab_size"),
+        ({"num_heads": 3}, "divisible"),
+        ({"norm": "batch"}, "norm"),
+        ({"num_layers": 0}, "num_layers"),
+    ],
+)
 def test_bad_arguments_are_explained(overrides, match):
     with pytest.raises(ValueError, match=match):
         _model("mnt", **overrides)

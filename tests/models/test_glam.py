@@ -10,13 +10,16 @@ from serkit.models import count_parameters, create_model
 from serkit.models.glam import GLAM, GlobalAwareFusion, NoFusion
 
 
-@pytest.mark.parametrize(("name", "input_shape", "expected"), [
-    ("glam", (26, 57), 904_078),
-    ("glam", (26, 63), 940_283),
-    ("resmulticonv3", (26, 57), 686_820),
-    ("mhresmulticonv3", (26, 57), 879_076),
-    ("aaresmulticonv3", (26, 57), 686_820),
-])
+@pytest.mark.parametrize(
+    ("name", "input_shape", "expected"),
+    [
+        ("glam", (26, 57), 904_078),
+        ("glam", (26, 63), 940_283),
+        ("resmulticonv3", (26, 57), 686_820),
+        ("mhresmulticonv3", (26, 57), 879_076),
+        ("aaresmulticonv3", (26, 57), 686_820),
+    ],
+)
 def test_parameter_counts_equal_the_original_code(name, input_shape, expected):
     model = create_model(name, num_classes=4, input_shape=input_shape)
     assert count_parameters(model) == expected
@@ -25,10 +28,19 @@ def test_parameter_counts_equal_the_original_code(name, input_shape, expected):
 def test_glam_follows_the_seed_table_layer_by_layer():
     model = create_model("glam", num_classes=4)
     encoder = model.encoder
-    seen, logits = input_shapes_seen(model, {
-        "conv1a": encoder.conv1a, "conv2": encoder.conv2, "conv3": encoder.conv3, "conv4": encoder.conv4,
-        "conv5": encoder.conv5, "gmlp": model.fusion.gmlp, "fc": model.fc,
-    }, torch.randn(2, 57, 26))
+    seen, logits = input_shapes_seen(
+        model,
+        {
+            "conv1a": encoder.conv1a,
+            "conv2": encoder.conv2,
+            "conv3": encoder.conv3,
+            "conv4": encoder.conv4,
+            "conv5": encoder.conv5,
+            "gmlp": model.fusion.gmlp,
+            "fc": model.fc,
+        },
+        torch.randn(2, 57, 26),
+    )
     assert seen["conv1a"] == (2, 1, 26, 57)  # features on height, frames on width
     assert seen["conv2"] == (2, 16, 52, 57)  # the two stems stacked on height
     assert seen["conv3"] == (2, 32, 26, 28)
@@ -42,11 +54,14 @@ def test_glam_follows_the_seed_table_layer_by_layer():
     assert model.fusion.gmlp.proj_in.out_features == 4 * 182
 
 
-@pytest.mark.parametrize(("name", "fusion_input", "hidden_dim"), [
-    ("resmulticonv3", None, 23_296),
-    ("mhresmulticonv3", (2, 128, 13, 14), 64 * 4 * 13 * 14),
-    ("aaresmulticonv3", (2, 182, 128), 23_296),
-])
+@pytest.mark.parametrize(
+    ("name", "fusion_input", "hidden_dim"),
+    [
+        ("resmulticonv3", None, 23_296),
+        ("mhresmulticonv3", (2, 128, 13, 14), 64 * 4 * 13 * 14),
+        ("aaresmulticonv3", (2, 182, 128), 23_296),
+    ],
+)
 def test_ablations_fuse_the_same_encoder_map(name, fusion_input, hidden_dim):
     model = create_model(name, num_classes=4)
     modules = {"fc": model.fc}

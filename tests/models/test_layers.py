@@ -67,12 +67,20 @@ def test_res_multi_conv_matches_its_formula():
         block.norm.running_mean.normal_()
         block.norm.running_var.uniform_(0.5, 2.0)
     x = torch.randn(2, 4, 6, 9)
-    branches = torch.cat((F.conv2d(x, block.conv3.weight, block.conv3.bias, padding=1) + x,
-                          F.conv2d(x, block.conv5.weight, block.conv5.bias, padding=2) + x), dim=1)
+    branches = torch.cat(
+        (
+            F.conv2d(x, block.conv3.weight, block.conv3.bias, padding=1) + x,
+            F.conv2d(x, block.conv5.weight, block.conv5.bias, padding=2) + x,
+        ),
+        dim=1,
+    )
     norm = block.norm
-    expected = torch.relu((branches - norm.running_mean[:, None, None])
-                          / torch.sqrt(norm.running_var[:, None, None] + norm.eps)
-                          * norm.weight[:, None, None] + norm.bias[:, None, None])
+    expected = torch.relu(
+        (branches - norm.running_mean[:, None, None])
+        / torch.sqrt(norm.running_var[:, None, None] + norm.eps)
+        * norm.weight[:, None, None]
+        + norm.bias[:, None, None]
+    )
     assert block(x).shape == (2, 8, 6, 9)
     torch.testing.assert_close(block(x), expected)
 
@@ -133,8 +141,8 @@ def _brute_force_area_attention(q, k, v, *, max_height, max_width, memory_height
     keys, values = [], []
     for height, width in itertools.product(range(1, max_height + 1), range(1, max_width + 1)):
         for top, left in itertools.product(range(memory_height - height + 1), range(columns - width + 1)):
-            keys.append(key_grid[:, top:top + height, left:left + width].mean(dim=(1, 2)))
-            values.append(value_grid[:, top:top + height, left:left + width].sum(dim=(1, 2)))
+            keys.append(key_grid[:, top : top + height, left : left + width].mean(dim=(1, 2)))
+            values.append(value_grid[:, top : top + height, left : left + width].sum(dim=(1, 2)))
     keys, values = torch.stack(keys, dim=1), torch.stack(values, dim=1)  # (batch, num_areas, dim)
     weights = torch.softmax(q @ keys.transpose(1, 2), dim=-1)  # no temperature
     return weights @ values, keys.shape[1]
@@ -145,8 +153,9 @@ def test_area_attention_matches_brute_force_enumeration(memory_height):
     torch.manual_seed(0)
     q, k, v = torch.randn(2, 5, 4), torch.randn(2, 12, 4), torch.randn(2, 12, 3)
     attention = AreaAttention(max_area_height=3, max_area_width=3, memory_height=memory_height).eval()
-    expected, num_areas = _brute_force_area_attention(q, k, v, max_height=3, max_width=3,
-                                                      memory_height=memory_height)
+    expected, num_areas = _brute_force_area_attention(
+        q, k, v, max_height=3, max_width=3, memory_height=memory_height
+    )
     sums, sizes = attention.area_sums(k)
     assert sums.shape == (2, num_areas, 4) and sizes.shape == (num_areas, 1)
     torch.testing.assert_close(attention(q, k, v), expected)

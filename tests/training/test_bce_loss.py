@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from serkit.training.losses import LOSSES
+from serkit.models.losses import LOSSES
 
 
 def test_bce_loss_on_multi_hot_targets():
@@ -15,7 +15,11 @@ def test_bce_loss_on_multi_hot_targets():
     expected = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets.float())
     torch.testing.assert_close(bce(logits, targets), expected)
     weighted = bce(logits, targets, weight=torch.tensor([1.0, 0.0]))  # second label switched off
-    torch.testing.assert_close(weighted, torch.nn.functional.binary_cross_entropy_with_logits(
-        logits, targets.float(), weight=torch.tensor([1.0, 0.0])))
+    torch.testing.assert_close(
+        weighted,
+        torch.nn.functional.binary_cross_entropy_with_logits(
+            logits, targets.float(), weight=torch.tensor([1.0, 0.0])
+        ),
+    )
     with pytest.raises(ValueError, match="multi-hot"):
         bce(logits, torch.tensor([0, 1]))

@@ -9,14 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tiny_runs import tiny_corpus, tiny_recipe
 
-from serkit.config import ConfigError, InputConfig, TrainConfig, load_experiment
+from serkit.config import ConfigError, InputConfig, TrainConfig
 from serkit.features.pipeline import InputPipeline
+from serkit.models.losses import supervised_contrastive
+from serkit.recipe import load_experiment
 from serkit.training import engine
 from serkit.training.data import ChunkSet, collate_chunks, make_loader, utterance_logits
-from serkit.training.losses import supervised_contrastive
 from serkit.training.runner import run_experiment
-from tiny_runs import tiny_corpus, tiny_recipe
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,9 @@ def corpus(tmp_path_factory) -> Path:
 
 def _recipe(corpus: Path, *, train: dict | None = None, **sections) -> dict:
     """Two epochs, one seed, no mixup: these tests check plumbing, not learning."""
-    return tiny_recipe(corpus, train={"epochs": 2, "mixup_alpha": 0.0, **(train or {})}, seeds=[0], **sections)
+    return tiny_recipe(
+        corpus, train={"epochs": 2, "mixup_alpha": 0.0, **(train or {})}, seeds=[0], **sections
+    )
 
 
 def test_frames_mode_makes_each_feature_frame_a_chunk_and_shares_the_utterance_cache(tmp_path: Path, tone):
@@ -71,7 +74,9 @@ class _TextModel(torch.nn.Module):
         return self.head(embedding)
 
     def forward(self, features, lengths, *, text, text_lengths):
-        return self.forward_head(self.forward_features(features, lengths, text=text, text_lengths=text_lengths))
+        return self.forward_head(
+            self.forward_features(features, lengths, text=text, text_lengths=text_lengths)
+        )
 
 
 def test_text_extras_are_padded_and_reach_the_model():
@@ -82,19 +87,31 @@ def test_text_extras_are_padded_and_reach_the_model():
     assert batch["text"].tolist() == [[1, 2, 3], [4, 0, 0]] and batch["text_lengths"].tolist() == [3, 1]
     model = _TextModel().eval()
     logits, _ = utterance_logits(model, dataset, batch_size=2)
-    alone = model(torch.zeros(1, 3, 2), torch.tensor([3]), text=torch.tensor([[4]]), text_lengths=torch.tensor([1]))
+    alone = model(
+        torch.zeros(1, 3, 2), torch.tensor([3]), text=torch.tensor([[4]]), text_lengths=torch.tensor([1])
+    )
     torch.testing.assert_close(logits[1:2], alone)  # padding of the text never changes the output
 
 
 def test_balanced_sampler_draws_classes_evenly():
     targets = np.array([0] * 90 + [1] * 10)
-    dataset = ChunkSet([np.zeros((1, 1), np.float32)] * 100, np.arange(100), targets, [str(i) for i in range(100)])
-    drawn = np.concatenate([batch["targets"].numpy() for epoch in range(5)
-                            for batch in make_loader(dataset, batch_size=50, shuffle=True, epoch=epoch,
-                                                     balanced=True)])
+    dataset = ChunkSet(
+        [np.zeros((1, 1), np.float32)] * 100, np.arange(100), targets, [str(i) for i in range(100)]
+    )
+    drawn = np.concatenate(
+        [
+            batch["targets"].numpy()
+            for epoch in range(5)
+            for batch in make_loader(dataset, batch_size=50, shuffle=True, epoch=epoch, balanced=True)
+        ]
+    )
     assert len(drawn) == 500 and 0.4 < drawn.mean() < 0.6  # about half are the 10 % minority class
-    again = np.concatenate([b["targets"].numpy() for b in make_loader(dataset, batch_size=50, shuffle=True,
-                                                                        epoch=0, balanced=True)])
+    again = np.concatenate(
+        [
+            b["targets"].numpy()
+            for b in make_loader(dataset, batch_size=50, shuffle=True, epoch=0, balanced=True)
+        ]
+    )
     np.testing.assert_array_equal(again, drawn[:100])  # the draw depends only on (seed, epoch)
 
 
@@ -106,11 +123,15 @@ def test_supervised_contrastive_pulls_same_class_together_and_has_gradients():
     assert loss < supervised_contrastive(far, targets, temperature=0.5)
     loss.backward()
     assert close.grad.abs().sum() > 0
-    assert float(supervised_contrastive(close.detach(), torch.tensor([0, 1, 2, 3]))) == 0.0  # no positives at all
+    assert (
+        float(supervised_contrastive(close.detach(), torch.tensor([0, 1, 2, 3]))) == 0.0
+    )  # no positives at all
 
 
 def test_contrastive_and_balanced_training_run(corpus: Path, tmp_path: Path):
-    recipe = _recipe(corpus, train={"epochs": 1, "batch_size": 8, "contrastive_weight": 0.5, "sampler": "balanced"})
+    recipe = _recipe(
+        corpus, train={"epochs": 1, "batch_size": 8, "contrastive_weight": 0.5, "sampler": "balanced"}
+    )
     summary = run_experiment(load_experiment(base=recipe), tmp_path)
     assert summary["n_runs"] == 2
     with pytest.raises(ValueError, match="sampler"):
@@ -135,8 +156,10 @@ def test_outputs_npz_holds_validation_and_test_logits(corpus: Path, tmp_path: Pa
     assert "Reference, always neutral" in (tmp_path / "summary.md").read_text()
 
 
-STAGES = [{"name": "first", "set": ["train.lr=0.02"]},
-          {"name": "second", "set": ["train.lr=0.001"], "init_from": "first"}]
+STAGES = [
+    {"name": "first", "set": ["train.lr=0.02"]},
+    {"name": "second", "set": ["train.lr=0.001"], "init_from": "first"},
+]
 SMALL = {"name": "cnn_small", "args": {"channels": [8], "kernel_size": 3}}
 
 
@@ -148,7 +171,9 @@ def test_stages_run_in_order_from_the_previous_stage_weights(corpus: Path, tmp_p
     first = torch.load(run / "first" / "best.pt", weights_only=True)["state_dict"]
     second = torch.load(run / "best.pt", weights_only=True)["state_dict"]
     assert first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
-    fresh = run_experiment(load_experiment(base=_recipe(corpus, model=SMALL, train={"lr": 1e-30})), tmp_path / "scratch")
+    fresh = run_experiment(
+        load_experiment(base=_recipe(corpus, model=SMALL, train={"lr": 1e-30})), tmp_path / "scratch"
+    )
     scratch_best = tmp_path / "scratch" / "runs" / fresh["folds"][0] / "seed0" / "best.pt"
     scratch = torch.load(scratch_best, weights_only=True)["state_dict"]
     assert not all(torch.equal(first[k], scratch[k]) for k in first)  # the first stage did train
@@ -181,12 +206,15 @@ def test_stages_resume_after_a_kill_in_the_second_stage(corpus: Path, tmp_path: 
         assert a["metrics"]["wa"] == pytest.approx(b["metrics"]["wa"])
 
 
-@pytest.mark.parametrize("stages, message", [
-    ([{"name": "a", "set": ["train.lrr=1"]}], "stages.a"),
-    ([{"name": "a"}, {"name": "a"}], "unique"),
-    ([{"name": "a", "init_from": "b"}], "earlier stage"),
-    ([{"name": "a", "set": ["model.name=cnn_huge"]}], "cnn_small"),
-])
+@pytest.mark.parametrize(
+    "stages, message",
+    [
+        ([{"name": "a", "set": ["train.lrr=1"]}], "stages.a"),
+        ([{"name": "a"}, {"name": "a"}], "unique"),
+        ([{"name": "a", "init_from": "b"}], "earlier stage"),
+        ([{"name": "a", "set": ["model.name=cnn_huge"]}], "cnn_small"),
+    ],
+)
 def test_bad_stages_fail_when_the_recipe_is_read(corpus: Path, stages, message):
     with pytest.raises(ConfigError, match=message):
         load_experiment(base=_recipe(corpus, stages=stages))
@@ -212,8 +240,9 @@ def test_sentiment_targets_bin_scores_as_mat_does():
 
 def test_unknown_target_fails_when_the_recipe_is_read(corpus: Path):
     with pytest.raises(ConfigError, match="sentiment_binary"):
-        load_experiment(base=_recipe(corpus, labels={"labels": ["negative", "positive"],
-                                                     "target": "sentiment_binnary"}))
+        load_experiment(
+            base=_recipe(corpus, labels={"labels": ["negative", "positive"], "target": "sentiment_binnary"})
+        )
 
 
 def _fake_mosei(root: Path) -> Path:
@@ -237,11 +266,17 @@ def _fake_mosei(root: Path) -> Path:
 
 
 def _mosei_recipe(root: Path, target: str, **train) -> dict:
-    return {"name": f"mosei_{target}", "corpus": {"name": "mosei", "root": str(root)},
-            "labels": {"target": target}, "protocol": {"name": "official"},
-            "input": {"mode": "utterance"}, "features": {"name": "mfcc", "n_mfcc": 13},
-            "model": {"name": "cnn_tiny"},
-            "train": {"epochs": 3, "batch_size": 8, "lr": 0.01, "progress": False, **train}, "seeds": [0]}
+    return {
+        "name": f"mosei_{target}",
+        "corpus": {"name": "mosei", "root": str(root)},
+        "labels": {"target": target},
+        "protocol": {"name": "official"},
+        "input": {"mode": "utterance"},
+        "features": {"name": "mfcc", "n_mfcc": 13},
+        "model": {"name": "cnn_tiny"},
+        "train": {"epochs": 3, "batch_size": 8, "lr": 0.01, "progress": False, **train},
+        "seeds": [0],
+    }
 
 
 def test_multi_label_mosei_emotions_end_to_end(tmp_path: Path):
@@ -256,7 +291,10 @@ def test_multi_label_mosei_emotions_end_to_end(tmp_path: Path):
         assert data["test_targets"].shape == (6, 6) and data["test_logits"].shape == (6, 6)
         assert data["test_targets"][:, 2:].sum() == 0  # angry .. fearful never present
     rows = (run / "predictions.csv").read_text().splitlines()
-    assert rows[0].startswith("utt_id,speaker,true,predicted,p_happy") and rows[1].split(",")[2] in ("happy", "sad")
+    assert rows[0].startswith("utt_id,speaker,true,predicted,p_happy") and rows[1].split(",")[2] in (
+        "happy",
+        "sad",
+    )
     assert "Per label" in (tmp_path / "run" / "summary.md").read_text()
     with pytest.raises(ValueError, match="loss=bce"):
         run_experiment(load_experiment(base=_mosei_recipe(root, "mosei_emotions")), tmp_path / "ce")
@@ -279,9 +317,10 @@ def test_eval_max_seconds_truncates_only_evaluation_inputs(tmp_path: Path, tone)
 
 
 def test_per_stage_overrides_on_the_command_line(corpus: Path):
-    config = load_experiment(base=_recipe(corpus, stages=STAGES), overrides=["stages.first.train.epochs=1",
-                                                                            "train.batch_size=4"])
-    from serkit.config import stage_config
+    config = load_experiment(
+        base=_recipe(corpus, stages=STAGES), overrides=["stages.first.train.epochs=1", "train.batch_size=4"]
+    )
+    from serkit.recipe import stage_config
 
     first, second = (stage_config(config, stage) for stage in config.stages)
     assert first.train.epochs == 1 and second.train.epochs == 2 and first.train.batch_size == 4
@@ -291,7 +330,8 @@ def test_per_stage_overrides_on_the_command_line(corpus: Path):
 
 
 def test_frames_and_utterance_stages_share_one_copy_of_the_features():
-    from serkit.training.runner import _Prepared, _views_of
+    from serkit.training.stages import Prepared as _Prepared
+    from serkit.training.stages import views_of as _views_of
 
     utterance = _Prepared({"a": np.arange(24, dtype=np.float32).reshape(1, 4, 2, 3)}, {}, [])
     frames = _views_of(utterance, "frames")
@@ -310,4 +350,6 @@ def test_text_only_recipes_need_no_audio_files(tmp_path: Path):
     recipe["features"] = {"name": "none"}
     recipe["input"] = {"mode": "utterance", "normalize": "none"}
     summary = run_experiment(load_experiment(base=recipe), tmp_path / "run")
-    assert summary["runs"][0]["num_utterances"] == 6 and not summary["notes"][1:]  # nothing skipped as unreadable
+    assert (
+        summary["runs"][0]["num_utterances"] == 6 and not summary["notes"][1:]
+    )  # nothing skipped as unreadable

@@ -20,16 +20,37 @@ def _logits(margins) -> np.ndarray:
     return np.stack([margins / 2, -margins / 2], axis=1)
 
 
-def _write_run(run_dir, *, val_logits, test_logits, val_targets=None, test_targets=None, val_ids=None,
-               test_ids=None, labels=LABELS, fold="fold0"):
+def _write_run(
+    run_dir,
+    *,
+    val_logits,
+    test_logits,
+    val_targets=None,
+    test_targets=None,
+    val_ids=None,
+    test_ids=None,
+    labels=LABELS,
+    fold="fold0",
+):
     run_dir.mkdir(parents=True, exist_ok=True)
-    val_targets = np.zeros(len(val_logits), dtype=np.int64) if val_targets is None else np.asarray(val_targets)
-    test_targets = np.zeros(len(test_logits), dtype=np.int64) if test_targets is None else np.asarray(test_targets)
+    val_targets = (
+        np.zeros(len(val_logits), dtype=np.int64) if val_targets is None else np.asarray(val_targets)
+    )
+    test_targets = (
+        np.zeros(len(test_logits), dtype=np.int64) if test_targets is None else np.asarray(test_targets)
+    )
     val_ids = [f"v{i}" for i in range(len(val_logits))] if val_ids is None else val_ids
     test_ids = [f"t{i}" for i in range(len(test_logits))] if test_ids is None else test_ids
-    np.savez(run_dir / "outputs.npz", val_ids=np.array(val_ids, dtype=str), val_logits=np.asarray(val_logits),
-             val_targets=val_targets, test_ids=np.array(test_ids, dtype=str), test_logits=np.asarray(test_logits),
-             test_targets=test_targets, label_names=np.array(labels))
+    np.savez(
+        run_dir / "outputs.npz",
+        val_ids=np.array(val_ids, dtype=str),
+        val_logits=np.asarray(val_logits),
+        val_targets=val_targets,
+        test_ids=np.array(test_ids, dtype=str),
+        test_logits=np.asarray(test_logits),
+        test_targets=test_targets,
+        label_names=np.array(labels),
+    )
     (run_dir / "metrics.json").write_text(json.dumps({"fold": fold}), encoding="utf-8")
     return run_dir
 
@@ -84,7 +105,9 @@ def test_members_selected_on_test_make_the_ensemble_flagged(tmp_path):
     run = _write_run(tmp_path / "a", val_logits=_logits([1]), test_logits=_logits([1]))
     (run / "metrics.json").write_text(json.dumps({"fold": "fold0", "selection": "test"}), encoding="utf-8")
     record = run_ensemble([run], out_dir=tmp_path / "out")
-    assert record["summary"]["selected_on_test"] and any("epochs were selected" in w for w in record["warnings"])
+    assert record["summary"]["selected_on_test"] and any(
+        "epochs were selected" in w for w in record["warnings"]
+    )
 
 
 def test_fixed_top_k(experiment, tmp_path):
@@ -97,11 +120,23 @@ def test_fixed_top_k(experiment, tmp_path):
 
 
 def test_members_are_aligned_by_utterance_id(tmp_path):
-    first = _write_run(tmp_path / "a", val_logits=_logits([1, -1]), test_logits=_logits([1, -1]),
-                       val_targets=[0, 1], test_targets=[0, 1])
+    first = _write_run(
+        tmp_path / "a",
+        val_logits=_logits([1, -1]),
+        test_logits=_logits([1, -1]),
+        val_targets=[0, 1],
+        test_targets=[0, 1],
+    )
     # the same utterances in the other order, with the targets in that order too
-    second = _write_run(tmp_path / "b", val_logits=_logits([-1, 1]), test_logits=_logits([-1, 1]),
-                        val_targets=[1, 0], test_targets=[1, 0], val_ids=["v1", "v0"], test_ids=["t1", "t0"])
+    second = _write_run(
+        tmp_path / "b",
+        val_logits=_logits([-1, 1]),
+        test_logits=_logits([-1, 1]),
+        val_targets=[1, 0],
+        test_targets=[1, 0],
+        val_ids=["v1", "v0"],
+        test_ids=["t1", "t0"],
+    )
     record = run_ensemble([first, second], out_dir=tmp_path / "out", top_k=2)
     assert record["folds"][0]["test_metrics"]["wa"] == 1.0
     np.testing.assert_allclose(record["folds"][0]["test_logits"], _logits([1, -1]))
@@ -120,8 +155,13 @@ def test_runs_of_different_splits_or_labels_are_refused(tmp_path):
 
 
 def test_no_validation_needs_the_explicit_flag(tmp_path):
-    run = _write_run(tmp_path / "a", val_logits=np.zeros((0, 2), np.float32), test_logits=_logits([1, -1]),
-                     val_targets=np.zeros(0, np.int64), test_targets=[0, 1])
+    run = _write_run(
+        tmp_path / "a",
+        val_logits=np.zeros((0, 2), np.float32),
+        test_logits=_logits([1, -1]),
+        val_targets=np.zeros(0, np.int64),
+        test_targets=[0, 1],
+    )
     with pytest.raises(SerkitError, match="select-on-test"):
         run_ensemble([run], out_dir=tmp_path / "out")
     record = run_ensemble([run], out_dir=tmp_path / "out", select_on_test=True)
@@ -131,9 +171,14 @@ def test_no_validation_needs_the_explicit_flag(tmp_path):
 def test_several_folds_are_ensembled_separately(tmp_path):
     for fold in ("fold0", "fold1"):
         for seed in (0, 1):
-            _write_run(tmp_path / "exp" / "runs" / fold / f"seed{seed}", val_logits=_logits([1, 1 - 2 * seed]),
-                       test_logits=_logits([1, -1]), val_ids=[f"{fold}v0", f"{fold}v1"],
-                       test_ids=[f"{fold}t0", f"{fold}t1"], fold=fold)
+            _write_run(
+                tmp_path / "exp" / "runs" / fold / f"seed{seed}",
+                val_logits=_logits([1, 1 - 2 * seed]),
+                test_logits=_logits([1, -1]),
+                val_ids=[f"{fold}v0", f"{fold}v1"],
+                test_ids=[f"{fold}t0", f"{fold}t1"],
+                fold=fold,
+            )
     record = run_ensemble([tmp_path / "exp"])
     assert [f["fold"] for f in record["folds"]] == ["fold0", "fold1"]
     assert all(f["size"] == 1 for f in record["folds"])
@@ -145,11 +190,22 @@ def test_multilabel_members_use_threshold_zero(tmp_path):
     val_targets = np.array([[1, 0, 0], [0, 1, 1], [1, 1, 0]])
     test_targets = np.array([[0, 0, 1], [1, 0, 0]])
     perfect_val = np.where(val_targets == 1, 2.0, -2.0).astype(np.float32)
-    good = _write_run(tmp_path / "good", val_logits=perfect_val, val_targets=val_targets,
-                      test_logits=np.array([[-1, -1, 1], [1, -1, 1]], np.float32), test_targets=test_targets,
-                      labels=labels)
-    noisy = _write_run(tmp_path / "noisy", val_logits=-perfect_val * 3, val_targets=val_targets,
-                       test_logits=np.zeros((2, 3), np.float32), test_targets=test_targets, labels=labels)
+    good = _write_run(
+        tmp_path / "good",
+        val_logits=perfect_val,
+        val_targets=val_targets,
+        test_logits=np.array([[-1, -1, 1], [1, -1, 1]], np.float32),
+        test_targets=test_targets,
+        labels=labels,
+    )
+    noisy = _write_run(
+        tmp_path / "noisy",
+        val_logits=-perfect_val * 3,
+        val_targets=val_targets,
+        test_logits=np.zeros((2, 3), np.float32),
+        test_targets=test_targets,
+        labels=labels,
+    )
     assert load_member(good).multilabel
     with pytest.raises(ValueError, match="multi-label"):
         run_ensemble([good, noisy], out_dir=tmp_path / "out", metric="wa")
@@ -159,15 +215,25 @@ def test_multilabel_members_use_threshold_zero(tmp_path):
     # test predictions (logit > 0): [0,0,1] right, [1,0,1] has one false positive
     assert fold["test_metrics"]["subset_accuracy"] == 0.5
     assert fold["test_metrics"]["per_label"]["angry"]["precision"] == 0.5
-    assert record["summary"]["multi_label"] and "subset accuracy" in (tmp_path / "out" / "ensemble.md").read_text()
+    assert (
+        record["summary"]["multi_label"]
+        and "subset accuracy" in (tmp_path / "out" / "ensemble.md").read_text()
+    )
 
 
 def test_pickled_outputs_are_refused(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
-    np.savez(run / "outputs.npz", val_ids=np.array([{"x": 1}], dtype=object), val_logits=np.zeros((1, 2)),
-             val_targets=np.zeros(1), test_ids=np.array(["t"]), test_logits=np.zeros((1, 2)),
-             test_targets=np.zeros(1), label_names=np.array(LABELS))
+    np.savez(
+        run / "outputs.npz",
+        val_ids=np.array([{"x": 1}], dtype=object),
+        val_logits=np.zeros((1, 2)),
+        val_targets=np.zeros(1),
+        test_ids=np.array(["t"]),
+        test_logits=np.zeros((1, 2)),
+        test_targets=np.zeros(1),
+        label_names=np.array(LABELS),
+    )
     with pytest.raises(SerkitError, match="unpickles"):
         load_member(run)
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from serkit.training.losses import balanced_class_weights, focal_loss, mixup
+from serkit.models.losses import balanced_class_weights, focal_loss, mixup
 from serkit.training.optim import build_optimizer, build_scheduler
 
 
@@ -19,11 +19,14 @@ def test_mixup_matches_its_formula():
     assert again.lam == mixed.lam and torch.equal(again.features, mixed.features)
     for row in range(6):
         candidates = [j for j in range(6) if targets[j] == mixed.targets_b[row]]
-        assert any(torch.allclose(mixed.features[row], mixed.lam * features[row] + (1 - mixed.lam) * features[j])
-                   for j in candidates)
+        assert any(
+            torch.allclose(mixed.features[row], mixed.lam * features[row] + (1 - mixed.lam) * features[j])
+            for j in candidates
+        )
     logits = torch.randn(6, 4)
     expected = mixed.lam * F.cross_entropy(logits, targets) + (1 - mixed.lam) * F.cross_entropy(
-        logits, mixed.targets_b)
+        logits, mixed.targets_b
+    )
     assert torch.allclose(mixed.loss(lambda lo, t, **_: F.cross_entropy(lo, t), logits), expected)
 
 
@@ -43,8 +46,9 @@ def test_balanced_class_weights_zero_for_absent_class():
     assert weights.tolist() == pytest.approx([4 / 6, 2.0, 0.0])
 
 
-@pytest.mark.parametrize("name, expected_after_two_epochs", [
-    ("exponential", 1e-3 * 0.5 ** 2), ("step", 1e-3 * 0.5), ("none", 1e-3)])
+@pytest.mark.parametrize(
+    "name, expected_after_two_epochs", [("exponential", 1e-3 * 0.5**2), ("step", 1e-3 * 0.5), ("none", 1e-3)]
+)
 def test_epoch_schedules(name, expected_after_two_epochs):
     model = torch.nn.Linear(2, 2)
     optimizer = build_optimizer("adam", model.parameters(), lr=1e-3)

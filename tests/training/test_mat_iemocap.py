@@ -13,11 +13,28 @@ from serkit.cli import main
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes" / "mat"
 CODES = ["neu", "sad", "ang", "exc", "hap"]
-SENTENCES = ["I am so happy for you!", "Leave me alone.", "What did you just say?", "It's fine, really.",
-             "Why would you do that--", "We'll see tomorrow."]
-TINY = ["model.args.hidden_dim=8", "model.args.ff_dim=12", "model.args.num_heads=2", "model.args.num_layers=1",
-        "model.args.word_dim=6", "features.n_mels=16", "train.epochs=2", "train.batch_size=8",
-        "train.progress=false", "train.threads=1", "seeds=[0, 1]", "input.max_seconds=0.5"]
+SENTENCES = [
+    "I am so happy for you!",
+    "Leave me alone.",
+    "What did you just say?",
+    "It's fine, really.",
+    "Why would you do that--",
+    "We'll see tomorrow.",
+]
+TINY = [
+    "model.args.hidden_dim=8",
+    "model.args.ff_dim=12",
+    "model.args.num_heads=2",
+    "model.args.num_layers=1",
+    "model.args.word_dim=6",
+    "features.n_mels=16",
+    "train.epochs=2",
+    "train.batch_size=8",
+    "train.progress=false",
+    "train.threads=1",
+    "seeds=[0, 1]",
+    "input.max_seconds=0.5",
+]
 
 
 @pytest.fixture(scope="module")
@@ -25,16 +42,32 @@ def iemocap(tmp_path_factory) -> Path:
     def write(path: Path, session: int, gender: str, turn: int, code: str) -> None:
         write_tone(path, seconds=0.6, frequency=150.0 + 31 * turn + 7 * session + (gender == "M"))
 
-    return fake_iemocap(tmp_path_factory.mktemp("iemocap"), sessions=3, per_speaker=4, codes=CODES, write=write,
-                        sentences=SENTENCES)
+    return fake_iemocap(
+        tmp_path_factory.mktemp("iemocap"),
+        sessions=3,
+        per_speaker=4,
+        codes=CODES,
+        write=write,
+        sentences=SENTENCES,
+    )
 
 
 @pytest.mark.parametrize("model", ["mnt"])  # mat runs end to end in test_mat_meld
 def test_iemocap_recipe_loso_then_ensemble_per_fold(iemocap: Path, tmp_path: Path, model: str, capsys):
     out = tmp_path / "run"
     overrides = [f"corpus.root={iemocap}", *TINY]
-    assert main(["train", str(RECIPES / f"iemocap_{model}.yaml"), "--out", str(out),
-                 *[item for o in overrides for item in ("--set", o)]]) == 0
+    assert (
+        main(
+            [
+                "train",
+                str(RECIPES / f"iemocap_{model}.yaml"),
+                "--out",
+                str(out),
+                *[item for o in overrides for item in ("--set", o)],
+            ]
+        )
+        == 0
+    )
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["speaker_independent"] and summary["selection"] == "validation" and summary["n_runs"] == 6
     assert summary["label_names"] == ["neutral", "happy", "sad", "angry"]
@@ -56,10 +89,26 @@ def _predict_with_transcripts(iemocap: Path, out: Path, tmp_path: Path, capsys) 
     best = next((out / "runs").glob("*/seed0/best.pt"))
     wavs = sorted(iemocap.rglob("*.wav"))[:3]
     table = tmp_path / "transcripts.csv"
-    table.write_text("path,text\n" + "".join(f"{w},{t}\n" for w, t in zip(wavs, ["leave me alone", "", "so happy"])))
+    table.write_text(
+        "path,text\n" + "".join(f"{w},{t}\n" for w, t in zip(wavs, ["leave me alone", "", "so happy"]))
+    )
     predictions = tmp_path / "predictions.csv"
-    assert main(["predict", str(best), *map(str, wavs), "--transcripts", str(table), "--format", "csv",
-                 "-o", str(predictions)]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                str(best),
+                *map(str, wavs),
+                "--transcripts",
+                str(table),
+                "--format",
+                "csv",
+                "-o",
+                str(predictions),
+            ]
+        )
+        == 0
+    )
     rows = list(csv.DictReader(predictions.open()))
     recognizer = Recognizer.from_checkpoint(best)
     expected = recognizer.predict_proba(wavs, ["leave me alone", "", "so happy"])
@@ -70,5 +119,7 @@ def _predict_with_transcripts(iemocap: Path, out: Path, tmp_path: Path, capsys) 
     assert main(["predict", str(best), str(wavs[0])]) == 2
     assert "--transcripts" in capsys.readouterr().err
     table.write_text("path,text\n" + f"{wavs[0]},hello\n")
-    assert main(["predict", str(best), *map(str, wavs[:2]), "--transcripts", str(table)]) == 1  # one lacks text
+    assert (
+        main(["predict", str(best), *map(str, wavs[:2]), "--transcripts", str(table)]) == 1
+    )  # one lacks text
     assert "no transcript for this file" in capsys.readouterr().err

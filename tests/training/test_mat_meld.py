@@ -20,13 +20,24 @@ from conftest import shared_corpus, write_tone
 
 from serkit.cli import main
 from serkit.data.corpora.meld import decode_csv
-from serkit.features.word_text import tokenize
+from serkit.features.text.vocab import tokenize
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes" / "mat"
 ROWS = {"train": 36, "dev": 12, "test": 12}
-TINY = ["model.args.hidden_dim=8", "model.args.ff_dim=12", "model.args.num_heads=2", "model.args.num_layers=1",
-        "model.args.word_dim=6", "features.n_mels=16", "train.epochs=3", "train.batch_size=8", "train.lr=0.003",
-        "train.progress=false", "train.threads=1", "input.max_seconds=0.3"]
+TINY = [
+    "model.args.hidden_dim=8",
+    "model.args.ff_dim=12",
+    "model.args.num_heads=2",
+    "model.args.num_layers=1",
+    "model.args.word_dim=6",
+    "features.n_mels=16",
+    "train.epochs=3",
+    "train.batch_size=8",
+    "train.lr=0.003",
+    "train.progress=false",
+    "train.threads=1",
+    "input.max_seconds=0.3",
+]
 
 
 @pytest.fixture(scope="module")
@@ -41,15 +52,20 @@ def meld_copy(tmp_path_factory) -> Path:
         for row in rows:
             stem = f"dia{row[header.index('Dialogue_ID')]}_utt{row[header.index('Utterance_ID')]}"
             key = zlib.crc32(f"{split}/{stem}".encode())  # by utterance, not by label; every file differs
-            write_tone(root / "audio" / split / f"{stem}.wav", seconds=0.25, frequency=120 + key % 100_000 / 400)
+            write_tone(
+                root / "audio" / split / f"{stem}.wav", seconds=0.25, frequency=120 + key % 100_000 / 400
+            )
     return root
 
 
 @pytest.mark.realdata
-@pytest.mark.parametrize(("recipe", "model", "num_classes", "seeds"), [
-    ("meld_mat", "mat", 7, (0, 1)), ("meld_mnt", "mnt", 7, (0,)), ("meld_sentiment_mat", "mat", 3, (0,))])
-def test_meld_recipe_trains_and_ensembles(meld_copy: Path, tmp_path: Path, recipe: str, model: str,
-                                          num_classes: int, seeds: tuple[int, ...], capsys):
+@pytest.mark.parametrize(
+    ("recipe", "model", "num_classes", "seeds"),
+    [("meld_mat", "mat", 7, (0, 1)), ("meld_mnt", "mnt", 7, (0,)), ("meld_sentiment_mat", "mat", 3, (0,))],
+)
+def test_meld_recipe_trains_and_ensembles(
+    meld_copy: Path, tmp_path: Path, recipe: str, model: str, num_classes: int, seeds: tuple[int, ...], capsys
+):
     out = tmp_path / "run"
     overrides = [f"corpus.root={meld_copy}", "corpus.options.audio_dir=audio", f"seeds={list(seeds)}", *TINY]
     args = ["train", str(RECIPES / f"{recipe}.yaml"), "--out", str(out)]

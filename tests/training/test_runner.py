@@ -8,14 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from tiny_runs import tiny_corpus, tiny_recipe
 
 from serkit.cli import main
-from serkit.config import ConfigError, load_experiment
+from serkit.config import ConfigError
 from serkit.core.errors import SerkitError
 from serkit.inference.recognizer import Recognizer
+from serkit.recipe import load_experiment
 from serkit.training import engine
 from serkit.training.runner import run_experiment
-from tiny_runs import tiny_corpus, tiny_recipe
 
 
 @pytest.fixture(scope="module")
@@ -30,11 +31,27 @@ def _recipe(corpus: Path, **train) -> dict:
 def test_run_writes_every_file_and_a_summary(corpus: Path, tmp_path: Path):
     summary = run_experiment(load_experiment(base=_recipe(corpus)), tmp_path)
     assert summary["n_runs"] == 4 and summary["speaker_independent"] and not summary["selected_on_test"]
-    for name in ("config.yaml", "folds.json", "summary.md", "summary.csv", "summary.json", "runs.csv",
-                 "confusion_matrix.png", "training_curves.png", "tsne.png"):
+    for name in (
+        "config.yaml",
+        "folds.json",
+        "summary.md",
+        "summary.csv",
+        "summary.json",
+        "runs.csv",
+        "confusion_matrix.png",
+        "training_curves.png",
+        "tsne.png",
+    ):
         assert (tmp_path / name).is_file(), name
     run = tmp_path / "runs" / summary["folds"][0] / "seed0"
-    for name in ("config.yaml", "metrics.json", "predictions.csv", "history.json", "best.pt", "embeddings.npz"):
+    for name in (
+        "config.yaml",
+        "metrics.json",
+        "predictions.csv",
+        "history.json",
+        "best.pt",
+        "embeddings.npz",
+    ):
         assert (run / name).is_file(), name
     assert not (run / "last.pt").exists()  # resume state removed once the run finished
     header = (run / "predictions.csv").read_text().splitlines()[0]
@@ -67,8 +84,12 @@ def test_interrupted_experiment_resumes_to_the_same_metrics(corpus: Path, tmp_pa
     for a, b in zip(reference["runs"], resumed["runs"]):
         assert a["fold"] == b["fold"] and a["seed"] == b["seed"]
         assert a["metrics"]["wa"] == b["metrics"]["wa"] and a["metrics"]["ua"] == b["metrics"]["ua"]
-    ref_pred = (tmp_path / "reference" / "runs" / reference["folds"][0] / "seed1" / "predictions.csv").read_text()
-    res_pred = (tmp_path / "resumed" / "runs" / reference["folds"][0] / "seed1" / "predictions.csv").read_text()
+    ref_pred = (
+        tmp_path / "reference" / "runs" / reference["folds"][0] / "seed1" / "predictions.csv"
+    ).read_text()
+    res_pred = (
+        tmp_path / "resumed" / "runs" / reference["folds"][0] / "seed1" / "predictions.csv"
+    ).read_text()
     assert ref_pred == res_pred
 
 
@@ -106,12 +127,15 @@ def test_corrupt_file_is_skipped_and_listed(corpus: Path, tmp_path: Path):
     assert any("unreadable" in note for note in summary["notes"])
 
 
-@pytest.mark.parametrize("overrides, message", [
-    (["train.lrr=0.1"], "train.lrr"),
-    (["train.epochs=many"], "expected an integer"),
-    (["features.n_mfc=13"], "n_mfcc"),
-    (["input.mode=frame"], "input.mode"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["train.lrr=0.1"], "train.lrr"),
+        (["train.epochs=many"], "expected an integer"),
+        (["features.n_mfc=13"], "n_mfcc"),
+        (["input.mode=frame"], "input.mode"),
+    ],
+)
 def test_bad_recipe_values_fail_before_any_work(corpus: Path, overrides, message):
     with pytest.raises(ConfigError, match=message):
         load_experiment(base=_recipe(corpus), overrides=overrides)
@@ -147,8 +171,25 @@ def test_cli_train_report_predict_and_timeline(corpus: Path, tmp_path: Path, cap
     rng = np.random.default_rng(0)
     sf.write(long_file, (0.05 * rng.standard_normal(60 * 16000)).astype(np.float32), 16000)
     npz = tmp_path / "timeline.npz"
-    assert main(["predict", str(best), str(long_file), "--timeline", "--window", "3", "--hop", "3",
-                 "--format", "npz", "-o", str(npz)]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                str(best),
+                str(long_file),
+                "--timeline",
+                "--window",
+                "3",
+                "--hop",
+                "3",
+                "--format",
+                "npz",
+                "-o",
+                str(npz),
+            ]
+        )
+        == 0
+    )
     with np.load(npz, allow_pickle=False) as data:
         assert data["posteriors"].shape == (20, 4) and np.allclose(data["posteriors"].sum(1), 1, atol=1e-5)
         assert data["start"][-1] == 57.0
@@ -175,7 +216,9 @@ def test_utterance_mode_trains_on_whole_utterances(corpus: Path, tmp_path: Path)
     assert metrics["num_test"] > 0 and 0.0 <= metrics["metrics"]["ua"] <= 1.0
 
 
-def test_timeline_of_a_ten_minute_recording_reads_one_window_at_a_time(corpus: Path, tmp_path: Path, monkeypatch):
+def test_timeline_of_a_ten_minute_recording_reads_one_window_at_a_time(
+    corpus: Path, tmp_path: Path, monkeypatch
+):
     import serkit.audio.io as audio_io
 
     recipe = _recipe(corpus, epochs=1)
@@ -214,9 +257,13 @@ def _write_recipe(path: Path, recipe: dict) -> Path:
 
 def test_rerun_of_the_same_recipe_file_resumes_after_a_failure(corpus: Path, tmp_path: Path, monkeypatch):
     """Each call reads the recipe file afresh (as `serkit train` does): the saved config must match it."""
-    recipe = _write_recipe(tmp_path / "tiny.yaml", {**_recipe(corpus, epochs=2, lr=3e-4),
-                                                    "stages": [{"name": "a", "set": ["train.epochs=1"]},
-                                                               {"name": "b", "init_from": "a"}]})
+    recipe = _write_recipe(
+        tmp_path / "tiny.yaml",
+        {
+            **_recipe(corpus, epochs=2, lr=3e-4),
+            "stages": [{"name": "a", "set": ["train.epochs=1"]}, {"name": "b", "init_from": "a"}],
+        },
+    )
     out = tmp_path / "run"
     real_train = engine.train_one
     calls = {"n": 0}
@@ -227,15 +274,15 @@ def test_rerun_of_the_same_recipe_file_resumes_after_a_failure(corpus: Path, tmp
             raise RuntimeError("simulated crash")
         return real_train(*args, **kwargs)
 
-    import serkit.training.runner as runner
+    import serkit.training.strategies as strategies
 
-    monkeypatch.setattr(runner, "train_one", failing_train)
+    monkeypatch.setattr(strategies, "train_one", failing_train)
     with pytest.raises(RuntimeError, match="simulated crash"):
         run_experiment(load_experiment(recipe), out)
     finished = sorted(p.parent for p in out.rglob("metrics.json") if p.parent.name.startswith("seed"))
     assert len(finished) == 2
     stamps = {p: p.stat().st_mtime_ns for p in out.rglob("best.pt")}
-    monkeypatch.setattr(runner, "train_one", real_train)
+    monkeypatch.setattr(strategies, "train_one", real_train)
     # a fresh load of the same file (plus an override that changes no result) resumes
     summary = run_experiment(load_experiment(recipe, ["train.progress=false"]), out)
     assert summary["n_runs"] == 4
@@ -253,10 +300,14 @@ def test_saved_config_of_an_older_version_and_equivalent_spellings_still_resume(
     saved = tmp_path / "config.yaml"
     data = yaml.safe_load(saved.read_text())
     del data["train"]["find_unused_parameters"]  # a key this folder's serkit did not have yet
-    data["corpus"]["root"] = str(Path(data["corpus"]["root"]) / "audio" / "..")  # the same folder, spelled otherwise
+    data["corpus"]["root"] = str(
+        Path(data["corpus"]["root"]) / "audio" / ".."
+    )  # the same folder, spelled otherwise
     saved.write_text(yaml.safe_dump(data))
     stamp = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("best.pt")}
-    renamed = load_experiment(base={**recipe, "name": "renamed", "notes": ["a note"]}, overrides=["train.threads=1"])
+    renamed = load_experiment(
+        base={**recipe, "name": "renamed", "notes": ["a note"]}, overrides=["train.threads=1"]
+    )
     run_experiment(renamed, tmp_path)  # title, notes and threads do not change results
     assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("best.pt")} == stamp
 
@@ -270,12 +321,16 @@ def test_folder_of_a_run_that_failed_before_training_is_reused(corpus: Path, tmp
     assert run_experiment(load_experiment(base=fixed), tmp_path / "run")["n_runs"] == 2
 
 
-def test_changed_recipe_lists_the_changed_keys_and_restart_moves_the_old_run_aside(corpus: Path, tmp_path: Path):
+def test_changed_recipe_lists_the_changed_keys_and_restart_moves_the_old_run_aside(
+    corpus: Path, tmp_path: Path
+):
     recipe = {**_recipe(corpus, epochs=1), "seeds": [0]}
     out = tmp_path / "run"
     run_experiment(load_experiment(base=recipe), out)
     (out / "my_notes.txt").write_text("mine")  # not serkit's: never moved or deleted
-    changed = load_experiment(base=recipe, overrides=["train.epochs=2", "train.lr=0.001", "model.args.dropout=0.1"])
+    changed = load_experiment(
+        base=recipe, overrides=["train.epochs=2", "train.lr=0.001", "model.args.dropout=0.1"]
+    )
     with pytest.raises(SerkitError) as error:
         run_experiment(changed, out)
     message = str(error.value)
@@ -310,5 +365,7 @@ def test_every_skipped_file_is_listed_in_the_run_folder(corpus: Path, tmp_path: 
     (note,) = [n for n in summary["notes"] if "skipped" in n]
     assert note.startswith("5 unreadable") and "2 more" in note and "full list: skipped_files.txt" in note
     assert sum(str(v) in note for v in victims) == 3  # the note stays short
-    again = run_experiment(load_experiment(base=recipe), tmp_path / "run")  # all runs finished: nothing recomputed
+    again = run_experiment(
+        load_experiment(base=recipe), tmp_path / "run"
+    )  # all runs finished: nothing recomputed
     assert note in again["notes"]

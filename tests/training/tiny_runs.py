@@ -23,7 +23,14 @@ def tiny_recipe(corpus: Path, *, train: dict | None = None, **sections) -> dict:
         "input": {"window": 0.5, "hop": 0.25, "eval_hop": 0.25},
         "features": {"name": "mfcc", "n_mfcc": 13},
         "model": {"name": "cnn_tiny"},
-        "train": {"epochs": 3, "batch_size": 16, "lr": 0.01, "progress": False, "mixup_alpha": 0.2, **(train or {})},
+        "train": {
+            "epochs": 3,
+            "batch_size": 16,
+            "lr": 0.01,
+            "progress": False,
+            "mixup_alpha": 0.2,
+            **(train or {}),
+        },
         "seeds": [0, 1],
         **sections,
     }

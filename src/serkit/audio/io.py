@@ -79,24 +79,31 @@ class AudioInfo:
         return self.frames / self.sample_rate if self.sample_rate else 0.0
 
 
-def find_audio(root: str | os.PathLike, pattern: str = "**/*",
-               extensions: Iterable[str] = AUDIO_EXTENSIONS) -> list[Path]:
+def find_audio(
+    root: str | os.PathLike, pattern: str = "**/*", extensions: Iterable[str] = AUDIO_EXTENSIONS
+) -> list[Path]:
     """Audio files under ``root`` matching the glob ``pattern``, sorted, hidden files (``._x.wav``) skipped."""
     extensions = tuple(ext.lower() for ext in extensions)
     return sorted(
-        p for p in Path(root).glob(pattern)
+        p
+        for p in Path(root).glob(pattern)
         if p.is_file() and p.suffix.lower() in extensions and not p.name.startswith(".")
     )
 
 
 def _check_exists(path: Path) -> None:
     if not path.exists():
-        raise AudioFileNotFoundError(path, "no such file; check the path (relative paths in a manifest are "
-                                           "resolved against the manifest's folder).")
+        raise AudioFileNotFoundError(
+            path,
+            "no such file; check the path (relative paths in a manifest are "
+            "resolved against the manifest's folder).",
+        )
     if path.is_dir():
         raise AudioFileNotFoundError(path, "is a folder, not an audio file.")
     if path.stat().st_size == 0:
-        raise EmptyAudioError(path, "file is empty (0 bytes); re-copy or re-export it, or drop it from the list.")
+        raise EmptyAudioError(
+            path, "file is empty (0 bytes); re-copy or re-export it, or drop it from the list."
+        )
 
 
 def _backend_error(path: Path, exc: Exception) -> AudioError:
@@ -109,8 +116,11 @@ def _backend_error(path: Path, exc: Exception) -> AudioError:
             f"not a readable audio file ({text.strip()}). Supported: WAV, FLAC, OGG, MP3; convert other "
             "formats first (e.g. `ffmpeg -i in.m4a out.wav`).",
         )
-    return AudioDecodeError(path, f"cannot be decoded ({text.strip()}); the file is probably truncated or "
-                                  "corrupt: re-copy it or remove it from the corpus list.")
+    return AudioDecodeError(
+        path,
+        f"cannot be decoded ({text.strip()}); the file is probably truncated or "
+        "corrupt: re-copy it or remove it from the corpus list.",
+    )
 
 
 def _check_wav_complete(path: Path, fmt: str, header_log: str) -> None:
@@ -128,8 +138,11 @@ def _check_wav_complete(path: Path, fmt: str, header_log: str) -> None:
     block_align = int(block[1]) if block else 1
     # A one-byte difference is the pad byte of an odd-sized chunk, which many writers get wrong harmlessly.
     if declared not in _WAV_SIZE_UNKNOWN and declared - present >= max(block_align, 2):
-        raise AudioDecodeError(path, f"truncated: the WAV header declares {declared} bytes of audio but only "
-                                     f"{present} are in the file; re-copy it or remove it from the corpus list.")
+        raise AudioDecodeError(
+            path,
+            f"truncated: the WAV header declares {declared} bytes of audio but only "
+            f"{present} are in the file; re-copy it or remove it from the corpus list.",
+        )
 
 
 def info(path: str | os.PathLike) -> AudioInfo:
@@ -148,8 +161,14 @@ def info(path: str | os.PathLike) -> AudioInfo:
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise _backend_error(path, exc) from None
     _check_wav_complete(path, header.format, header.extra_info)
-    return AudioInfo(str(path), int(header.samplerate), int(header.frames), int(header.channels),
-                     header.format, header.subtype)
+    return AudioInfo(
+        str(path),
+        int(header.samplerate),
+        int(header.frames),
+        int(header.channels),
+        header.format,
+        header.subtype,
+    )
 
 
 def duration(path: str | os.PathLike) -> float:
@@ -180,27 +199,38 @@ def _read(path: Path, offset: float, max_duration: float | None) -> tuple[np.nda
     if offset < 0:
         raise ValueError(f"{path}: offset={offset} must be >= 0 seconds.")
     if max_duration is not None and max_duration <= 0:
-        raise ValueError(f"{path}: max_duration={max_duration} must be > 0 seconds (or None for the whole file).")
+        raise ValueError(
+            f"{path}: max_duration={max_duration} must be > 0 seconds (or None for the whole file)."
+        )
     header = info(path)
     start = round(offset * header.sample_rate)
-    stop = header.frames if max_duration is None else min(header.frames,
-                                                          start + round(max_duration * header.sample_rate))
+    stop = (
+        header.frames
+        if max_duration is None
+        else min(header.frames, start + round(max_duration * header.sample_rate))
+    )
     try:
         data, file_sr = sf.read(str(path), start=start, stop=stop, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise _backend_error(path, exc) from None
     if data.shape[0] == 0:
         where = f" after offset {offset} s (the file lasts {header.duration:.3f} s)" if start else ""
-        raise EmptyAudioError(path, f"contains no audio samples{where}; drop it from the list or check the offset.")
+        raise EmptyAudioError(
+            path, f"contains no audio samples{where}; drop it from the list or check the offset."
+        )
     expected = max(stop - start, 0)
     tolerance = int(_MP3_LENGTH_TOLERANCE * header.frames) if header.format == "MP3" else 0
     if data.shape[0] < expected - tolerance:
-        raise AudioDecodeError(path, f"truncated: the header promises {header.frames} frames but decoding stopped "
-                                     f"after {start + data.shape[0]}; re-copy it or remove it from the corpus list.")
+        raise AudioDecodeError(
+            path,
+            f"truncated: the header promises {header.frames} frames but decoding stopped "
+            f"after {start + data.shape[0]}; re-copy it or remove it from the corpus list.",
+        )
     if not np.isfinite(data).all():
         bad = int((~np.isfinite(data)).sum())
-        raise NonFiniteAudioError(path, f"{bad} sample(s) are NaN or infinite; the file is damaged, "
-                                        "re-export it from its source.")
+        raise NonFiniteAudioError(
+            path, f"{bad} sample(s) are NaN or infinite; the file is damaged, re-export it from its source."
+        )
     return data, int(file_sr)
 
 
@@ -236,8 +266,10 @@ def load(
     data, file_sr = _read(path, offset, max_duration)
     if channel is not None:
         if not 0 <= channel < data.shape[1]:
-            raise ValueError(f"{path}: channel={channel} requested but the file has {data.shape[1]} "
-                             f"channel(s); use 0..{data.shape[1] - 1} or omit channel to mix down.")
+            raise ValueError(
+                f"{path}: channel={channel} requested but the file has {data.shape[1]} "
+                f"channel(s); use 0..{data.shape[1] - 1} or omit channel to mix down."
+            )
         waveform = data[:, channel]
     else:
         waveform = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
@@ -288,7 +320,9 @@ def output_subtype(path: str | os.PathLike, source_subtype: str | None) -> str |
     return source_subtype if sf.check_format(fmt, source_subtype) else None
 
 
-def save(path: str | os.PathLike, waveform: np.ndarray, sample_rate: int, *, subtype: str | None = None) -> None:
+def save(
+    path: str | os.PathLike, waveform: np.ndarray, sample_rate: int, *, subtype: str | None = None
+) -> None:
     """Write ``waveform`` atomically: a killed or disk-full write never leaves a half file under ``path`` (it writes
     a temporary file in the same folder, then renames). An existing ``path`` is replaced.
 
@@ -307,8 +341,10 @@ def save(path: str | os.PathLike, waveform: np.ndarray, sample_rate: int, *, sub
     if fmt not in sf.available_formats():
         raise ValueError(f"{path}: cannot write format {fmt!r}; use one of .wav, .flac, .ogg, .mp3.")
     if subtype is not None and not sf.check_format(fmt, subtype):
-        raise ValueError(f"{path}: subtype {subtype!r} cannot be written as {fmt}; use one of "
-                         f"{', '.join(sf.available_subtypes(fmt))} or None for the default.")
+        raise ValueError(
+            f"{path}: subtype {subtype!r} cannot be written as {fmt}; use one of "
+            f"{', '.join(sf.available_subtypes(fmt))} or None for the default."
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         with atomic_open(path, "wb") as handle:

@@ -68,16 +68,24 @@ def _check_trees(src: str | os.PathLike, dst: str | os.PathLike) -> tuple[Path, 
     """Resolved (src, dst); ValueError if src is not a folder or if the two trees overlap."""
     source, target = Path(src).expanduser().resolve(), Path(dst).expanduser().resolve()
     if not source.is_dir():
-        raise ValueError(f"source {source} is not a folder; give the folder whose audio files should be processed.")
+        raise ValueError(
+            f"source {source} is not a folder; give the folder whose audio files should be processed."
+        )
     if target == source:
-        raise ValueError(f"destination {target} is the source folder; the source is never modified, so give a "
-                         "new folder for the output (e.g. a sibling folder).")
+        raise ValueError(
+            f"destination {target} is the source folder; the source is never modified, so give a "
+            "new folder for the output (e.g. a sibling folder)."
+        )
     if target.is_relative_to(source):
-        raise ValueError(f"destination {target} is inside the source {source}; outputs there would be picked up "
-                         "as inputs. Give a folder outside the source (e.g. a sibling folder).")
+        raise ValueError(
+            f"destination {target} is inside the source {source}; outputs there would be picked up "
+            "as inputs. Give a folder outside the source (e.g. a sibling folder)."
+        )
     if source.is_relative_to(target):
-        raise ValueError(f"destination {target} contains the source {source}; mirrored files could overwrite "
-                         "source files. Give a folder outside the source (e.g. a sibling folder).")
+        raise ValueError(
+            f"destination {target} contains the source {source}; mirrored files could overwrite "
+            "source files. Give a folder outside the source (e.g. a sibling folder)."
+        )
     if target.exists() and not target.is_dir():
         raise ValueError(f"destination {target} exists and is not a folder.")
     return source, target
@@ -88,21 +96,25 @@ def _reason(exc: AudioError) -> str:
     return str(exc).removeprefix(f"{exc.path}: ")
 
 
-def _process_tree(src: str | os.PathLike, dst: str | os.PathLike, step: FileStep, *, description: str,
-                  progress: bool) -> TreeReport:
+def _process_tree(
+    src: str | os.PathLike, dst: str | os.PathLike, step: FileStep, *, description: str, progress: bool
+) -> TreeReport:
     """Apply ``step`` to every audio file under ``src``, mirroring paths into ``dst``."""
     source, target = _check_trees(src, dst)
     report = TreeReport()
     files = audio_io.find_audio(source)
     show_bar = progress_enabled(progress)
-    log_lines = progress and not show_bar  # asked for progress, but stderr is a log: a few plain lines instead
+    log_lines = (
+        progress and not show_bar
+    )  # asked for progress, but stderr is a log: a few plain lines instead
     started = last_line = time.monotonic()
     with tqdm(files, desc=description, unit="file", disable=not show_bar) as bar:
         for position, path in enumerate(bar):
             if log_lines and time.monotonic() - last_line >= LOG_EVERY:
                 last_line = time.monotonic()
-                logger.info("%s: %d/%d files, %d failed so far", description, position, len(files),
-                            len(report.failed))
+                logger.info(
+                    "%s: %d/%d files, %d failed so far", description, position, len(files), len(report.failed)
+                )
             output = target / path.relative_to(source)
             if output.exists():  # outputs are written atomically, so an existing one is complete
                 report.skipped += 1
@@ -115,13 +127,22 @@ def _process_tree(src: str | os.PathLike, dst: str | os.PathLike, step: FileStep
                 continue
             report.done += 1
     if log_lines:
-        logger.info("%s: %d/%d files in %.1f s: %d written, %d already done, %d failed", description, len(files),
-                    len(files), time.monotonic() - started, report.done, report.skipped, len(report.failed))
+        logger.info(
+            "%s: %d/%d files in %.1f s: %d written, %d already done, %d failed",
+            description,
+            len(files),
+            len(files),
+            time.monotonic() - started,
+            report.done,
+            report.skipped,
+            len(report.failed),
+        )
     return report
 
 
-def resample_tree(src: str | os.PathLike, dst: str | os.PathLike, *, sample_rate: int,
-                  progress: bool = True) -> TreeReport:
+def resample_tree(
+    src: str | os.PathLike, dst: str | os.PathLike, *, sample_rate: int, progress: bool = True
+) -> TreeReport:
     """Write every audio file under ``src`` to the same relative path under ``dst`` at ``sample_rate``.
 
     Channels are kept (a stereo file stays stereo); files already at ``sample_rate`` are re-encoded unchanged.
@@ -149,8 +170,9 @@ def resample_tree(src: str | os.PathLike, dst: str | os.PathLike, *, sample_rate
     return _process_tree(src, dst, step, description=f"resample to {sample_rate} Hz", progress=progress)
 
 
-def normalize_tree(src: str | os.PathLike, dst: str | os.PathLike, *, peak: float = 1.0,
-                   progress: bool = True) -> TreeReport:
+def normalize_tree(
+    src: str | os.PathLike, dst: str | os.PathLike, *, peak: float = 1.0, progress: bool = True
+) -> TreeReport:
     """Write every audio file under ``src`` to ``dst`` scaled so that its largest ``|sample|`` is ``peak``.
 
     One gain per file, over all channels (the stereo balance is kept), as ``librosa.util.normalize`` does for a

@@ -137,8 +137,10 @@ def window_and_hop(sample_rate: int, *, segment_seconds: float, overlap_seconds:
     if segment_seconds <= 0:
         raise ValueError(f"segment_seconds must be > 0, got {segment_seconds}.")
     if not 0 <= overlap_seconds < segment_seconds:
-        raise ValueError(f"overlap_seconds must be in [0, segment_seconds={segment_seconds}), got "
-                         f"{overlap_seconds}; the hop is segment_seconds - overlap_seconds and must be > 0.")
+        raise ValueError(
+            f"overlap_seconds must be in [0, segment_seconds={segment_seconds}), got "
+            f"{overlap_seconds}; the hop is segment_seconds - overlap_seconds and must be > 0."
+        )
     window = round(segment_seconds * sample_rate)
     hop = round((segment_seconds - overlap_seconds) * sample_rate)
     return window, hop
@@ -181,8 +183,9 @@ def _segment_last_axis(x: Array, window: int, hop: int, short_policy: str) -> Ar
     _check_window(window, hop, short_policy)
     length = x.shape[-1]
     if length == 0:
-        raise ValueError("cannot segment an empty input (0 samples or frames); drop the utterance "
-                         "before segmenting it.")
+        raise ValueError(
+            "cannot segment an empty input (0 samples or frames); drop the utterance before segmenting it."
+        )
     is_torch = isinstance(x, torch.Tensor)
     if length < window:
         if short_policy == "drop":
@@ -225,8 +228,10 @@ def segment(waveform: Array, *, window: int, hop: int, short_policy: str = "pad"
     """
     _check_array(waveform, "segment input")
     if waveform.ndim != 1:
-        raise ValueError(f"segment expects one waveform of shape (samples,), got shape {tuple(waveform.shape)}; "
-                         "segment the utterances one by one (their lengths differ).")
+        raise ValueError(
+            f"segment expects one waveform of shape (samples,), got shape {tuple(waveform.shape)}; "
+            "segment the utterances one by one (their lengths differ)."
+        )
     return _segment_last_axis(waveform, window, hop, short_policy)
 
 

@@ -35,12 +35,20 @@ def _ids(manifest: Path | None) -> list[str] | None:
 def _cmd_features(args: argparse.Namespace) -> int:
     import torch
 
-    from serkit.data.utterance import read_manifest
     from serkit.cpt.features import extract_features
+    from serkit.data.utterance import read_manifest
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    out = extract_features(read_manifest(args.manifest), args.output, model=args.model, layer=args.layer,
-                           num_shards=args.num_shards, shards=args.shard, device=device, progress=not args.quiet)
+    out = extract_features(
+        read_manifest(args.manifest),
+        args.output,
+        model=args.model,
+        layer=args.layer,
+        num_shards=args.num_shards,
+        shards=args.shard,
+        device=device,
+        progress=not args.quiet,
+    )
     print(f"features: {out}")
     return 0
 
@@ -53,9 +61,18 @@ def _cmd_kmeans(args: argparse.Namespace) -> int:
     else:
         if args.features is None or args.clusters is None:
             raise ValueError("kmeans: give FEATURES and --clusters (or --import FILE --trust-pickle).")
-        out = fit_kmeans(args.features, args.output, clusters=args.clusters, ids=_ids(args.ids), n_init=args.n_init,
-                         batch_size=args.batch_size, max_iter=args.max_iter,
-                         max_no_improvement=args.max_no_improvement, seed=args.seed, fraction=args.fraction)
+        out = fit_kmeans(
+            args.features,
+            args.output,
+            clusters=args.clusters,
+            ids=_ids(args.ids),
+            n_init=args.n_init,
+            batch_size=args.batch_size,
+            max_iter=args.max_iter,
+            max_no_improvement=args.max_no_improvement,
+            seed=args.seed,
+            fraction=args.fraction,
+        )
     info = json.loads((out / "kmeans.json").read_text(encoding="utf-8"))
     print(f"kmeans: {out} ({info['settings']['clusters']} clusters, {info['source']})")
     return 0
@@ -69,13 +86,18 @@ def _cmd_labels(args: argparse.Namespace) -> int:
 
 
 def _cmd_pretrain(args: argparse.Namespace) -> int:
+    from serkit.core.torch_settings import configure_torch
     from serkit.cpt.pretrain import load_pretrain_config, pretrain
 
     config = load_pretrain_config(args.config, args.set)
-    result = pretrain(config, init=args.init, train_labels=args.train, valid_labels=args.valid,
-                      out_dir=args.output)
-    print(f"pretrain: {args.output}: {result['steps']} updates, {result['epochs']} epochs, best validation loss "
-          f"{result['best_valid_loss']}, best training loss {result['best_train_loss']}")
+    configure_torch(config.threads, flush_denormal=False)  # as pre-training always ran: the same numbers
+    result = pretrain(
+        config, init=args.init, train_labels=args.train, valid_labels=args.valid, out_dir=args.output
+    )
+    print(
+        f"pretrain: {args.output}: {result['steps']} updates, {result['epochs']} epochs, best validation loss "
+        f"{result['best_valid_loss']}, best training loss {result['best_train_loss']}"
+    )
     return 0
 
 
@@ -106,12 +128,15 @@ def _cmd_chain(args: argparse.Namespace) -> int:
 def add_commands(commands: argparse._SubParsersAction) -> None:
     from serkit.cpt.export import EXPORT_CHOICES
 
-    hubert = commands.add_parser("hubert", help="CPT-HuBERT stages: features, kmeans, labels, pretrain, export, "
-                                 "chain")
+    hubert = commands.add_parser(
+        "hubert", help="CPT-HuBERT stages: features, kmeans, labels, pretrain, export, chain"
+    )
     stages = hubert.add_subparsers(dest="hubert_command", required=True)
 
     features = stages.add_parser("features", help="layer-k hidden states of a manifest's utterances, sharded")
-    features.add_argument("manifest", type=ManifestPath, help="manifest CSV (serkit corpus prepare) of the utterances")
+    features.add_argument(
+        "manifest", type=ManifestPath, help="manifest CSV (serkit corpus prepare) of the utterances"
+    )
     features.add_argument("-o", "--output", type=OutputPath, required=True, help="feature folder (resumable)")
     features.add_argument("--model", required=True, help="hub name or save_pretrained folder")
     features.add_argument("--layer", type=int, default=9, help="hidden-state index (0 = CNN output; CPT: 9)")
@@ -125,17 +150,28 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     kmeans.add_argument("features", type=InputPath, nargs="?", help="feature folder")
     kmeans.add_argument("-o", "--output", type=OutputPath, required=True, help="k-means folder")
     kmeans.add_argument("--clusters", type=int, help="k (TAPT 500, emotional states 50)")
-    kmeans.add_argument("--ids", type=InputPath, help="manifest CSV: cluster only these utterances (a fold's train)")
+    kmeans.add_argument(
+        "--ids", type=InputPath, help="manifest CSV: cluster only these utterances (a fold's train)"
+    )
     kmeans.add_argument("--n-init", type=int, default=20)
     kmeans.add_argument("--batch-size", type=int, default=10000)
     kmeans.add_argument("--max-iter", type=int, default=100)
     kmeans.add_argument("--max-no-improvement", type=int, default=100)
     kmeans.add_argument("--seed", type=int, default=1337)
-    kmeans.add_argument("--fraction", type=float, default=1.0, help="fraction of the utterances used (1 = all)")
-    kmeans.add_argument("--import", dest="import_file", type=InputPath,
-                        help="use the centroids of a pickled scikit-learn k-means (fairseq km500.bin)")
-    kmeans.add_argument("--trust-pickle", action="store_true",
-                        help="allow --import to unpickle the file (runs code from it: trusted sources only)")
+    kmeans.add_argument(
+        "--fraction", type=float, default=1.0, help="fraction of the utterances used (1 = all)"
+    )
+    kmeans.add_argument(
+        "--import",
+        dest="import_file",
+        type=InputPath,
+        help="use the centroids of a pickled scikit-learn k-means (fairseq km500.bin)",
+    )
+    kmeans.add_argument(
+        "--trust-pickle",
+        action="store_true",
+        help="allow --import to unpickle the file (runs code from it: trusted sources only)",
+    )
     kmeans.set_defaults(func=_cmd_kmeans)
 
     labels = stages.add_parser("labels", help="nearest centroid per frame: a pre-training label list")
@@ -151,8 +187,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     pretrain.add_argument("--valid", type=InputPath, help="validation label list")
     pretrain.add_argument("-o", "--output", type=OutputPath, required=True, help="run folder")
     pretrain.add_argument("--config", type=InputPath, help="YAML of settings (see PretrainConfig)")
-    pretrain.add_argument("--set", action="append", metavar="KEY=VALUE",
-                          help="a setting, e.g. num_classes=500, max_updates=20000, precision=fp16")
+    pretrain.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a setting, e.g. num_classes=500, max_updates=20000, precision=fp16",
+    )
     pretrain.set_defaults(func=_cmd_pretrain)
 
     export = stages.add_parser("export", help="an encoder as a Hugging Face save_pretrained folder")
@@ -164,6 +204,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
     chain = stages.add_parser("chain", help="all phases for every fold, then the report (resumable)")
     chain.add_argument("chain", type=InputPath, help="chain YAML (recipes/cpt_hubert/*.chain.yaml)")
-    chain.add_argument("--out", type=OutputPath, help="experiment folder (default runs/<name>); rerun to resume")
+    chain.add_argument(
+        "--out", type=OutputPath, help="experiment folder (default runs/<name>); rerun to resume"
+    )
     chain.add_argument("--set", action="append", metavar="KEY.SUB=VALUE", help="override a chain value")
     chain.set_defaults(func=_cmd_chain)

@@ -18,8 +18,15 @@ from pathlib import Path
 
 from serkit.core.fileio import check_outputs, corpus_folder
 
-__all__ = ["CorpusPath", "InputPath", "ManifestPath", "OutputPath", "OutputTree", "guard_arguments",
-           "manifest_corpus"]
+__all__ = [
+    "CorpusPath",
+    "InputPath",
+    "ManifestPath",
+    "OutputPath",
+    "OutputTree",
+    "guard_arguments",
+    "manifest_corpus",
+]
 
 _PathBase = type(Path())  # PosixPath or WindowsPath: Path itself cannot be subclassed before Python 3.12
 
@@ -51,8 +58,8 @@ def _values(args: argparse.Namespace):
 
 def manifest_corpus(manifest: Path) -> list[Path]:
     """The corpus folder of the audio a manifest lists; [] if it cannot be read (the command then says why)."""
-    from serkit.data.utterance import read_manifest
     from serkit.core.errors import SerkitError
+    from serkit.data.utterance import read_manifest
 
     try:
         return corpus_folder(u.path for u in read_manifest(manifest))
@@ -73,6 +80,10 @@ def guard_arguments(args: argparse.Namespace) -> tuple[list[Path], list[Path]]:
         corpora += manifest_corpus(manifest)
     outputs = [value for value in values if isinstance(value, OutputPath)]
     check_outputs(outputs, inputs=inputs, read_folders=corpora)
-    check_outputs([value for value in outputs if isinstance(value, OutputTree)], inputs=inputs,
-                  read_folders=corpora, trees=True)
+    check_outputs(
+        [value for value in outputs if isinstance(value, OutputTree)],
+        inputs=inputs,
+        read_folders=corpora,
+        trees=True,
+    )
     return inputs, corpora

@@ -6,6 +6,8 @@ __all__ = [
     "AudioDecodeError",
     "AudioError",
     "AudioFileNotFoundError",
+    "ConfigEditError",
+    "ConfigError",
     "CorpusLayoutError",
     "EmptyAudioError",
     "ManifestError",
@@ -48,6 +50,14 @@ class EmptyAudioError(AudioError):
 
 class NonFiniteAudioError(AudioError):
     """The decoded samples contain NaN or infinity."""
+
+
+class ConfigError(SerkitError, ValueError):
+    """A recipe, override or value is invalid; the message names the dotted key and the fix."""
+
+
+class ConfigEditError(SerkitError, ValueError):
+    """A file, key or value given to ``serkit config get/set`` is unusable; the message names it and the fix."""
 
 
 class CorpusLayoutError(SerkitError):

@@ -25,13 +25,22 @@ from typing import IO, Any
 
 from serkit.core.errors import OutputOverwritesInputError
 
-__all__ = ["atomic_open", "atomic_write_json", "atomic_write_text", "check_outputs", "corpus_folder", "file_digest", "protect_inputs"]
+__all__ = [
+    "atomic_open",
+    "atomic_write_json",
+    "atomic_write_text",
+    "check_outputs",
+    "corpus_folder",
+    "file_digest",
+    "protect_inputs",
+]
 
 PathLike = str | os.PathLike
 
 #: The inputs of the running command (files, folders), refused as write targets by :func:`atomic_open`.
 _PROTECTED: contextvars.ContextVar[tuple[tuple[Path, ...], tuple[Path, ...]]] = contextvars.ContextVar(
-    "serkit_protected_inputs", default=((), ()))
+    "serkit_protected_inputs", default=((), ())
+)
 
 
 def _real(path: PathLike) -> Path:
@@ -52,8 +61,13 @@ def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def check_outputs(outputs: Iterable[PathLike | None], *, inputs: Iterable[PathLike | None] = (),
-                  read_folders: Iterable[PathLike | None] = (), trees: bool = False) -> None:
+def check_outputs(
+    outputs: Iterable[PathLike | None],
+    *,
+    inputs: Iterable[PathLike | None] = (),
+    read_folders: Iterable[PathLike | None] = (),
+    trees: bool = False,
+) -> None:
     """Refuse outputs that would write over an input, before any work is done.
 
     Args:
@@ -76,16 +90,19 @@ def check_outputs(outputs: Iterable[PathLike | None], *, inputs: Iterable[PathLi
             if _same_file(target, source):
                 raise OutputOverwritesInputError(
                     f"refusing to write {output}: it is the input {source} of this command (the same path); "
-                    "choose another output path.")
+                    "choose another output path."
+                )
         for folder in folders:
             if _inside(target, folder):
                 raise OutputOverwritesInputError(
                     f"refusing to write {output}: it lies inside {folder}, a folder this command reads "
-                    "(input corpora are never modified); write it somewhere else.")
+                    "(input corpora are never modified); write it somewhere else."
+                )
             if trees and _inside(folder, target):
                 raise OutputOverwritesInputError(
                     f"refusing to write into {output}: it contains {folder}, a folder this command reads, so "
-                    "outputs could land on inputs; choose an output folder outside it.")
+                    "outputs could land on inputs; choose an output folder outside it."
+                )
 
 
 def corpus_folder(audio_paths: Iterable[PathLike]) -> list[Path]:
@@ -105,8 +122,9 @@ def corpus_folder(audio_paths: Iterable[PathLike]) -> list[Path]:
 
 
 @contextlib.contextmanager
-def protect_inputs(inputs: Iterable[PathLike | None] = (), read_folders: Iterable[PathLike | None] = ()
-                   ) -> Iterator[None]:
+def protect_inputs(
+    inputs: Iterable[PathLike | None] = (), read_folders: Iterable[PathLike | None] = ()
+) -> Iterator[None]:
     """Within the block, :func:`atomic_open` refuses to write over these inputs or inside these folders.
 
     Nested blocks add to the outer ones. Checks the paths only when a file is written, so call
@@ -140,7 +158,9 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs: Any) -> Iter
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except FileExistsError:  # a part of the folder path is a regular file
-        raise NotADirectoryError(errno.ENOTDIR, "a part of this path is a file, not a folder", str(path)) from None
+        raise NotADirectoryError(
+            errno.ENOTDIR, "a part of this path is a file, not a folder", str(path)
+        ) from None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:  # read-only or special folder: name the output, not the temporary file

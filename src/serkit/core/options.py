@@ -25,7 +25,9 @@ def parse_key_values(items: list[str] | None, *, what: str = "--opt") -> dict[st
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise ValueError(f"{what} {item!r} is not of the form key=value (for example {what} subset=improvised).")
+            raise ValueError(
+                f"{what} {item!r} is not of the form key=value (for example {what} subset=improvised)."
+            )
         result[key.strip()] = value.strip()
     return result
 
@@ -55,7 +57,9 @@ def _convert(raw: Any, annotation: Any, key: str) -> Any:
         try:
             return cast(raw)
         except ValueError:
-            raise ValueError(f"option {key}={raw!r}: expected a{'n integer' if cast is int else ' number'}.") from None
+            raise ValueError(
+                f"option {key}={raw!r}: expected a{'n integer' if cast is int else ' number'}."
+            ) from None
     if origin in (tuple, list) or annotation in (tuple, list):
         parts = [part.strip() for part in raw.strip("()[]").split(",") if part.strip()]
         if not args:
@@ -70,8 +74,13 @@ def _convert(raw: Any, annotation: Any, key: str) -> Any:
     return raw
 
 
-def call_with_options(function: Callable, *args: Any, options: Mapping[str, Any] | None = None,
-                      fixed: Mapping[str, Any] | None = None, what: str = "option") -> Any:
+def call_with_options(
+    function: Callable,
+    *args: Any,
+    options: Mapping[str, Any] | None = None,
+    fixed: Mapping[str, Any] | None = None,
+    what: str = "option",
+) -> Any:
     """Call ``function(*args, **fixed, **options)`` after checking the option names and converting string values.
 
     ``fixed`` holds keyword arguments the caller supplies itself (a seed, ``num_classes``): they are passed as they
@@ -88,7 +97,9 @@ def call_with_options(function: Callable, *args: Any, options: Mapping[str, Any]
         if key not in valid:
             hint = closest_names(key, valid)
             did_you_mean = f" Did you mean {', '.join(map(repr, hint))}?" if hint else ""
-            raise ValueError(f"unknown {what} {key!r} for {function.__name__}.{did_you_mean} "
-                             f"Valid: {', '.join(valid) or '(none)'}.")
+            raise ValueError(
+                f"unknown {what} {key!r} for {function.__name__}.{did_you_mean} "
+                f"Valid: {', '.join(valid) or '(none)'}."
+            )
         converted[key] = _convert(raw, hints.get(key, str), key)
     return function(*args, **fixed, **converted)

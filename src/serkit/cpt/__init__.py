@@ -11,5 +11,6 @@ Stages (each a library function and a ``serkit hubert`` command, writing into on
 ``chain``       all phases for every fold, with fine-tuning through the normal runner (:mod:`serkit.cpt.chain`)
 =============== ====================================================================================================
 
-Fine-tuning is the registered model ``hubert_ser`` (:mod:`serkit.models.hubert`).
+Pre-training's model and loss are in :mod:`serkit.cpt.pretrain_model`, its length-bucketed, stride-aligned batches
+in :mod:`serkit.cpt.batching`. Fine-tuning is the registered model ``hubert_ser`` (:mod:`serkit.models.hubert`).
 """

@@ -31,15 +31,27 @@ from typing import Any
 
 import numpy as np
 
-from serkit.config import ExperimentConfig, from_dict, load_experiment, read_yaml, to_dict, write_yaml
-from serkit.data.protocols import Fold, make_folds
-from serkit.data.utterance import Utterance, write_manifest
+from serkit.config import ExperimentConfig, from_dict
 from serkit.core.errors import SerkitError
 from serkit.core.fileio import atomic_write_json, atomic_write_text
+from serkit.core.torch_settings import configure_torch
+from serkit.core.values import read_yaml, to_dict, write_yaml
 from serkit.cpt.pretrain import PretrainConfig
+from serkit.data.protocols import Fold, make_folds
+from serkit.data.utterance import Utterance, write_manifest
+from serkit.recipe import load_experiment
 
-__all__ = ["TRANSDUCTIVE_NOTE", "ChainConfig", "KMeansSettings", "PhaseConfig", "format_report", "load_chain",
-           "mark_transductive", "pretraining_lists", "run_chain"]
+__all__ = [
+    "TRANSDUCTIVE_NOTE",
+    "ChainConfig",
+    "KMeansSettings",
+    "PhaseConfig",
+    "format_report",
+    "load_chain",
+    "mark_transductive",
+    "pretraining_lists",
+    "run_chain",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +111,7 @@ class ChainConfig:
 
 def load_chain(path: str | Path, overrides: list[str] | None = None) -> tuple[ChainConfig, Path]:
     """The chain config and the resolved fine-tuning recipe path (relative paths are relative to the chain file)."""
-    from serkit.config import apply_overrides
+    from serkit.core.values import apply_overrides
 
     path = Path(path)
     config = from_dict(ChainConfig, apply_overrides(read_yaml(path), overrides))
@@ -108,13 +120,24 @@ def load_chain(path: str | Path, overrides: list[str] | None = None) -> tuple[Ch
     recipe = Path(config.finetune_recipe)
     recipe = recipe if recipe.is_absolute() else (path.parent / recipe)
     kmeans = Path(config.tapt.pretrained_kmeans)
-    if config.tapt.pretrained_kmeans and not kmeans.is_absolute():  # relative to the chain file, like the recipe
-        config = replace(config, tapt=replace(config.tapt, pretrained_kmeans=str((path.parent / kmeans).resolve())))
+    if (
+        config.tapt.pretrained_kmeans and not kmeans.is_absolute()
+    ):  # relative to the chain file, like the recipe
+        config = replace(
+            config, tapt=replace(config.tapt, pretrained_kmeans=str((path.parent / kmeans).resolve()))
+        )
     return config, recipe.resolve()
 
 
-def pretraining_lists(fold: Fold, all_ids: list[str], *, transductive: bool, pretrain_on_val: bool,
-                      valid_fraction: float, seed: int) -> tuple[list[str], list[str]]:
+def pretraining_lists(
+    fold: Fold,
+    all_ids: list[str],
+    *,
+    transductive: bool,
+    pretrain_on_val: bool,
+    valid_fraction: float,
+    seed: int,
+) -> tuple[list[str], list[str]]:
     """(pre-training/clustering ids, pre-training validation ids) of one fold.
 
     Default: (fold.train, fold.val). ``pretrain_on_val``: the pool is train + val. ``transductive``: the pool is
@@ -144,24 +167,42 @@ def _device(config: ChainConfig) -> str:
     return config.device or ("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def _fine_tune(recipe: Path, config: ChainConfig, fold_index: int, fold_name: str, encoder: Path, out: Path,
-               cache: Path) -> dict[str, Any]:
+def _fine_tune(
+    recipe: Path, config: ChainConfig, fold_index: int, fold_name: str, encoder: Path, out: Path, cache: Path
+) -> dict[str, Any]:
     from serkit.training.runner import run_experiment
 
-    experiment = load_experiment(recipe, [*config.finetune_set, f"model.args.pretrained={encoder}",
-                                          f"protocol.folds=[{fold_index}]", f"cache_dir={cache}"])
+    experiment = load_experiment(
+        recipe,
+        [
+            *config.finetune_set,
+            f"model.args.pretrained={encoder}",
+            f"protocol.folds=[{fold_index}]",
+            f"cache_dir={cache}",
+        ],
+    )
     summary = run_experiment(experiment, out)
     folds = {run["fold"] for run in summary["runs"]}
     if folds != {fold_name}:  # the runner must have made the same split as the chain
-        raise SerkitError(f"{out}: the runner ran fold(s) {sorted(folds)} where the chain expected {fold_name!r}; "
-                          "the recipe's protocol must give the same folds for the chain and the runner.")
+        raise SerkitError(
+            f"{out}: the runner ran fold(s) {sorted(folds)} where the chain expected {fold_name!r}; "
+            "the recipe's protocol must give the same folds for the chain and the runner."
+        )
     if config.transductive:
         mark_transductive(out)
     return summary
 
 
-def _phase(phase: PhaseConfig, *, name: str, features: Path, fold_dir: Path, train_ids: list[str],
-           valid_ids: list[str], init: str) -> Path:
+def _phase(
+    phase: PhaseConfig,
+    *,
+    name: str,
+    features: Path,
+    fold_dir: Path,
+    train_ids: list[str],
+    valid_ids: list[str],
+    init: str,
+) -> Path:
     """k-means -> labels -> pre-training -> export of one phase; returns the exported encoder folder."""
     from serkit.cpt.export import export_pretrained
     from serkit.cpt.features import FeatureStore
@@ -178,21 +219,39 @@ def _phase(phase: PhaseConfig, *, name: str, features: Path, fold_dir: Path, tra
         clusters = len(load_centroids(kmeans_dir))
     else:
         k = phase.kmeans
-        fit_kmeans(store, kmeans_dir, clusters=k.clusters, ids=train_ids, n_init=k.n_init, batch_size=k.batch_size,
-                   max_iter=k.max_iter, max_no_improvement=k.max_no_improvement, seed=k.seed, fraction=k.fraction)
+        fit_kmeans(
+            store,
+            kmeans_dir,
+            clusters=k.clusters,
+            ids=train_ids,
+            n_init=k.n_init,
+            batch_size=k.batch_size,
+            max_iter=k.max_iter,
+            max_no_improvement=k.max_no_improvement,
+            seed=k.seed,
+            fraction=k.fraction,
+        )
         clusters = k.clusters
     train_labels = assign_labels(store, kmeans_dir, root / "labels_train.tsv", ids=train_ids)
-    valid_labels = assign_labels(store, kmeans_dir, root / "labels_valid.tsv", ids=valid_ids) if valid_ids else None
+    valid_labels = (
+        assign_labels(store, kmeans_dir, root / "labels_valid.tsv", ids=valid_ids) if valid_ids else None
+    )
     settings = replace(phase.pretrain, num_classes=clusters)
-    pretrain(settings, init=init, train_labels=train_labels, valid_labels=valid_labels, out_dir=root / "pretrain")
+    # the chain is the entry point of its phases: each sets the threads its settings ask for
+    configure_torch(settings.threads, flush_denormal=False)
+    pretrain(
+        settings, init=init, train_labels=train_labels, valid_labels=valid_labels, out_dir=root / "pretrain"
+    )
     export = root / "export"
     if not (export / "serkit_export.json").is_file():
         export_pretrained(root / "pretrain", export, which=phase.export)
     return export
 
 
-TRANSDUCTIVE_NOTE = ("**TRANSDUCTIVE (the original protocol): the encoder was pre-trained and clustered on every "
-                     "utterance of the corpus, the test sessions included.**")
+TRANSDUCTIVE_NOTE = (
+    "**TRANSDUCTIVE (the original protocol): the encoder was pre-trained and clustered on every "
+    "utterance of the corpus, the test sessions included.**"
+)
 
 
 def mark_transductive(run_dir: Path) -> None:
@@ -232,17 +291,25 @@ def run_chain(config: ChainConfig, recipe: str | Path, out_dir: str | Path) -> d
     recipe = Path(recipe)
     experiment: ExperimentConfig = load_experiment(recipe, list(config.finetune_set))
     if experiment.protocol.split_seed is None:
-        raise SerkitError(f"{recipe}: protocol.split_seed is null (a new split per seed); the chain pre-trains once "
-                          "per fold and needs one fixed split: set protocol.split_seed.")
+        raise SerkitError(
+            f"{recipe}: protocol.split_seed is null (a new split per seed); the chain pre-trains once "
+            "per fold and needs one fixed split: set protocol.split_seed."
+        )
     saved = out_dir / "chain.yaml"
     resolved = {"chain": to_dict(config), "finetune_recipe": str(recipe)}
     if saved.is_file() and _identity(read_yaml(saved)) != _identity(json.loads(json.dumps(resolved))):
-        raise SerkitError(f"{out_dir} holds another chain (see {saved}); use a new --out folder or delete it.")
+        raise SerkitError(
+            f"{out_dir} holds another chain (see {saved}); use a new --out folder or delete it."
+        )
     write_yaml(saved, resolved)
     utterances, _, _ = load_utterances(experiment)
     by_id: dict[str, Utterance] = {u.id: u for u in utterances}
-    folds = make_folds(utterances, experiment.protocol.name, seed=experiment.protocol.split_seed,
-                       options=experiment.protocol.options)
+    folds = make_folds(
+        utterances,
+        experiment.protocol.name,
+        seed=experiment.protocol.split_seed,
+        options=experiment.protocol.options,
+    )
     chosen = list(config.folds or experiment.protocol.folds or range(len(folds)))
     bad = [i for i in chosen if not 0 <= i < len(folds)]
     if bad:
@@ -252,24 +319,44 @@ def run_chain(config: ChainConfig, recipe: str | Path, out_dir: str | Path) -> d
     lists: dict[int, tuple[list[str], list[str]]] = {}
     for index in chosen:
         fold = folds[index]
-        train_ids, valid_ids = pretraining_lists(fold, list(by_id), transductive=config.transductive,
-                                                 pretrain_on_val=config.pretrain_on_val,
-                                                 valid_fraction=config.valid_fraction, seed=index)
+        train_ids, valid_ids = pretraining_lists(
+            fold,
+            list(by_id),
+            transductive=config.transductive,
+            pretrain_on_val=config.pretrain_on_val,
+            valid_fraction=config.valid_fraction,
+            seed=index,
+        )
         lists[index] = (train_ids, valid_ids)
         folder = out_dir / "folds" / fold.name / "lists"
         write_manifest([by_id[i] for i in train_ids], folder / "pretrain_train.csv", relative=False)
         write_manifest([by_id[i] for i in valid_ids], folder / "pretrain_valid.csv", relative=False)
         test = set(fold.test)
-        atomic_write_json(folder / "lists.json", {
-            "fold": fold.name, "held_out": list(fold.held_out), "transductive": config.transductive,
-            "pretrain_on_val": config.pretrain_on_val, "pretrain_train": train_ids, "pretrain_valid": valid_ids,
-            "test_utterances_in_pretraining": sum(i in test for i in [*train_ids, *valid_ids])})
+        atomic_write_json(
+            folder / "lists.json",
+            {
+                "fold": fold.name,
+                "held_out": list(fold.held_out),
+                "transductive": config.transductive,
+                "pretrain_on_val": config.pretrain_on_val,
+                "pretrain_train": train_ids,
+                "pretrain_valid": valid_ids,
+                "test_utterances_in_pretraining": sum(i in test for i in [*train_ids, *valid_ids]),
+            },
+        )
 
     # start-model features once, for the union of every chosen fold's pool
     pool = sorted({i for t, v in lists.values() for i in (*t, *v)})
     start_features = out_dir / "features" / f"start_L{config.tapt.layer}"
-    extract_features([by_id[i] for i in pool], start_features, model=config.start_model, layer=config.tapt.layer,
-                     num_shards=config.num_shards, device=device, progress=experiment.train.progress)
+    extract_features(
+        [by_id[i] for i in pool],
+        start_features,
+        model=config.start_model,
+        layer=config.tapt.layer,
+        num_shards=config.num_shards,
+        device=device,
+        progress=experiment.train.progress,
+    )
 
     rows = []
     for index in chosen:
@@ -282,17 +369,32 @@ def run_chain(config: ChainConfig, recipe: str | Path, out_dir: str | Path) -> d
         first = tapt_summary["runs"][0]
         encoder = fold_dir / "finetune_tapt" / "encoder"
         if not (encoder / "serkit_export.json").is_file():
-            export_finetuned(fold_dir / "finetune_tapt" / "runs" / first["fold"] / f"seed{first['seed']}"
-                             / "best.pt", encoder)
+            export_finetuned(
+                fold_dir / "finetune_tapt" / "runs" / first["fold"] / f"seed{first['seed']}" / "best.pt",
+                encoder,
+            )
         cpt_features = fold_dir / "cpt" / "features"
-        extract_features([by_id[i] for i in (*train_ids, *valid_ids)], cpt_features, model=str(encoder),
-                         layer=config.cpt.layer, num_shards=config.num_shards, device=device,
-                         progress=experiment.train.progress)
+        extract_features(
+            [by_id[i] for i in (*train_ids, *valid_ids)],
+            cpt_features,
+            model=str(encoder),
+            layer=config.cpt.layer,
+            num_shards=config.num_shards,
+            device=device,
+            progress=experiment.train.progress,
+        )
         cpt_init = config.start_model if config.cpt.init == "start" else str(tapt)
         cpt = _phase(config.cpt, name="cpt", features=cpt_features, init=cpt_init, **common)
         cpt_summary = _fine_tune(recipe, config, index, fold.name, cpt, fold_dir / "finetune_cpt", cache)
-        rows.append({"fold": fold.name, "held_out": list(fold.held_out), "num_test": len(fold.test),
-                     "tapt": _test_scores(tapt_summary), "cpt": _test_scores(cpt_summary)})
+        rows.append(
+            {
+                "fold": fold.name,
+                "held_out": list(fold.held_out),
+                "num_test": len(fold.test),
+                "tapt": _test_scores(tapt_summary),
+                "cpt": _test_scores(cpt_summary),
+            }
+        )
 
     report = _report(config, experiment, rows)
     atomic_write_json(out_dir / "report.json", report)
@@ -307,9 +409,16 @@ def _report(config: ChainConfig, experiment: ExperimentConfig, rows: list[dict[s
         for key in ("wa", "ua"):
             mean, std = _mean_std([row[model][key] for row in rows])
             summary[model][key] = {"mean": mean, "std": std, "n": len(rows)}
-    return {"name": config.name, "protocol": experiment.protocol.name, "transductive": config.transductive,
-            "pretrain_on_val": config.pretrain_on_val, "selection": experiment.train.select_on,
-            "start_model": config.start_model, "folds": rows, "summary": summary}
+    return {
+        "name": config.name,
+        "protocol": experiment.protocol.name,
+        "transductive": config.transductive,
+        "pretrain_on_val": config.pretrain_on_val,
+        "selection": experiment.train.select_on,
+        "start_model": config.start_model,
+        "folds": rows,
+        "summary": summary,
+    }
 
 
 def format_report(report: dict[str, Any]) -> str:
@@ -317,22 +426,37 @@ def format_report(report: dict[str, Any]) -> str:
     if report["transductive"]:
         data = TRANSDUCTIVE_NOTE
     elif report["pretrain_on_val"]:
-        data = "Pre-training and clustering used each fold's training and validation utterances; no test audio."
+        data = (
+            "Pre-training and clustering used each fold's training and validation utterances; no test audio."
+        )
     else:
         data = "Pre-training and clustering used each fold's training utterances only; no test audio."
-    protocol = (f"Protocol: {report['protocol']}; checkpoints selected on {report['selection']}; scores are test "
-                "scores only (never averaged with validation scores).")
-    lines = [f"# {report['name']}", "", protocol, "",
-             data, "", "| fold | held out | test utterances | TAPT WA | TAPT UA | CPT WA | CPT UA |",
-             "|---|---|---|---|---|---|---|"]
+    protocol = (
+        f"Protocol: {report['protocol']}; checkpoints selected on {report['selection']}; scores are test "
+        "scores only (never averaged with validation scores)."
+    )
+    lines = [
+        f"# {report['name']}",
+        "",
+        protocol,
+        "",
+        data,
+        "",
+        "| fold | held out | test utterances | TAPT WA | TAPT UA | CPT WA | CPT UA |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for row in report["folds"]:
-        lines.append(f"| {row['fold']} | {', '.join(row['held_out'])} | {row['num_test']} | "
-                     f"{row['tapt']['wa']:.4f} | {row['tapt']['ua']:.4f} | {row['cpt']['wa']:.4f} | "
-                     f"{row['cpt']['ua']:.4f} |")
+        lines.append(
+            f"| {row['fold']} | {', '.join(row['held_out'])} | {row['num_test']} | "
+            f"{row['tapt']['wa']:.4f} | {row['tapt']['ua']:.4f} | {row['cpt']['wa']:.4f} | "
+            f"{row['cpt']['ua']:.4f} |"
+        )
     s = report["summary"]
-    lines.append(f"| mean ± std | | | {s['tapt']['wa']['mean']:.4f} ± {s['tapt']['wa']['std']:.4f} | "
-                 f"{s['tapt']['ua']['mean']:.4f} ± {s['tapt']['ua']['std']:.4f} | "
-                 f"{s['cpt']['wa']['mean']:.4f} ± {s['cpt']['wa']['std']:.4f} | "
-                 f"{s['cpt']['ua']['mean']:.4f} ± {s['cpt']['ua']['std']:.4f} |")
+    lines.append(
+        f"| mean ± std | | | {s['tapt']['wa']['mean']:.4f} ± {s['tapt']['wa']['std']:.4f} | "
+        f"{s['tapt']['ua']['mean']:.4f} ± {s['tapt']['ua']['std']:.4f} | "
+        f"{s['cpt']['wa']['mean']:.4f} ± {s['cpt']['wa']['std']:.4f} | "
+        f"{s['cpt']['ua']['mean']:.4f} ± {s['cpt']['ua']['std']:.4f} |"
+    )
     lines += ["", "Std: sample standard deviation over folds (ddof=1; 0 for one fold)."]
     return "\n".join(lines) + "\n"

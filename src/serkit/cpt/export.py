@@ -26,15 +26,21 @@ __all__ = ["EXPORT_CHOICES", "export_finetuned", "export_pretrained"]
 EXPORT_CHOICES = ("best_valid", "best_train", "last")
 
 
-def _save(encoder: Any, out_dir: Path, *, normalize: bool, sample_rate: int, provenance: dict[str, Any]) -> Path:
+def _save(
+    encoder: Any, out_dir: Path, *, normalize: bool, sample_rate: int, provenance: dict[str, Any]
+) -> Path:
     import transformers
 
     out_dir.mkdir(parents=True, exist_ok=True)
     encoder.save_pretrained(out_dir)
     layer_norm = getattr(encoder.config, "feat_extract_norm", "group") == "layer"
-    transformers.Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=sample_rate, padding_value=0.0,
-                                          do_normalize=normalize,
-                                          return_attention_mask=layer_norm).save_pretrained(out_dir)
+    transformers.Wav2Vec2FeatureExtractor(
+        feature_size=1,
+        sampling_rate=sample_rate,
+        padding_value=0.0,
+        do_normalize=normalize,
+        return_attention_mask=layer_norm,
+    ).save_pretrained(out_dir)
     atomic_write_json(out_dir / "serkit_export.json", provenance)  # last: marks the folder complete
     return out_dir
 
@@ -50,8 +56,10 @@ def export_pretrained(pretrain_dir: str | Path, out_dir: str | Path, *, which: s
         raise ValueError(f"export: which={which!r}; use one of {', '.join(EXPORT_CHOICES)}.")
     pretrain_dir, out_dir = Path(pretrain_dir), Path(out_dir)
     if not (pretrain_dir / "done.json").is_file():
-        raise SerkitError(f"{pretrain_dir}: the pre-training run is not finished (no done.json); run or resume "
-                          "`serkit hubert pretrain` first.")
+        raise SerkitError(
+            f"{pretrain_dir}: the pre-training run is not finished (no done.json); run or resume "
+            "`serkit hubert pretrain` first."
+        )
     source = pretrain_dir / f"{which}.pt"
     if which == "best_valid" and not source.is_file():
         source = pretrain_dir / "last.pt"
@@ -60,13 +68,22 @@ def export_pretrained(pretrain_dir: str | Path, out_dir: str | Path, *, which: s
     config = transformers.AutoConfig.for_model(config_dict.pop("model_type"), **config_dict)
     encoder = transformers.AutoModel.from_config(config)
     prefix = "encoder."
-    weights = {k[len(prefix):]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)}
+    weights = {k[len(prefix) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)}
     encoder.load_state_dict(weights, strict=True)
-    return _save(encoder, out_dir, normalize=bool(checkpoint["normalize_waveform"]),
-                 sample_rate=int(checkpoint["sample_rate"]),
-                 provenance={"kind": "pretrained", "source": str(source.resolve()), "init": checkpoint["init"],
-                             "num_classes": checkpoint["num_classes"],
-                             "step": checkpoint.get("step"), "epoch": checkpoint.get("epoch")})
+    return _save(
+        encoder,
+        out_dir,
+        normalize=bool(checkpoint["normalize_waveform"]),
+        sample_rate=int(checkpoint["sample_rate"]),
+        provenance={
+            "kind": "pretrained",
+            "source": str(source.resolve()),
+            "init": checkpoint["init"],
+            "num_classes": checkpoint["num_classes"],
+            "step": checkpoint.get("step"),
+            "epoch": checkpoint.get("epoch"),
+        },
+    )
 
 
 def export_finetuned(checkpoint_path: str | Path, out_dir: str | Path) -> Path:
@@ -83,10 +100,21 @@ def export_finetuned(checkpoint_path: str | Path, out_dir: str | Path) -> Path:
     model.load_state_dict(checkpoint["state_dict"], strict=True)
     encoder = getattr(model, "encoder", None)
     if encoder is None or not hasattr(encoder, "save_pretrained"):
-        raise SerkitError(f"{checkpoint_path}: model {checkpoint['model_name']!r} has no Hugging Face encoder to "
-                          "export; use a hubert_ser checkpoint.")
+        raise SerkitError(
+            f"{checkpoint_path}: model {checkpoint['model_name']!r} has no Hugging Face encoder to "
+            "export; use a hubert_ser checkpoint."
+        )
     sample_rate = int(checkpoint.get("input", {}).get("sample_rate", 16000))
-    return _save(encoder, Path(out_dir), normalize=bool(model.normalize_waveform), sample_rate=sample_rate,
-                 provenance={"kind": "finetuned", "source": str(Path(checkpoint_path).resolve()),
-                             "model_name": checkpoint["model_name"], "epoch": checkpoint.get("epoch"),
-                             "label_names": checkpoint.get("label_names")})
+    return _save(
+        encoder,
+        Path(out_dir),
+        normalize=bool(model.normalize_waveform),
+        sample_rate=sample_rate,
+        provenance={
+            "kind": "finetuned",
+            "source": str(Path(checkpoint_path).resolve()),
+            "model_name": checkpoint["model_name"],
+            "epoch": checkpoint.get("epoch"),
+            "label_names": checkpoint.get("label_names"),
+        },
+    )

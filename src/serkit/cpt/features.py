@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from serkit.data.utterance import Utterance
 from serkit.core.errors import SerkitError
 from serkit.core.fileio import atomic_open, atomic_write_json
+from serkit.data.utterance import Utterance
 
 __all__ = ["FeatureStore", "extract_features", "shard_slices"]
 
@@ -58,13 +58,18 @@ class FeatureStore:
         self.root = Path(root)
         index_path = self.root / "index.json"
         if not index_path.is_file():
-            raise SerkitError(f"{self.root}: not a feature folder (no index.json); run `serkit hubert features` "
-                              "first.")
+            raise SerkitError(
+                f"{self.root}: not a feature folder (no index.json); run `serkit hubert features` first."
+            )
         self.index = json.loads(index_path.read_text(encoding="utf-8"))
-        missing = [r for r in range(self.index["num_shards"]) if not (self.root / f"{_shard_name(r)}.json").is_file()]
+        missing = [
+            r for r in range(self.index["num_shards"]) if not (self.root / f"{_shard_name(r)}.json").is_file()
+        ]
         if missing:
-            raise SerkitError(f"{self.root}: shard(s) {missing} are not finished; rerun `serkit hubert features` "
-                              "with the same arguments (finished shards are kept).")
+            raise SerkitError(
+                f"{self.root}: shard(s) {missing} are not finished; rerun `serkit hubert features` "
+                "with the same arguments (finished shards are kept)."
+            )
         self.entries: dict[str, _Entry] = {}
         paths = {u["id"]: u["path"] for u in self.index["utterances"]}
         for shard in range(self.index["num_shards"]):
@@ -85,17 +90,20 @@ class FeatureStore:
 
     def entry(self, utt_id: str) -> _Entry:
         if utt_id not in self.entries:
-            raise SerkitError(f"{self.root}: utterance {utt_id!r} has no features; extract features for a list "
-                              "that contains it.")
+            raise SerkitError(
+                f"{self.root}: utterance {utt_id!r} has no features; extract features for a list "
+                "that contains it."
+            )
         return self.entries[utt_id]
 
     def frames(self, utt_id: str) -> np.ndarray:
         """(frames, hidden_dim) float32 of one utterance."""
         entry = self.entry(utt_id)
         if entry.shard not in self._arrays:
-            self._arrays[entry.shard] = np.load(self.root / f"{_shard_name(entry.shard)}.npy", mmap_mode="r",
-                                                allow_pickle=False)
-        return np.asarray(self._arrays[entry.shard][entry.offset: entry.offset + entry.num_frames])
+            self._arrays[entry.shard] = np.load(
+                self.root / f"{_shard_name(entry.shard)}.npy", mmap_mode="r", allow_pickle=False
+            )
+        return np.asarray(self._arrays[entry.shard][entry.offset : entry.offset + entry.num_frames])
 
     def iter_frames(self, ids: Sequence[str] | None = None) -> Iterator[tuple[str, np.ndarray]]:
         for utt_id in self.ids if ids is None else ids:
@@ -110,13 +118,24 @@ def _check_index(root: Path, index: dict) -> None:
     old = json.loads(path.read_text(encoding="utf-8"))
     for key in ("model", "layer", "num_shards", "utterances"):
         if old.get(key) != index[key]:
-            raise SerkitError(f"{root} holds features of another extraction ({key} differs: {old.get(key)!r:.80} vs "
-                              f"{index[key]!r:.80}); use another output folder or delete this one.")
+            raise SerkitError(
+                f"{root} holds features of another extraction ({key} differs: {old.get(key)!r:.80} vs "
+                f"{index[key]!r:.80}); use another output folder or delete this one."
+            )
 
 
-def extract_features(utterances: Sequence[Utterance], out_dir: str | Path, *, model: str, layer: int,
-                     num_shards: int = 1, shards: Sequence[int] | None = None, device: str = "cpu",
-                     sample_rate: int = 16000, progress: bool = True) -> Path:
+def extract_features(
+    utterances: Sequence[Utterance],
+    out_dir: str | Path,
+    *,
+    model: str,
+    layer: int,
+    num_shards: int = 1,
+    shards: Sequence[int] | None = None,
+    device: str = "cpu",
+    sample_rate: int = 16000,
+    progress: bool = True,
+) -> Path:
     """Hidden states ``hidden_states[layer]`` (0 = projected CNN output, k = transformer layer k) per utterance.
 
     Args:
@@ -134,7 +153,7 @@ def extract_features(utterances: Sequence[Utterance], out_dir: str | Path, *, mo
     from tqdm.auto import tqdm
 
     from serkit.audio import io as audio_io
-    from serkit.models.ssl import (
+    from serkit.backbones.hf import (
         encode_waveforms,
         load_audio_encoder,
         load_feature_extractor,
@@ -154,16 +173,24 @@ def extract_features(utterances: Sequence[Utterance], out_dir: str | Path, *, mo
     if bad:
         raise ValueError(f"features: shard(s) {bad} out of range 0..{num_shards - 1}.")
     where = resolve_model_path(model)
-    index = {"model": where, "layer": layer, "num_shards": num_shards, "sample_rate": sample_rate,
-             "utterances": [{"id": u.id, "path": str(u.path)} for u in utterances]}
+    index = {
+        "model": where,
+        "layer": layer,
+        "num_shards": num_shards,
+        "sample_rate": sample_rate,
+        "utterances": [{"id": u.id, "path": str(u.path)} for u in utterances],
+    }
     _check_index(root, index)
     if all((root / f"{_shard_name(r)}.json").is_file() for r in chosen):
         logger.info("features: %s already done", root)
         return root
     encoder = load_audio_encoder(where, freeze=True, device=device)  # eval mode: no masking, no dropout
     extractor = load_feature_extractor(where)
-    index.update(hidden_dim=int(encoder.config.hidden_size), conv_kernel=list(encoder.config.conv_kernel),
-                 conv_stride=list(encoder.config.conv_stride))
+    index.update(
+        hidden_dim=int(encoder.config.hidden_size),
+        conv_kernel=list(encoder.config.conv_kernel),
+        conv_stride=list(encoder.config.conv_stride),
+    )
     atomic_write_json(root / "index.json", index)
     for shard in chosen:
         done = root / f"{_shard_name(shard)}.json"
@@ -172,8 +199,12 @@ def extract_features(utterances: Sequence[Utterance], out_dir: str | Path, *, mo
             continue
         part = utterances[slices[shard]]
         arrays, samples = [], []
-        for utt in tqdm(part, desc=f"features shard {shard + 1}/{num_shards}", leave=False,
-                        disable=not progress_enabled(progress)):
+        for utt in tqdm(
+            part,
+            desc=f"features shard {shard + 1}/{num_shards}",
+            leave=False,
+            disable=not progress_enabled(progress),
+        ):
             waveform = audio_io.load(utt.path, sample_rate)
             (frames,) = encode_waveforms(encoder, extractor, [waveform], sample_rate=sample_rate, layer=layer)
             arrays.append(frames.astype(np.float32, copy=False))
@@ -181,6 +212,8 @@ def extract_features(utterances: Sequence[Utterance], out_dir: str | Path, *, mo
         stacked = np.concatenate(arrays, axis=0) if arrays else np.zeros((0, index["hidden_dim"]), np.float32)
         with atomic_open(root / f"{_shard_name(shard)}.npy", "wb") as handle:
             np.save(handle, stacked, allow_pickle=False)
-        atomic_write_json(done, {"ids": [u.id for u in part], "num_samples": samples,
-                                 "num_frames": [len(a) for a in arrays]})
+        atomic_write_json(
+            done,
+            {"ids": [u.id for u in part], "num_samples": samples, "num_frames": [len(a) for a in arrays]},
+        )
     return root

@@ -38,9 +38,19 @@ def _write_centroids(out_dir: Path, centroids: np.ndarray, info: dict) -> Path:
     return out_dir
 
 
-def fit_kmeans(features: str | Path | FeatureStore, out_dir: str | Path, *, clusters: int,
-               ids: Sequence[str] | None = None, n_init: int = 20, batch_size: int = 10000, max_iter: int = 100,
-               max_no_improvement: int = 100, seed: int = 1337, fraction: float = 1.0) -> Path:
+def fit_kmeans(
+    features: str | Path | FeatureStore,
+    out_dir: str | Path,
+    *,
+    clusters: int,
+    ids: Sequence[str] | None = None,
+    n_init: int = 20,
+    batch_size: int = 10000,
+    max_iter: int = 100,
+    max_no_improvement: int = 100,
+    seed: int = 1337,
+    fraction: float = 1.0,
+) -> Path:
     """Fit MiniBatchKMeans on the frames of ``ids`` (default: every utterance of the feature folder).
 
     A finished folder with the same settings and ids is kept (resume); different ones raise.
@@ -64,31 +74,64 @@ def fit_kmeans(features: str | Path | FeatureStore, out_dir: str | Path, *, clus
         rng = np.random.default_rng(seed)
         keep = max(1, round(fraction * len(chosen)))
         chosen = sorted(rng.choice(chosen, size=keep, replace=False).tolist())
-    settings = {"clusters": clusters, "n_init": n_init, "batch_size": batch_size, "max_iter": max_iter,
-                "max_no_improvement": max_no_improvement, "seed": seed, "fraction": fraction,
-                "features": str(store.root.resolve())}
+    settings = {
+        "clusters": clusters,
+        "n_init": n_init,
+        "batch_size": batch_size,
+        "max_iter": max_iter,
+        "max_no_improvement": max_no_improvement,
+        "seed": seed,
+        "fraction": fraction,
+        "features": str(store.root.resolve()),
+    }
     done = out_dir / "kmeans.json"
     if done.is_file():
         old = json.loads(done.read_text(encoding="utf-8"))
         if old.get("settings") == settings and old.get("ids") == chosen:
             logger.info("kmeans: %s already done", out_dir)
             return out_dir
-        raise SerkitError(f"{out_dir} holds another k-means (other settings or utterances); use another folder "
-                          "or delete it.")
+        raise SerkitError(
+            f"{out_dir} holds another k-means (other settings or utterances); use another folder "
+            "or delete it."
+        )
     frames = np.concatenate([array for _, array in store.iter_frames(chosen)], axis=0)
     if len(frames) < clusters:
-        raise SerkitError(f"kmeans: {len(frames)} frames cannot make {clusters} clusters; lower --clusters or "
-                          "cluster more audio.")
-    model = MiniBatchKMeans(n_clusters=clusters, init="k-means++", max_iter=max_iter, batch_size=batch_size,
-                            tol=0.0, n_init=n_init, max_no_improvement=max_no_improvement, reassignment_ratio=0.0,
-                            random_state=seed, compute_labels=False)
+        raise SerkitError(
+            f"kmeans: {len(frames)} frames cannot make {clusters} clusters; lower --clusters or "
+            "cluster more audio."
+        )
+    model = MiniBatchKMeans(
+        n_clusters=clusters,
+        init="k-means++",
+        max_iter=max_iter,
+        batch_size=batch_size,
+        tol=0.0,
+        n_init=n_init,
+        max_no_improvement=max_no_improvement,
+        reassignment_ratio=0.0,
+        random_state=seed,
+        compute_labels=False,
+    )
     model.fit(frames)
     inertia = float(-model.score(frames))  # sum of squared distances to the nearest centroid
-    logger.info("kmeans: %d clusters on %d frames of %d utterances, inertia per frame %.4g", clusters, len(frames),
-                len(chosen), inertia / len(frames))
-    return _write_centroids(out_dir, model.cluster_centers_, {
-        "settings": settings, "ids": chosen, "num_frames": len(frames), "inertia": inertia,
-        "source": "fitted"})
+    logger.info(
+        "kmeans: %d clusters on %d frames of %d utterances, inertia per frame %.4g",
+        clusters,
+        len(frames),
+        len(chosen),
+        inertia / len(frames),
+    )
+    return _write_centroids(
+        out_dir,
+        model.cluster_centers_,
+        {
+            "settings": settings,
+            "ids": chosen,
+            "num_frames": len(frames),
+            "inertia": inertia,
+            "source": "fitted",
+        },
+    )
 
 
 def import_kmeans(model_file: str | Path, out_dir: str | Path, *, trust_pickle: bool = False) -> Path:
@@ -100,22 +143,35 @@ def import_kmeans(model_file: str | Path, out_dir: str | Path, *, trust_pickle: 
     """
     model_file = Path(model_file)
     if not trust_pickle:
-        raise SerkitError(f"{model_file}: a k-means model file is a pickle, and loading it runs code from the file. "
-                          "Pass --trust-pickle (trust_pickle=True) only for a file from a source you trust, e.g. "
-                          "fairseq's hubert_base_ls960_L9_km500.bin.")
+        raise SerkitError(
+            f"{model_file}: a k-means model file is a pickle, and loading it runs code from the file. "
+            "Pass --trust-pickle (trust_pickle=True) only for a file from a source you trust, e.g. "
+            "fairseq's hubert_base_ls960_L9_km500.bin."
+        )
     if not model_file.is_file():
         raise SerkitError(f"{model_file}: k-means model file not found.")
     import joblib
 
-    model = joblib.load(model_file)  # unpickling: reached only with trust_pickle=True (--trust-pickle), see above
+    model = joblib.load(
+        model_file
+    )  # unpickling: reached only with trust_pickle=True (--trust-pickle), see above
     centroids = getattr(model, "cluster_centers_", None)
     if centroids is None:
-        raise SerkitError(f"{model_file}: holds a {type(model).__name__}, not a fitted k-means "
-                          "(no cluster_centers_).")
+        raise SerkitError(
+            f"{model_file}: holds a {type(model).__name__}, not a fitted k-means (no cluster_centers_)."
+        )
     centroids = np.asarray(centroids, dtype=np.float32)
-    return _write_centroids(Path(out_dir), centroids, {
-        "settings": {"clusters": len(centroids)}, "ids": [], "num_frames": 0, "inertia": None,
-        "source": f"imported from {model_file.resolve()} (trusted pickle)"})
+    return _write_centroids(
+        Path(out_dir),
+        centroids,
+        {
+            "settings": {"clusters": len(centroids)},
+            "ids": [],
+            "num_frames": 0,
+            "inertia": None,
+            "source": f"imported from {model_file.resolve()} (trusted pickle)",
+        },
+    )
 
 
 def load_centroids(kmeans_dir: str | Path) -> np.ndarray:

@@ -42,14 +42,19 @@ def nearest_centroids(frames: np.ndarray, centroids: np.ndarray, *, block: int =
     squared = (centroids.astype(np.float64) ** 2).sum(1)
     result = np.empty(len(frames), dtype=np.int64)
     for start in range(0, len(frames), block):
-        part = frames[start: start + block].astype(np.float64)
+        part = frames[start : start + block].astype(np.float64)
         distances = squared[None, :] - 2.0 * part @ centroids.T.astype(np.float64)  # + |x|^2, same for all k
-        result[start: start + block] = distances.argmin(1)
+        result[start : start + block] = distances.argmin(1)
     return result
 
 
-def assign_labels(features: str | Path | FeatureStore, kmeans_dir: str | Path, out_path: str | Path, *,
-                  ids: Sequence[str] | None = None) -> Path:
+def assign_labels(
+    features: str | Path | FeatureStore,
+    kmeans_dir: str | Path,
+    out_path: str | Path,
+    *,
+    ids: Sequence[str] | None = None,
+) -> Path:
     """Write the label list of ``ids`` (default: every utterance of the feature folder).
 
     An existing list made from the same features and centroids for the same ids is kept.
@@ -57,8 +62,10 @@ def assign_labels(features: str | Path | FeatureStore, kmeans_dir: str | Path, o
     store = features if isinstance(features, FeatureStore) else FeatureStore(features)
     centroids = load_centroids(kmeans_dir)
     if centroids.shape[1] != store.hidden_dim:
-        raise SerkitError(f"{kmeans_dir}: centroids have {centroids.shape[1]} dimensions but the features in "
-                          f"{store.root} have {store.hidden_dim}; cluster features of the same model and layer.")
+        raise SerkitError(
+            f"{kmeans_dir}: centroids have {centroids.shape[1]} dimensions but the features in "
+            f"{store.root} have {store.hidden_dim}; cluster features of the same model and layer."
+        )
     chosen = list(store.ids if ids is None else ids)
     digest = hashlib.sha1(centroids.tobytes()).hexdigest()[:16]
     header = f"# features={store.root.resolve()} kmeans={Path(kmeans_dir).resolve()} centroids_sha1={digest}"
@@ -92,7 +99,9 @@ def read_label_list(path: str | Path) -> list[LabelledUtterance]:
             continue
         parts = line.split("\t")
         if len(parts) != 4:
-            raise ManifestError(f"{path}:{number}: expected id, path, num_samples and labels separated by tabs.")
+            raise ManifestError(
+                f"{path}:{number}: expected id, path, num_samples and labels separated by tabs."
+            )
         try:
             labels = np.array([int(x) for x in parts[3].split()], dtype=np.int64)
             result.append(LabelledUtterance(parts[0], parts[1], int(parts[2]), labels))

@@ -22,10 +22,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from serkit.data.utterance import CANONICAL_EMOTIONS, Utterance
 from serkit.core.registry import Registry
+from serkit.data.utterance import CANONICAL_EMOTIONS, Utterance
 
-__all__ = ["LABEL_SETS", "TARGETS", "LabelSet", "Target", "apply_label_set", "get_label_set", "parse_label_set"]
+__all__ = [
+    "LABEL_SETS",
+    "TARGETS",
+    "LabelSet",
+    "Target",
+    "apply_label_set",
+    "get_label_set",
+    "parse_label_set",
+]
 
 
 @dataclass(frozen=True)
@@ -82,8 +90,14 @@ def _seven_bins(utt: Utterance) -> str | None:
 
 
 #: MOSEI score columns (extras written by the ``mosei`` loader) -> canonical emotion.
-_MOSEI_EMOTIONS = {"happy": "happy", "sad": "sad", "anger": "angry", "surprise": "surprised", "disgust": "disgust",
-                   "fear": "fearful"}
+_MOSEI_EMOTIONS = {
+    "happy": "happy",
+    "sad": "sad",
+    "anger": "angry",
+    "surprise": "surprised",
+    "disgust": "disgust",
+    "fear": "fearful",
+}
 
 
 def _mosei_emotions(utt: Utterance) -> str | None:
@@ -100,16 +114,26 @@ def _mosei_emotions(utt: Utterance) -> str | None:
 
 
 TARGETS.register("emotion")(Target((), lambda utt: utt.emotion or None, "the canonical emotion (default)"))
-TARGETS.register("sentiment")(Target(("negative", "neutral", "positive"),
-                                     lambda utt: utt.extra.get("sentiment") or None,
-                                     "the corpus's sentiment word (MELD: negative, neutral, positive)"))
-TARGETS.register("sentiment_binary")(Target(("negative", "positive"), _binary,
-                                            "sign of the MOSI/MOSEI score; 0 left out"))
+TARGETS.register("sentiment")(
+    Target(
+        ("negative", "neutral", "positive"),
+        lambda utt: utt.extra.get("sentiment") or None,
+        "the corpus's sentiment word (MELD: negative, neutral, positive)",
+    )
+)
+TARGETS.register("sentiment_binary")(
+    Target(("negative", "positive"), _binary, "sign of the MOSI/MOSEI score; 0 left out")
+)
 TARGETS.register("sentiment_7_round")(Target(_SEVEN, _seven_round, "MOSI score rounded to -3..+3"))
 TARGETS.register("sentiment_7_bins")(Target(_SEVEN, _seven_bins, "MOSEI score in MAT's seven bins"))
-TARGETS.register("mosei_emotions")(Target(tuple(_MOSEI_EMOTIONS.values()), _mosei_emotions,
-                                          "MOSEI's six emotions, multi-label (score > 0 = present)",
-                                          multi_label=True))
+TARGETS.register("mosei_emotions")(
+    Target(
+        tuple(_MOSEI_EMOTIONS.values()),
+        _mosei_emotions,
+        "MOSEI's six emotions, multi-label (score > 0 = present)",
+        multi_label=True,
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -134,7 +158,11 @@ class LabelSet:
         valid = CANONICAL_EMOTIONS if self.target == "emotion" else TARGETS.get(self.target).classes
         for name in [*self.labels, *self.merge, *self.merge.values(), *self.drop]:
             if name not in valid:
-                what = "a canonical emotion" if self.target == "emotion" else f"a class of target {self.target!r}"
+                what = (
+                    "a canonical emotion"
+                    if self.target == "emotion"
+                    else f"a class of target {self.target!r}"
+                )
                 raise ValueError(f"label {name!r} is not {what}; use one of {', '.join(valid)}.")
 
     @property
@@ -170,31 +198,63 @@ class LabelSet:
         return self.labels.index(label)
 
     def to_dict(self) -> dict:
-        return {"labels": list(self.labels), "merge": dict(self.merge), "drop": list(self.drop),
-                "target": self.target}
+        return {
+            "labels": list(self.labels),
+            "merge": dict(self.merge),
+            "drop": list(self.drop),
+            "target": self.target,
+        }
 
 
 LABEL_SETS: Registry[LabelSet] = Registry("label set")
 
 
-def _add(name: str, labels: Iterable[str], description: str, merge: Mapping[str, str] | None = None,
-         drop: Iterable[str] = ()) -> None:
+def _add(
+    name: str,
+    labels: Iterable[str],
+    description: str,
+    merge: Mapping[str, str] | None = None,
+    drop: Iterable[str] = (),
+) -> None:
     label_set = LabelSet(tuple(labels), dict(merge or {}), tuple(drop), description)
     LABEL_SETS.register(name)(label_set)
 
 
-_add("iemocap_4class", ["neutral", "happy", "sad", "angry"],
-     "IEMOCAP neu/hap+exc/sad/ang (5531 utterances), the common 4-class set", {"excited": "happy"})
-_add("iemocap_glam", ["neutral", "sad", "angry", "happy"],
-     "GLAM: neu, sad, ang and exc as 'happy' (IEMOCAP hap dropped); order as in GLAM's code",
-     {"excited": "happy"}, drop=["happy"])
-_add("cpt_hubert", ["happy", "neutral", "sad", "angry"],
-     "CPT-HuBERT order hap(+exc), neu, sad, ang", {"excited": "happy"})
+_add(
+    "iemocap_4class",
+    ["neutral", "happy", "sad", "angry"],
+    "IEMOCAP neu/hap+exc/sad/ang (5531 utterances), the common 4-class set",
+    {"excited": "happy"},
+)
+_add(
+    "iemocap_glam",
+    ["neutral", "sad", "angry", "happy"],
+    "GLAM: neu, sad, ang and exc as 'happy' (IEMOCAP hap dropped); order as in GLAM's code",
+    {"excited": "happy"},
+    drop=["happy"],
+)
+_add(
+    "cpt_hubert",
+    ["happy", "neutral", "sad", "angry"],
+    "CPT-HuBERT order hap(+exc), neu, sad, ang",
+    {"excited": "happy"},
+)
 _add("four_basic", ["neutral", "happy", "sad", "angry"], "neutral/happy/sad/angry (DCNN: ESD, JTES, RAVDESS)")
-_add("meld7", ["neutral", "surprised", "fearful", "sad", "happy", "disgust", "angry"],
-     "MELD 7 emotions in the MAT order (inferred from its class weights)")
-_add("case7", ["angry", "neutral", "sad", "happy", "disgust", "surprised", "fearful"], "KEMDy20 7 classes, CASE order")
-_add("ravdess8", ["neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised"], "all RAVDESS emotions")
+_add(
+    "meld7",
+    ["neutral", "surprised", "fearful", "sad", "happy", "disgust", "angry"],
+    "MELD 7 emotions in the MAT order (inferred from its class weights)",
+)
+_add(
+    "case7",
+    ["angry", "neutral", "sad", "happy", "disgust", "surprised", "fearful"],
+    "KEMDy20 7 classes, CASE order",
+)
+_add(
+    "ravdess8",
+    ["neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised"],
+    "all RAVDESS emotions",
+)
 _add("emodb7", ["neutral", "boredom", "happy", "sad", "angry", "fearful", "disgust"], "all EmoDB emotions")
 _add("crema6", ["neutral", "happy", "sad", "angry", "fearful", "disgust"], "all CREMA-D emotions")
 
@@ -207,7 +267,9 @@ def parse_label_set(spec: str, merge: Mapping[str, str] | None = None) -> LabelS
     """A registered name (``iemocap_4class``) or a comma list (``neutral,happy,sad,angry``) plus a merge map."""
     if "," not in spec and spec in LABEL_SETS:
         base = LABEL_SETS.get(spec)
-        return base if not merge else LabelSet(base.labels, {**base.merge, **merge}, base.drop, base.description)
+        return (
+            base if not merge else LabelSet(base.labels, {**base.merge, **merge}, base.drop, base.description)
+        )
     if "," not in spec and spec not in CANONICAL_EMOTIONS:
         LABEL_SETS.get(spec)  # raises KeyError with close matches
     return LabelSet(tuple(part.strip() for part in spec.split(",") if part.strip()), dict(merge or {}))

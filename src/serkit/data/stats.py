@@ -65,7 +65,9 @@ def corpus_stats(utterances: Sequence[Utterance]) -> dict[str, Any]:
     speaker_genders: dict[str, set[str]] = defaultdict(set)
     for utt in utterances:
         name = utt.speaker or _NONE
-        entry = speakers.setdefault(name, {"gender": "", "utterances": 0, "seconds": 0.0, "emotions": Counter()})
+        entry = speakers.setdefault(
+            name, {"gender": "", "utterances": 0, "seconds": 0.0, "emotions": Counter()}
+        )
         entry["utterances"] += 1
         entry["seconds"] += utt.duration or 0.0
         entry["emotions"][utt.emotion or _NONE] += 1
@@ -91,8 +93,9 @@ def corpus_stats(utterances: Sequence[Utterance]) -> dict[str, Any]:
         counts = Counter(u.session or _NONE for u in utterances)
         for utt in utterances:
             members[utt.session or _NONE].add(utt.speaker)
-        sessions = {s: {"utterances": counts[s], "speakers": len(members[s])}
-                    for s in sorted(counts, key=natural_key)}
+        sessions = {
+            s: {"utterances": counts[s], "speakers": len(members[s])} for s in sorted(counts, key=natural_key)
+        }
 
     by_hash: dict[str, list[str]] = defaultdict(list)
     for utt in utterances:
@@ -110,7 +113,10 @@ def corpus_stats(utterances: Sequence[Utterance]) -> dict[str, Any]:
         "speakers": {s: speakers[s] for s in sorted(speakers, key=natural_key)},
         "sessions": sessions,
         "splits": dict(sorted(splits.items())),
-        "duplicate_content": {"groups": duplicates, "without_hash": len(utterances) - sum(map(len, by_hash.values()))},
+        "duplicate_content": {
+            "groups": duplicates,
+            "without_hash": len(utterances) - sum(map(len, by_hash.values())),
+        },
     }
 
 
@@ -132,7 +138,9 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
         padded = [c.rjust(w) if num else c.ljust(w) for c, w, num in zip(cells, widths, numeric)]
         return "| " + " | ".join(padded) + " |"
 
-    rule = "|" + "|".join("-" * (w + 1) + ":" if num else "-" * (w + 2) for w, num in zip(widths, numeric)) + "|"
+    rule = (
+        "|" + "|".join("-" * (w + 1) + ":" if num else "-" * (w + 2) for w, num in zip(widths, numeric)) + "|"
+    )
     return "\n".join([line(headers), rule, *(line(row) for row in text)])
 
 
@@ -147,48 +155,81 @@ def format_stats(stats: dict[str, Any]) -> str:
         "## Corpus",
         "",
         f"utterances: {stats['utterances']}"
-        + (f"  (corpus: {', '.join(f'{k} {v}' for k, v in stats['corpora'].items())})" if stats["corpora"] else ""),
+        + (
+            f"  (corpus: {', '.join(f'{k} {v}' for k, v in stats['corpora'].items())})"
+            if stats["corpora"]
+            else ""
+        ),
         f"duration: {duration['hours']:.3f} h ({duration['total_s']:.1f} s); per utterance min "
         f"{_seconds(duration['min_s'])} s, mean {_seconds(duration['mean_s'])} s, max {_seconds(duration['max_s'])} s"
         + (f"; {duration['missing']} utterance(s) without a duration" if duration["missing"] else ""),
         "",
         "## Emotions",
         "",
-        format_table(["emotion", "utterances", "share"],
-                     [[e, n, f"{100 * n / max(stats['utterances'], 1):.1f}%"] for e, n in stats["emotions"].items()]),
+        format_table(
+            ["emotion", "utterances", "share"],
+            [[e, n, f"{100 * n / max(stats['utterances'], 1):.1f}%"] for e, n in stats["emotions"].items()],
+        ),
         "",
         "## Genders",
         "",
-        format_table(["gender", "utterances", "speakers"],
-                     [[g, v["utterances"], v["speakers"]] for g, v in stats["genders"].items()]),
+        format_table(
+            ["gender", "utterances", "speakers"],
+            [[g, v["utterances"], v["speakers"]] for g, v in stats["genders"].items()],
+        ),
     ]
 
     speakers = stats["speakers"]
     emotions = list(stats["emotions"])
-    rows = [[name, entry["gender"] or "-", entry["utterances"], f"{entry['seconds'] / 60:.1f}",
-             *(entry["emotions"].get(e, 0) for e in emotions)]
-            for name, entry in list(speakers.items())[:_MAX_SPEAKER_ROWS]]
-    lines += ["", f"## Speakers ({len(speakers)})", "",
-              format_table(["speaker", "gender", "utterances", "minutes", *emotions], rows)]
+    rows = [
+        [
+            name,
+            entry["gender"] or "-",
+            entry["utterances"],
+            f"{entry['seconds'] / 60:.1f}",
+            *(entry["emotions"].get(e, 0) for e in emotions),
+        ]
+        for name, entry in list(speakers.items())[:_MAX_SPEAKER_ROWS]
+    ]
+    lines += [
+        "",
+        f"## Speakers ({len(speakers)})",
+        "",
+        format_table(["speaker", "gender", "utterances", "minutes", *emotions], rows),
+    ]
     if len(speakers) > _MAX_SPEAKER_ROWS:
         lines.append(f"... {len(speakers) - _MAX_SPEAKER_ROWS} more speakers (see --json)")
 
     if stats["sessions"]:
-        lines += ["", f"## Sessions ({len(stats['sessions'])})", "",
-                  format_table(["session", "utterances", "speakers"],
-                               [[s, v["utterances"], v["speakers"]] for s, v in stats["sessions"].items()])]
+        lines += [
+            "",
+            f"## Sessions ({len(stats['sessions'])})",
+            "",
+            format_table(
+                ["session", "utterances", "speakers"],
+                [[s, v["utterances"], v["speakers"]] for s, v in stats["sessions"].items()],
+            ),
+        ]
     if stats["splits"]:
-        lines += ["", "## Official splits", "",
-                  format_table(["split", "utterances"], [[s, n] for s, n in stats["splits"].items()])]
+        lines += [
+            "",
+            "## Official splits",
+            "",
+            format_table(["split", "utterances"], [[s, n] for s, n in stats["splits"].items()]),
+        ]
 
     duplicates = stats["duplicate_content"]
     lines += ["", "## Identical audio", ""]
     if duplicates["groups"]:
-        lines.append(f"{len(duplicates['groups'])} group(s) of byte-identical files (kept on one side of every split):")
+        lines.append(
+            f"{len(duplicates['groups'])} group(s) of byte-identical files (kept on one side of every split):"
+        )
         lines += [f"- {', '.join(group)}" for group in duplicates["groups"]]
     else:
         lines.append("no byte-identical files found.")
     if duplicates["without_hash"]:
-        lines.append(f"{duplicates['without_hash']} utterance(s) have no content hash, so duplicates among them are "
-                     "not detected; `serkit corpus prepare` fills hashes unless --no-hash is given.")
+        lines.append(
+            f"{duplicates['without_hash']} utterance(s) have no content hash, so duplicates among them are "
+            "not detected; `serkit corpus prepare` fills hashes unless --no-hash is given."
+        )
     return "\n".join(lines)

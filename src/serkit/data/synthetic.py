@@ -34,8 +34,8 @@ from pathlib import Path
 import numpy as np
 
 from serkit.audio.io import save
-from serkit.data.utterance import CANONICAL_EMOTIONS
 from serkit.core.fileio import atomic_open, atomic_write_text
+from serkit.data.utterance import CANONICAL_EMOTIONS
 
 __all__ = ["EMOTION_PROSODY", "EmotionProsody", "SpeakerVoice", "generate_corpus", "utterance_name"]
 
@@ -76,16 +76,20 @@ EMOTION_PROSODY: dict[str, EmotionProsody] = {
 }
 
 # Formant frequencies (Hz) of five vowels /a e i o u/ for an adult male vocal tract; speakers scale them.
-_VOWEL_FORMANTS = np.array([
-    [730.0, 1090.0, 2440.0],
-    [530.0, 1840.0, 2480.0],
-    [270.0, 2290.0, 3010.0],
-    [570.0, 840.0, 2410.0],
-    [300.0, 870.0, 2240.0],
-])
+_VOWEL_FORMANTS = np.array(
+    [
+        [730.0, 1090.0, 2440.0],
+        [530.0, 1840.0, 2480.0],
+        [270.0, 2290.0, 3010.0],
+        [570.0, 840.0, 2410.0],
+        [300.0, 870.0, 2240.0],
+    ]
+)
 _FORMANT_BANDWIDTHS = np.array([90.0, 110.0, 170.0])
 _FORMANT_WEIGHTS = np.array([1.0, 0.6, 0.35])
-_HOP_SECONDS = 0.005  # control parameters (pitch, envelope, formants) are computed every 5 ms, then interpolated
+_HOP_SECONDS = (
+    0.005  # control parameters (pitch, envelope, formants) are computed every 5 ms, then interpolated
+)
 _MAX_HARMONIC_HZ = 5000.0  # speech-like bandwidth; also keeps the harmonic count (and the run time) small
 _MAX_HARMONICS = 48
 _REFERENCE_RMS = 0.1  # -20 dBFS for a neutral utterance of an average speaker
@@ -205,8 +209,13 @@ def _harmonic_sines(phase: np.ndarray, num_harmonics: int) -> np.ndarray:
     return sines
 
 
-def _synthesize(voice: SpeakerVoice, prosody: EmotionProsody, num_seconds: float, sample_rate: int,
-                rng: np.random.Generator) -> np.ndarray:
+def _synthesize(
+    voice: SpeakerVoice,
+    prosody: EmotionProsody,
+    num_seconds: float,
+    sample_rate: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
     """One utterance: (samples,) float32 in [-1, 1]."""
     num_samples = round(num_seconds * sample_rate)
     hop = max(1, round(_HOP_SECONDS * sample_rate))
@@ -223,9 +232,12 @@ def _synthesize(voice: SpeakerVoice, prosody: EmotionProsody, num_seconds: float
 
     # Pitch: emotion shift + overall rise/fall + slow movement + per-syllable accent + fast jitter.
     relative_time = control_times / num_seconds - 0.5
-    semitones = (prosody.pitch_shift + prosody.pitch_slope * relative_time
-                 + prosody.pitch_range * (_smooth_contour(control_times, rng) + syl.accent[index])
-                 + prosody.jitter * rng.standard_normal(len(control_times)))
+    semitones = (
+        prosody.pitch_shift
+        + prosody.pitch_slope * relative_time
+        + prosody.pitch_range * (_smooth_contour(control_times, rng) + syl.accent[index])
+        + prosody.jitter * rng.standard_normal(len(control_times))
+    )
     f0 = np.clip(voice.base_f0_hz * 2.0 ** (semitones / 12.0), 60.0, 500.0)  # (blocks + 1,)
 
     # Harmonic amplitudes per control point: spectral tilt times formant-like resonances of the syllable's vowel.
@@ -235,7 +247,9 @@ def _synthesize(voice: SpeakerVoice, prosody: EmotionProsody, num_seconds: float
     harmonic_hz = f0[:, None] * harmonics  # (blocks + 1, harmonics)
     formants = _VOWEL_FORMANTS[syl.vowel[index]] * voice.formant_scale  # (blocks + 1, 3)
     bandwidths = _FORMANT_BANDWIDTHS * (1.0 + prosody.breathiness)
-    distance = (harmonic_hz[:, :, None] - formants[:, None, :]) / (bandwidths / 2)  # (blocks + 1, harmonics, 3)
+    distance = (harmonic_hz[:, :, None] - formants[:, None, :]) / (
+        bandwidths / 2
+    )  # (blocks + 1, harmonics, 3)
     resonance = 0.05 + (_FORMANT_WEIGHTS / np.sqrt(1.0 + distance**2)).sum(axis=2)
     tilt = harmonics ** (-prosody.spectral_tilt / (20 * np.log10(2)))
     amplitudes = np.where(harmonic_hz < top_hz, resonance * tilt, 0.0).astype(np.float32)
@@ -259,22 +273,34 @@ def _synthesize(voice: SpeakerVoice, prosody: EmotionProsody, num_seconds: float
     voice_signal /= max(rms, 1e-8)
     breath = np.diff(rng.standard_normal(num_samples + 1)) / np.sqrt(2)  # white -> high-pass, like aspiration
     signal = voice_signal + prosody.breathiness * breath * sample_envelope  # breath 16-28 dB below the voice
-    signal = signal * (_REFERENCE_RMS * 10 ** (prosody.level_db / 20)) + _NOISE_FLOOR * rng.standard_normal(num_samples)
+    signal = signal * (_REFERENCE_RMS * 10 ** (prosody.level_db / 20)) + _NOISE_FLOOR * rng.standard_normal(
+        num_samples
+    )
     return (0.98 * np.tanh(signal / 0.98)).astype(np.float32)
 
 
-def _check_arguments(num_speakers: int, utterances_per_emotion: int, emotions: tuple[str, ...],
-                     duration_range: tuple[float, float], sample_rate: int, seed: int) -> None:
+def _check_arguments(
+    num_speakers: int,
+    utterances_per_emotion: int,
+    emotions: tuple[str, ...],
+    duration_range: tuple[float, float],
+    sample_rate: int,
+    seed: int,
+) -> None:
     if num_speakers < 1:
-        raise ValueError(f"num_speakers={num_speakers}: need at least 1 (use an even number for a gender balance).")
+        raise ValueError(
+            f"num_speakers={num_speakers}: need at least 1 (use an even number for a gender balance)."
+        )
     if utterances_per_emotion < 1:
         raise ValueError(f"utterances_per_emotion={utterances_per_emotion}: need at least 1.")
     if not emotions or len(set(emotions)) != len(emotions):
         raise ValueError(f"emotions={list(emotions)}: give a non-empty list without repeats.")
     unknown = [e for e in emotions if e not in EMOTION_PROSODY]
     if unknown:
-        raise ValueError(f"emotions {unknown} have no synthetic prosody; use some of {', '.join(EMOTION_PROSODY)} "
-                         "(or add a row to serkit.data.synthetic.EMOTION_PROSODY).")
+        raise ValueError(
+            f"emotions {unknown} have no synthetic prosody; use some of {', '.join(EMOTION_PROSODY)} "
+            "(or add a row to serkit.data.synthetic.EMOTION_PROSODY)."
+        )
     low, high = duration_range
     if not 0.3 <= low <= high:
         raise ValueError(f"duration_range={duration_range}: need 0.3 <= min <= max (seconds).")
@@ -333,14 +359,22 @@ def generate_corpus(
     out_dir = Path(out_dir)
     audio_dir = out_dir / "audio"
     voices = {index: _make_speaker(index, num_speakers, seed) for index in range(1, num_speakers + 1)}
-    plan = [(index, emotion, take) for index in voices for emotion in emotions
-            for take in range(1, utterances_per_emotion + 1)]
+    plan = [
+        (index, emotion, take)
+        for index in voices
+        for emotion in emotions
+        for take in range(1, utterances_per_emotion + 1)
+    ]
     names = {utterance_name(voices[index].speaker, emotion, take) for index, emotion, take in plan}
     if audio_dir.is_dir():
-        stale = sorted(p.name for p in audio_dir.iterdir() if p.name not in names and not p.name.startswith("."))
+        stale = sorted(
+            p.name for p in audio_dir.iterdir() if p.name not in names and not p.name.startswith(".")
+        )
         if stale:
-            raise ValueError(f"{audio_dir} already holds {len(stale)} file(s) this corpus would not write "
-                             f"(e.g. {stale[0]}); generate into an empty folder or delete {out_dir} first.")
+            raise ValueError(
+                f"{audio_dir} already holds {len(stale)} file(s) this corpus would not write "
+                f"(e.g. {stale[0]}); generate into an empty folder or delete {out_dir} first."
+            )
 
     for index, emotion, take in plan:
         voice = voices[index]
@@ -349,14 +383,27 @@ def generate_corpus(
         prosody = _utterance_prosody(EMOTION_PROSODY[emotion], voice, rng)
         num_seconds = float(rng.uniform(*duration_range))
         waveform = _synthesize(voice, prosody, num_seconds, sample_rate, rng)
-        save(audio_dir / utterance_name(voice.speaker, emotion, take), waveform, sample_rate, subtype="PCM_16")
+        save(
+            audio_dir / utterance_name(voice.speaker, emotion, take), waveform, sample_rate, subtype="PCM_16"
+        )
 
     with atomic_open(out_dir / "speakers.csv", "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(["speaker", "gender", "base_f0_hz", "formant_scale"])
         for voice in voices.values():
-            writer.writerow([voice.speaker, voice.gender, f"{voice.base_f0_hz:.1f}", f"{voice.formant_scale:.3f}"])
-    atomic_write_text(out_dir / "README.txt", _README.format(
-        num_speakers=num_speakers, utterances_per_emotion=utterances_per_emotion, emotions=list(emotions),
-        duration_range=tuple(duration_range), sample_rate=sample_rate, seed=seed, num_files=len(plan)))
+            writer.writerow(
+                [voice.speaker, voice.gender, f"{voice.base_f0_hz:.1f}", f"{voice.formant_scale:.3f}"]
+            )
+    atomic_write_text(
+        out_dir / "README.txt",
+        _README.format(
+            num_speakers=num_speakers,
+            utterances_per_emotion=utterances_per_emotion,
+            emotions=list(emotions),
+            duration_range=tuple(duration_range),
+            sample_rate=sample_rate,
+            seed=seed,
+            num_files=len(plan),
+        ),
+    )
     return out_dir

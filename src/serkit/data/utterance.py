@@ -29,13 +29,33 @@ __all__ = [
 #: Canonical lower-case emotion words. Corpora map their own codes onto these; ``""`` means "no agreed label"
 #: (e.g. IEMOCAP ``xxx``) or "unlabelled" (files to predict on, sentiment-only corpora).
 CANONICAL_EMOTIONS = (
-    "neutral", "happy", "sad", "angry", "fearful", "disgust", "surprised", "calm", "boredom", "excited",
-    "frustrated", "contempt", "other",
+    "neutral",
+    "happy",
+    "sad",
+    "angry",
+    "fearful",
+    "disgust",
+    "surprised",
+    "calm",
+    "boredom",
+    "excited",
+    "frustrated",
+    "contempt",
+    "other",
 )
 
 #: Core columns of a manifest, in order. Extra columns follow, sorted by name.
 MANIFEST_COLUMNS = (
-    "utt_id", "path", "speaker", "session", "gender", "emotion", "label", "text", "duration_s", "corpus",
+    "utt_id",
+    "path",
+    "speaker",
+    "session",
+    "gender",
+    "emotion",
+    "label",
+    "text",
+    "duration_s",
+    "corpus",
     "content_hash",
 )
 _GENDERS = ("", "male", "female")
@@ -98,16 +118,25 @@ def _row_of(utt: Utterance, base: Path | None) -> dict[str, str]:
         except ValueError:  # different drive on Windows
             path = utt.path
     row = {
-        "utt_id": utt.id, "path": path, "speaker": utt.speaker, "session": utt.session, "gender": utt.gender,
-        "emotion": utt.emotion, "label": utt.label, "text": utt.text,
+        "utt_id": utt.id,
+        "path": path,
+        "speaker": utt.speaker,
+        "session": utt.session,
+        "gender": utt.gender,
+        "emotion": utt.emotion,
+        "label": utt.label,
+        "text": utt.text,
         "duration_s": "" if utt.duration is None else f"{utt.duration:.4f}",
-        "corpus": utt.corpus, "content_hash": utt.content_hash,
+        "corpus": utt.corpus,
+        "content_hash": utt.content_hash,
     }
     row.update(utt.extra)
     return row
 
 
-def write_manifest(utterances: Iterable[Utterance], path: str | os.PathLike, *, relative: bool = True) -> Path:
+def write_manifest(
+    utterances: Iterable[Utterance], path: str | os.PathLike, *, relative: bool = True
+) -> Path:
     """Write ``utterances`` to a manifest CSV atomically.
 
     Args:
@@ -138,7 +167,9 @@ def read_manifest(path: str | os.PathLike, *, corpus: str = "") -> list[Utteranc
     """
     path = Path(path)
     if not path.is_file():
-        raise ManifestError(f"{path}: manifest not found; create one with `serkit corpus prepare NAME ROOT -o {path}`.")
+        raise ManifestError(
+            f"{path}: manifest not found; create one with `serkit corpus prepare NAME ROOT -o {path}`."
+        )
     base = path.parent.resolve()
     known = {f.name for f in fields(Utterance)}
     utterances: list[Utterance] = []
@@ -148,37 +179,49 @@ def read_manifest(path: str | os.PathLike, *, corpus: str = "") -> list[Utteranc
         try:
             header = [name.strip() for name in next(reader)]
         except StopIteration:
-            raise ManifestError(f"{path}: file is empty; expected a header line starting with 'utt_id,path'.") from None
+            raise ManifestError(
+                f"{path}: file is empty; expected a header line starting with 'utt_id,path'."
+            ) from None
         missing = [name for name in ("utt_id", "path") if name not in header]
         if missing:
-            raise ManifestError(f"{path}: header {header} lacks required column(s) {missing}; a manifest needs at "
-                                "least 'utt_id' and 'path' (see `serkit corpus prepare`).")
+            raise ManifestError(
+                f"{path}: header {header} lacks required column(s) {missing}; a manifest needs at "
+                "least 'utt_id' and 'path' (see `serkit corpus prepare`)."
+            )
         for line_no, values in enumerate(reader, start=2):
             if not values or all(not v.strip() for v in values):
                 continue
             if len(values) != len(header):
-                raise ManifestError(f"{path}:{line_no}: row has {len(values)} field(s) but the header has "
-                                    f"{len(header)}; quote fields that contain commas and fix the row.")
+                raise ManifestError(
+                    f"{path}:{line_no}: row has {len(values)} field(s) but the header has "
+                    f"{len(header)}; quote fields that contain commas and fix the row."
+                )
             row = dict(zip(header, values))
             utt_id, audio = row.pop("utt_id").strip(), row.pop("path").strip()
             if not utt_id or not audio:
                 raise ManifestError(f"{path}:{line_no}: empty utt_id or path; every row needs both.")
             if utt_id in seen:
-                raise ManifestError(f"{path}:{line_no}: duplicate utt_id {utt_id!r} (first on line {seen[utt_id]}); "
-                                    "ids must be unique.")
+                raise ManifestError(
+                    f"{path}:{line_no}: duplicate utt_id {utt_id!r} (first on line {seen[utt_id]}); "
+                    "ids must be unique."
+                )
             seen[utt_id] = line_no
             duration_text = row.pop("duration_s", "").strip()
             try:
                 duration = float(duration_text) if duration_text else None
             except ValueError:
-                raise ManifestError(f"{path}:{line_no}: duration_s {duration_text!r} is not a number.") from None
+                raise ManifestError(
+                    f"{path}:{line_no}: duration_s {duration_text!r} is not a number."
+                ) from None
             audio_path = Path(audio)
             if not audio_path.is_absolute():
                 audio_path = Path(os.path.normpath(base / audio_path))
             core = {key: row.pop(key).strip() for key in list(row) if key in known and key != "extra"}
             core.setdefault("corpus", corpus)
             try:
-                utterances.append(Utterance(id=utt_id, path=str(audio_path), duration=duration, extra=row, **core))
+                utterances.append(
+                    Utterance(id=utt_id, path=str(audio_path), duration=duration, extra=row, **core)
+                )
             except ValueError as exc:
                 raise ManifestError(f"{path}:{line_no}: {exc}") from None
     return utterances

@@ -53,7 +53,9 @@ HEADLINE_METRICS = ("wa", "ua", "macro_f1", "micro_f1", "weighted_f1")
 def _check_label_names(label_names: Sequence[str]) -> list[str]:
     names = [str(name) for name in label_names]
     if not names:
-        raise ValueError("label_names is empty; pass the ordered class names, e.g. ['neutral', 'happy', 'sad'].")
+        raise ValueError(
+            "label_names is empty; pass the ordered class names, e.g. ['neutral', 'happy', 'sad']."
+        )
     if len(set(names)) != len(names):
         repeated = sorted({name for name in names if names.count(name) > 1})
         raise ValueError(f"label_names {names} repeats {repeated}; each class name must appear once.")
@@ -68,16 +70,22 @@ def _as_indices(values: Any, what: str, num_classes: int) -> np.ndarray:
     if array.dtype.kind == "f":
         # Indices read back from CSV/JSON may arrive as floats; accept them only when they are whole numbers.
         if not np.all(np.isfinite(array)) or not np.all(array == np.round(array)):
-            raise ValueError(f"{what} must hold integer class indices; got non-integer values such as "
-                             f"{array[array != np.round(array)][:3].tolist()}.")
+            raise ValueError(
+                f"{what} must hold integer class indices; got non-integer values such as "
+                f"{array[array != np.round(array)][:3].tolist()}."
+            )
     elif array.dtype.kind not in "iub":
-        raise ValueError(f"{what} must hold integer class indices (positions in label_names), not "
-                         f"{array.dtype} values; map names to indices with label_names.index(name).")
+        raise ValueError(
+            f"{what} must hold integer class indices (positions in label_names), not "
+            f"{array.dtype} values; map names to indices with label_names.index(name)."
+        )
     array = array.astype(np.int64)
     bad = array[(array < 0) | (array >= num_classes)]
     if bad.size:
-        raise ValueError(f"{what} contains class index {int(bad[0])}, outside 0..{num_classes - 1} "
-                         f"(label_names has {num_classes} classes).")
+        raise ValueError(
+            f"{what} contains class index {int(bad[0])}, outside 0..{num_classes - 1} "
+            f"(label_names has {num_classes} classes)."
+        )
     return array
 
 
@@ -126,10 +134,15 @@ def classification_metrics(y_true: Any, y_pred: Any, label_names: Sequence[str])
     in_either = sorted(set(true.tolist()) | set(pred.tolist()))
 
     precision, recall, f1, support = precision_recall_fscore_support(
-        true, pred, labels=all_classes, average=None, zero_division=0)
+        true, pred, labels=all_classes, average=None, zero_division=0
+    )
     per_class = {
-        name: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
-               "support": int(support[i])}
+        name: {
+            "precision": float(precision[i]),
+            "recall": float(recall[i]),
+            "f1": float(f1[i]),
+            "support": int(support[i]),
+        }
         for i, name in enumerate(names)
     }
     return {
@@ -161,16 +174,22 @@ def _non_neutral_scores(true: np.ndarray, pred: np.ndarray, names: list[str]) ->
         return {}
     neutral = names.index("neutral")
     others = [i for i in range(len(names)) if i != neutral]
-    scores = {"micro_f1_without_neutral": float(f1_score(true, pred, labels=others, average="micro",
-                                                         zero_division=0))}
+    scores = {
+        "micro_f1_without_neutral": float(
+            f1_score(true, pred, labels=others, average="micro", zero_division=0)
+        )
+    }
     keep = true != neutral
     if keep.any():
-        scores["micro_f1_non_neutral"] = float(f1_score(true[keep], pred[keep], labels=list(range(len(names))),
-                                                        average="micro", zero_division=0))
+        scores["micro_f1_non_neutral"] = float(
+            f1_score(true[keep], pred[keep], labels=list(range(len(names))), average="micro", zero_division=0)
+        )
     return scores
 
 
-def constant_prediction_metrics(y_true: Any, label_names: Sequence[str], label: str = "neutral") -> dict[str, Any]:
+def constant_prediction_metrics(
+    y_true: Any, label_names: Sequence[str], label: str = "neutral"
+) -> dict[str, Any]:
     """The metrics of predicting ``label`` for every utterance: the reference a neutral-dominated corpus needs.
 
     KEMDy20 is > 80 % neutral, so an always-neutral predictor already has a high weighted-F1 and WA (CASE's
@@ -214,12 +233,16 @@ def accuracy_excluding(y_true: Any, y_pred: Any, excluded_index: int) -> float:
         raise ValueError(f"y_true {true.shape} and y_pred {pred.shape} must be 1-D and of the same length.")
     keep = true != excluded_index
     if not keep.any():
-        raise ValueError(f"every utterance has the excluded class {excluded_index}; accuracy on the others "
-                         "is undefined (the test fold has no other class).")
+        raise ValueError(
+            f"every utterance has the excluded class {excluded_index}; accuracy on the others "
+            "is undefined (the test fold has no other class)."
+        )
     return float(accuracy_score(true[keep], pred[keep]))
 
 
-def classification_report_text(y_true: Any, y_pred: Any, label_names: Sequence[str], *, digits: int = 4) -> str:
+def classification_report_text(
+    y_true: Any, y_pred: Any, label_names: Sequence[str], *, digits: int = 4
+) -> str:
     """scikit-learn's text ``classification_report`` with rows in ``label_names`` order and every class listed.
 
     Example:
@@ -228,15 +251,18 @@ def classification_report_text(y_true: Any, y_pred: Any, label_names: Sequence[s
     """
     names = _check_label_names(label_names)
     true, pred = _check_pair(y_true, y_pred, len(names))
-    return classification_report(true, pred, labels=list(range(len(names))), target_names=names,
-                                 digits=digits, zero_division=0)
+    return classification_report(
+        true, pred, labels=list(range(len(names))), target_names=names, digits=digits, zero_division=0
+    )
 
 
 def _as_binary_matrix(values: Any, what: str, num_labels: int) -> np.ndarray:
     array = np.asarray(values)
     if array.ndim != 2 or array.shape[1] != num_labels:
-        raise ValueError(f"{what} must have shape (num_utterances, {num_labels}) (one column per label); "
-                         f"got {array.shape}.")
+        raise ValueError(
+            f"{what} must have shape (num_utterances, {num_labels}) (one column per label); "
+            f"got {array.shape}."
+        )
     if not np.isin(array, (0, 1)).all():
         raise ValueError(f"{what} must hold 0/1 indicators; threshold scores first (e.g. probs >= 0.5).")
     return array.astype(np.int64)
@@ -275,10 +301,16 @@ def multilabel_metrics(y_true: Any, y_pred: Any, label_names: Sequence[str]) -> 
     active = [j for j in all_labels if true[:, j].any() or pred[:, j].any()]
 
     precision, recall, f1, support = precision_recall_fscore_support(
-        true, pred, labels=all_labels, average=None, zero_division=0)
+        true, pred, labels=all_labels, average=None, zero_division=0
+    )
     per_label = {
-        name: {"precision": float(precision[j]), "recall": float(recall[j]), "f1": float(f1[j]),
-               "accuracy": float(accuracy_score(true[:, j], pred[:, j])), "support": int(support[j])}
+        name: {
+            "precision": float(precision[j]),
+            "recall": float(recall[j]),
+            "f1": float(f1[j]),
+            "accuracy": float(accuracy_score(true[:, j], pred[:, j])),
+            "support": int(support[j]),
+        }
         for j, name in enumerate(names)
     }
 
@@ -303,7 +335,9 @@ def multilabel_metrics(y_true: Any, y_pred: Any, label_names: Sequence[str]) -> 
 MULTILABEL_HEADLINE_METRICS = ("label_accuracy", "subset_accuracy", "macro_f1", "micro_f1", "weighted_f1")
 
 
-def metrics_from_logits(targets: Any, logits: Any, label_names: Sequence[str]) -> tuple[dict[str, Any], np.ndarray]:
+def metrics_from_logits(
+    targets: Any, logits: Any, label_names: Sequence[str]
+) -> tuple[dict[str, Any], np.ndarray]:
     """Metrics and class probabilities of a model's logits ``(num_utterances, num_classes)``.
 
     Single-label targets ``(num_utterances,)``: softmax probabilities, arg-max prediction,

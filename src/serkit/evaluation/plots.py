@@ -48,8 +48,9 @@ def _class_colours(num_classes: int) -> list:
     return [cmap(i % cmap.N) for i in range(num_classes)]
 
 
-def plot_confusion_matrix(matrix: Any, label_names: Sequence[str], path: str | os.PathLike, *,
-                          title: str = "") -> Path:
+def plot_confusion_matrix(
+    matrix: Any, label_names: Sequence[str], path: str | os.PathLike, *, title: str = ""
+) -> Path:
     """Draw a row-normalised confusion matrix as an annotated heat map.
 
     Args:
@@ -65,8 +66,9 @@ def plot_confusion_matrix(matrix: Any, label_names: Sequence[str], path: str | o
     matrix = np.asarray(matrix, dtype=float)
     k = len(label_names)
     if matrix.shape != (k, k):
-        raise ValueError(f"confusion matrix has shape {matrix.shape} but there are {k} label names; "
-                         f"expected ({k}, {k}).")
+        raise ValueError(
+            f"confusion matrix has shape {matrix.shape} but there are {k} label names; expected ({k}, {k})."
+        )
     if not np.all(np.isfinite(matrix)):
         raise ValueError("confusion matrix contains NaN or infinity; row-normalise with 0 for empty rows.")
     size = max(3.5, 0.8 * k + 2.0)
@@ -85,8 +87,15 @@ def plot_confusion_matrix(matrix: Any, label_names: Sequence[str], path: str | o
         for j in range(k):
             value = matrix[i, j]
             # White text on dark cells, black on light ones, so every number stays readable.
-            axes.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=8,
-                      color="white" if value > threshold else "black")
+            axes.text(
+                j,
+                i,
+                f"{value:.2f}",
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if value > threshold else "black",
+            )
     return _save(figure, path)
 
 
@@ -96,8 +105,9 @@ def _series(history: Sequence[Mapping[str, Any]], key: str) -> tuple[list[float]
     return [p[0] for p in points], [p[1] for p in points]
 
 
-def plot_training_curves(histories: Mapping[str, Sequence[Mapping[str, Any]]], path: str | os.PathLike, *,
-                         title: str = "") -> Path:
+def plot_training_curves(
+    histories: Mapping[str, Sequence[Mapping[str, Any]]], path: str | os.PathLike, *, title: str = ""
+) -> Path:
     """Draw loss curves (train solid, validation dashed), validation UA and learning rate per epoch.
 
     Args:
@@ -116,10 +126,14 @@ def plot_training_curves(histories: Mapping[str, Sequence[Mapping[str, Any]]], p
         for index, entry in enumerate(history):
             for key in ("epoch", "train_loss"):
                 if key not in entry:
-                    raise ValueError(f"history of run {name!r}, entry #{index}, lacks {key!r}; every epoch "
-                                     "needs epoch and train_loss.")
-    has = {key: any(entry.get(key) is not None for history in histories.values() for entry in history)
-           for key in ("val_ua", "lr")}
+                    raise ValueError(
+                        f"history of run {name!r}, entry #{index}, lacks {key!r}; every epoch "
+                        "needs epoch and train_loss."
+                    )
+    has = {
+        key: any(entry.get(key) is not None for history in histories.values() for entry in history)
+        for key in ("val_ua", "lr")
+    }
     panels = ["loss"] + [key for key in ("val_ua", "lr") if has[key]]
     figure = _new_figure(4.2 * len(panels), 3.6)
     axes = dict(zip(panels, figure.subplots(1, len(panels), squeeze=False)[0]))
@@ -159,7 +173,9 @@ def _subsample(num_items: int, max_points: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(num_items, size=max_points, replace=False))
 
 
-def tsne_embedding(embeddings: Any, *, seed: int = 0, max_points: int = 2000) -> tuple[np.ndarray, np.ndarray]:
+def tsne_embedding(
+    embeddings: Any, *, seed: int = 0, max_points: int = 2000
+) -> tuple[np.ndarray, np.ndarray]:
     """2-D t-SNE coordinates of (a deterministic subsample of) ``embeddings``.
 
     Perplexity is scikit-learn's default 30 when there are enough points and ``(n - 1) / 3`` (at least 1)
@@ -188,7 +204,9 @@ def tsne_embedding(embeddings: Any, *, seed: int = 0, max_points: int = 2000) ->
     indices = _subsample(len(data), max_points, seed)
     points = data[indices]
     if len(np.unique(points, axis=0)) < 2:  # scikit-learn's Barnes-Hut t-SNE crashes on identical points
-        raise ValueError("all embeddings are identical (a collapsed or input-blind model): there is no map to draw.")
+        raise ValueError(
+            "all embeddings are identical (a collapsed or input-blind model): there is no map to draw."
+        )
     n = len(points)
     perplexity = min(30.0, max(1.0, (n - 1) / 3.0))
     # PCA initialisation (stabler layouts) needs at least 2 points and 2 dimensions.
@@ -197,8 +215,16 @@ def tsne_embedding(embeddings: Any, *, seed: int = 0, max_points: int = 2000) ->
     return tsne.fit_transform(points), indices
 
 
-def plot_tsne(embeddings: Any, labels: Any, label_names: Sequence[str], path: str | os.PathLike, *,
-              seed: int = 0, max_points: int = 2000, title: str = "") -> Path:
+def plot_tsne(
+    embeddings: Any,
+    labels: Any,
+    label_names: Sequence[str],
+    path: str | os.PathLike,
+    *,
+    seed: int = 0,
+    max_points: int = 2000,
+    title: str = "",
+) -> Path:
     """Scatter a t-SNE map of utterance embeddings, coloured by class.
 
     Args:
@@ -216,11 +242,14 @@ def plot_tsne(embeddings: Any, labels: Any, label_names: Sequence[str], path: st
     labels = np.asarray(labels)
     data = np.asarray(embeddings)
     if labels.ndim != 1 or len(labels) != len(data):
-        raise ValueError(f"labels must have shape ({len(data)},), one class index per embedding row; "
-                         f"got {labels.shape}.")
+        raise ValueError(
+            f"labels must have shape ({len(data)},), one class index per embedding row; got {labels.shape}."
+        )
     if labels.dtype.kind not in "iu" or labels.min() < 0 or labels.max() >= len(label_names):
-        raise ValueError(f"labels must be integer indices in 0..{len(label_names) - 1} "
-                         f"(positions in label_names {list(label_names)}).")
+        raise ValueError(
+            f"labels must be integer indices in 0..{len(label_names) - 1} "
+            f"(positions in label_names {list(label_names)})."
+        )
     coordinates, indices = tsne_embedding(data, seed=seed, max_points=max_points)
     shown = labels[indices]
     figure = _new_figure(5.5, 4.8)

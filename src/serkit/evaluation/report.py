@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 
 from serkit import __version__
-from serkit.data.protocols import natural_key
-from serkit.evaluation.metrics import HEADLINE_METRICS, MULTILABEL_HEADLINE_METRICS
 from serkit.core.fileio import atomic_write_json, atomic_write_text
+from serkit.data.stats import natural_key
+from serkit.evaluation.metrics import HEADLINE_METRICS, MULTILABEL_HEADLINE_METRICS
 
 __all__ = [
     "METRIC_TITLES",
@@ -64,8 +64,12 @@ METRIC_TITLES = {
 }
 
 _PROTOCOL_INFO_KEYS = ("speaker_independent", "selects_on_test", "description")
-_SUMMARY_FILES = {"summary_md": "summary.md", "summary_csv": "summary.csv", "summary_json": "summary.json",
-                  "runs_csv": "runs.csv"}
+_SUMMARY_FILES = {
+    "summary_md": "summary.md",
+    "summary_csv": "summary.csv",
+    "summary_json": "summary.json",
+    "runs_csv": "runs.csv",
+}
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -95,13 +99,20 @@ def _metric_keys(label_names: Sequence[str], optional: Sequence[str] = ()) -> li
 
 def _multilabel_keys(label_names: Sequence[str]) -> list[str]:
     """Multi-label runs: their headline metrics, then ``f1.<label>`` and ``accuracy.<label>``."""
-    return [*MULTILABEL_HEADLINE_METRICS, *(f"{kind}.{name}" for name in label_names for kind in ("f1", "accuracy"))]
+    return [
+        *MULTILABEL_HEADLINE_METRICS,
+        *(f"{kind}.{name}" for name in label_names for kind in ("f1", "accuracy")),
+    ]
 
 
-def _flatten_multilabel(metrics: Mapping[str, Any], label_names: Sequence[str], where: str) -> dict[str, float]:
+def _flatten_multilabel(
+    metrics: Mapping[str, Any], label_names: Sequence[str], where: str
+) -> dict[str, float]:
     if list(metrics.get("label_names", [])) != list(label_names):
-        raise ValueError(f"{where}: metrics are for labels {metrics.get('label_names')} but the summary's "
-                         f"label_names are {list(label_names)}.")
+        raise ValueError(
+            f"{where}: metrics are for labels {metrics.get('label_names')} but the summary's "
+            f"label_names are {list(label_names)}."
+        )
     flat = {key: float(metrics[key]) for key in MULTILABEL_HEADLINE_METRICS}
     for name in label_names:
         flat[f"f1.{name}"] = float(metrics["per_label"][name]["f1"])
@@ -109,19 +120,25 @@ def _flatten_multilabel(metrics: Mapping[str, Any], label_names: Sequence[str], 
     return flat
 
 
-def _flatten_metrics(metrics: Mapping[str, Any], label_names: Sequence[str], where: str) -> dict[str, float | None]:
+def _flatten_metrics(
+    metrics: Mapping[str, Any], label_names: Sequence[str], where: str
+) -> dict[str, float | None]:
     """One run's metrics as ``{metric key: value}``; per-class values are None when the class had no test
     utterance in that run (its recall is undefined, and a 0 would drag the mean down)."""
     if "per_label" in metrics:  # multi-label (multilabel_metrics)
         return _flatten_multilabel(metrics, label_names, where)
     missing = [key for key in (*HEADLINE_METRICS, "per_class", "confusion") if key not in metrics]
     if missing:
-        raise ValueError(f"{where}: metrics lack {missing}; pass the dict returned by classification_metrics().")
+        raise ValueError(
+            f"{where}: metrics lack {missing}; pass the dict returned by classification_metrics()."
+        )
     per_class = metrics["per_class"]
     run_names = list(metrics.get("label_names", per_class))
     if run_names != list(label_names) or set(per_class) != set(label_names):
-        raise ValueError(f"{where}: metrics are for classes {run_names} but the summary's label_names are "
-                         f"{list(label_names)}; summarise runs of one label set (in one order) together.")
+        raise ValueError(
+            f"{where}: metrics are for classes {run_names} but the summary's label_names are "
+            f"{list(label_names)}; summarise runs of one label set (in one order) together."
+        )
     flat: dict[str, float | None] = {key: float(metrics[key]) for key in HEADLINE_METRICS}
     flat.update({key: float(metrics[key]) for key in OPTIONAL_METRICS if key in metrics})
     for name in label_names:
@@ -131,7 +148,9 @@ def _flatten_metrics(metrics: Mapping[str, Any], label_names: Sequence[str], whe
     return flat
 
 
-def _aggregate(flat_runs: Sequence[Mapping[str, float | None]], keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+def _aggregate(
+    flat_runs: Sequence[Mapping[str, float | None]], keys: Sequence[str]
+) -> dict[str, dict[str, Any]]:
     return {key: _mean_std([run[key] for run in flat_runs if run[key] is not None]) for key in keys}
 
 
@@ -139,9 +158,15 @@ def _references(runs: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> dict[
     """Mean ± std of trivial predictors scored on each run's test set (``run["reference"]``: name -> metrics),
     when every run has them, e.g. ``always_neutral`` on a neutral-dominated corpus."""
     names = set.intersection(*(set(run.get("reference", {})) for run in runs)) if runs else set()
-    return {name: {key: _mean_std([float(run["reference"][name][key]) for run in runs
-                                   if key in run["reference"][name]]) for key in keys}
-            for name in sorted(names)}
+    return {
+        name: {
+            key: _mean_std(
+                [float(run["reference"][name][key]) for run in runs if key in run["reference"][name]]
+            )
+            for key in keys
+        }
+        for name in sorted(names)
+    }
 
 
 def _std_definition(n: int, what: str) -> str:
@@ -153,14 +178,23 @@ def _std_definition(n: int, what: str) -> str:
 def _check_protocol_info(protocol_info: Mapping[str, Any]) -> dict[str, Any]:
     missing = [key for key in _PROTOCOL_INFO_KEYS if key not in protocol_info]
     if missing:
-        raise ValueError(f"protocol_info lacks {missing}; pass serkit.data.protocols.protocol_info(name).to_dict() "
-                         f"or a dict with keys {list(_PROTOCOL_INFO_KEYS)}.")
+        raise ValueError(
+            f"protocol_info lacks {missing}; pass serkit.data.protocols.protocol_info(name).to_dict() "
+            f"or a dict with keys {list(_PROTOCOL_INFO_KEYS)}."
+        )
     return dict(protocol_info)
 
 
-def summarize_runs(runs: Sequence[Mapping[str, Any]], *, label_names: Sequence[str], protocol: str,
-                   protocol_info: Mapping[str, Any], selection: str, title: str = "",
-                   notes: Sequence[str] = ()) -> dict[str, Any]:
+def summarize_runs(
+    runs: Sequence[Mapping[str, Any]],
+    *,
+    label_names: Sequence[str],
+    protocol: str,
+    protocol_info: Mapping[str, Any],
+    selection: str,
+    title: str = "",
+    notes: Sequence[str] = (),
+) -> dict[str, Any]:
     """Mean ± std of every metric over all (fold, seed) runs, per-seed means, and the summed confusion matrix.
 
     Args:
@@ -219,11 +253,20 @@ def summarize_runs(runs: Sequence[Mapping[str, Any]], *, label_names: Sequence[s
         if not multi_label:
             matrix = np.asarray(run["metrics"]["confusion"], dtype=np.int64)
             if matrix.shape != confusion.shape:
-                raise ValueError(f"{where}: confusion matrix has shape {matrix.shape}, expected {confusion.shape}.")
+                raise ValueError(
+                    f"{where}: confusion matrix has shape {matrix.shape}, expected {confusion.shape}."
+                )
             confusion += matrix
-        rows.append({"fold": fold, "seed": seed, "num_epochs": run.get("num_epochs"),
-                     "best_epoch": run.get("best_epoch"),
-                     "num_utterances": run["metrics"].get("num_utterances"), "metrics": flat})
+        rows.append(
+            {
+                "fold": fold,
+                "seed": seed,
+                "num_epochs": run.get("num_epochs"),
+                "best_epoch": run.get("best_epoch"),
+                "num_utterances": run["metrics"].get("num_utterances"),
+                "metrics": flat,
+            }
+        )
 
     folds = sorted({row["fold"] for row in rows}, key=natural_key)
     seeds = sorted({row["seed"] for row in rows})
@@ -237,8 +280,10 @@ def summarize_runs(runs: Sequence[Mapping[str, Any]], *, label_names: Sequence[s
     warnings = [TEST_SELECTION_WARNING] if selected_on_test else []
     missing = [f"{fold}/seed {seed}" for seed in seeds for fold in folds if (fold, seed) not in seen]
     if missing:
-        warnings.append(f"incomplete grid: {len(rows)} of {len(folds) * len(seeds)} fold x seed runs present "
-                        f"(missing {', '.join(missing)}); per-seed means cover different folds.")
+        warnings.append(
+            f"incomplete grid: {len(rows)} of {len(folds) * len(seeds)} fold x seed runs present "
+            f"(missing {', '.join(missing)}); per-seed means cover different folds."
+        )
 
     row_totals = confusion.sum(axis=1, keepdims=True)
     normalized = np.divide(confusion, row_totals, out=np.zeros(confusion.shape), where=row_totals > 0)
@@ -261,9 +306,13 @@ def summarize_runs(runs: Sequence[Mapping[str, Any]], *, label_names: Sequence[s
         "over_seeds": _aggregate([entry["metrics"] for entry in per_seed], keys),
         "over_seeds_std_definition": _std_definition(len(seeds), "seeds"),
         "per_seed": per_seed,
-        "confusion": None if multi_label else {"counts": confusion.tolist(), "normalized": normalized.tolist()},
+        "confusion": None
+        if multi_label
+        else {"counts": confusion.tolist(), "normalized": normalized.tolist()},
         "multi_label": multi_label,
-        "headline_metrics": list(MULTILABEL_HEADLINE_METRICS if multi_label else (*HEADLINE_METRICS, *optional)),
+        "headline_metrics": list(
+            MULTILABEL_HEADLINE_METRICS if multi_label else (*HEADLINE_METRICS, *optional)
+        ),
         "references": _references(runs, [*HEADLINE_METRICS, *optional]),
         "runs": rows,
     }
@@ -315,62 +364,121 @@ def format_summary(summary: Mapping[str, Any]) -> str:
     speaker = "yes" if summary["speaker_independent"] else "NO (a speaker may be in training and test)"
     folds, seeds = summary["folds"], summary["seeds"]
     lines += [
-        f"- Protocol: `{summary['protocol']}`" + (f" ({info['description']})" if info.get("description") else ""),
+        f"- Protocol: `{summary['protocol']}`"
+        + (f" ({info['description']})" if info.get("description") else ""),
         f"- Speaker-independent: {speaker}",
         f"- Labels ({len(names)}): {', '.join(names)}",
         f"- Model selection: {_selection_text(summary)}",
-        (f"- Runs: {summary['n_runs']} ({len(folds)} folds: {', '.join(folds)}; "
-         f"{len(seeds)} seeds: {', '.join(map(str, seeds))})"),
+        (
+            f"- Runs: {summary['n_runs']} ({len(folds)} folds: {', '.join(folds)}; "
+            f"{len(seeds)} seeds: {', '.join(map(str, seeds))})"
+        ),
         f"- ±: {summary['std_definition']}",
     ]
     if "session_independent" in info:  # IEMOCAP-style protocols also guarantee disjoint sessions
-        lines.insert(lines.index(f"- Speaker-independent: {speaker}") + 1,
-                     f"- Session-independent: {'yes' if info['session_independent'] else 'no'}")
+        lines.insert(
+            lines.index(f"- Speaker-independent: {speaker}") + 1,
+            f"- Session-independent: {'yes' if info['session_independent'] else 'no'}",
+        )
     lines += [f"- Note: {note}" for note in summary["notes"]]
 
     headline = _headline(summary)
     lines += ["", "## All runs (mean ± std, %)", ""]
-    lines += _table(["metric", "mean ± std", "n"],
-                    [[METRIC_TITLES[key], _percent(summary["metrics"][key]), summary["metrics"][key]["n"]]
-                     for key in headline])
+    lines += _table(
+        ["metric", "mean ± std", "n"],
+        [
+            [METRIC_TITLES[key], _percent(summary["metrics"][key]), summary["metrics"][key]["n"]]
+            for key in headline
+        ],
+    )
     for name, stats in (summary.get("references") or {}).items():
         shown = ("wa", "macro_f1", "weighted_f1")  # the UA of a constant predictor is always 1 / classes
-        lines += ["", f"Reference, {name.replace('_', ' ')} on the same test utterances: "
-                  + "; ".join(f"{METRIC_TITLES[key]} {_percent(stats[key])}" for key in shown
-                              if stats.get(key, {}).get("n"))]
+        lines += [
+            "",
+            f"Reference, {name.replace('_', ' ')} on the same test utterances: "
+            + "; ".join(
+                f"{METRIC_TITLES[key]} {_percent(stats[key])}" for key in shown if stats.get(key, {}).get("n")
+            ),
+        ]
     if summary.get("multi_label"):
-        lines += ["", ("Multi-label: a label is predicted where its logit is > 0; F1 averages over the labels "
-                       "present or predicted in a run.")]
+        lines += [
+            "",
+            (
+                "Multi-label: a label is predicted where its logit is > 0; F1 averages over the labels "
+                "present or predicted in a run."
+            ),
+        ]
     else:
-        lines += ["", ("micro-F1 equals WA for single-label classification; GLAM's README column \"micro F1\" is "
-                       "weighted-F1.")]
+        lines += [
+            "",
+            (
+                'micro-F1 equals WA for single-label classification; GLAM\'s README column "micro F1" is '
+                "weighted-F1."
+            ),
+        ]
 
     if len(seeds) > 1 and len(folds) > 1:
-        lines += ["", "## Over seeds (each seed averaged over its folds, then mean ± std across seeds, %)", ""]
-        lines += _table(["metric", "mean ± std", "seeds"],
-                        [[METRIC_TITLES[key], _percent(summary["over_seeds"][key]), summary["over_seeds"][key]["n"]]
-                         for key in headline])
+        lines += [
+            "",
+            "## Over seeds (each seed averaged over its folds, then mean ± std across seeds, %)",
+            "",
+        ]
+        lines += _table(
+            ["metric", "mean ± std", "seeds"],
+            [
+                [METRIC_TITLES[key], _percent(summary["over_seeds"][key]), summary["over_seeds"][key]["n"]]
+                for key in headline
+            ],
+        )
         lines += ["", f"±: {summary['over_seeds_std_definition']}."]
 
     if summary.get("multi_label"):
         lines += ["", "## Per label (mean ± std over runs, %)", ""]
-        lines += _table(["label", "F1", "accuracy"],
-                        [[name, _percent(summary["metrics"][f"f1.{name}"]),
-                          _percent(summary["metrics"][f"accuracy.{name}"])] for name in names])
+        lines += _table(
+            ["label", "F1", "accuracy"],
+            [
+                [
+                    name,
+                    _percent(summary["metrics"][f"f1.{name}"]),
+                    _percent(summary["metrics"][f"accuracy.{name}"]),
+                ]
+                for name in names
+            ],
+        )
         return "\n".join(lines) + "\n"
 
     counts = np.asarray(summary["confusion"]["counts"])
     lines += ["", "## Per class (mean ± std over the runs whose test set has the class, %)", ""]
-    lines += _table(["class", "recall", "F1", "runs", "test utterances (all runs)"],
-                    [[name, _percent(summary["metrics"][f"recall.{name}"]), _percent(summary["metrics"][f"f1.{name}"]),
-                      summary["metrics"][f"recall.{name}"]["n"], int(counts[i].sum())] for i, name in enumerate(names)])
+    lines += _table(
+        ["class", "recall", "F1", "runs", "test utterances (all runs)"],
+        [
+            [
+                name,
+                _percent(summary["metrics"][f"recall.{name}"]),
+                _percent(summary["metrics"][f"f1.{name}"]),
+                summary["metrics"][f"recall.{name}"]["n"],
+                int(counts[i].sum()),
+            ]
+            for i, name in enumerate(names)
+        ],
+    )
 
     normalized = summary["confusion"]["normalized"]
-    lines += ["", ("## Confusion matrix (summed over all runs, each row divided by its total, %; "
-                   "rows = true, columns = predicted)"), ""]
-    lines += _table(["true \\ predicted", *names, "n"],
-                    [[name, *(f"{100 * value:.1f}" for value in normalized[i]), int(counts[i].sum())]
-                     for i, name in enumerate(names)])
+    lines += [
+        "",
+        (
+            "## Confusion matrix (summed over all runs, each row divided by its total, %; "
+            "rows = true, columns = predicted)"
+        ),
+        "",
+    ]
+    lines += _table(
+        ["true \\ predicted", *names, "n"],
+        [
+            [name, *(f"{100 * value:.1f}" for value in normalized[i]), int(counts[i].sum())]
+            for i, name in enumerate(names)
+        ],
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -401,12 +509,25 @@ def write_summary(summary: Mapping[str, Any], out_dir: str | os.PathLike) -> dic
     paths = {key: out / name for key, name in _SUMMARY_FILES.items()}
     keys = list(summary["metrics"])
 
-    metric_rows = [[key, stats["mean"], stats["std"], stats["n"]] for key, stats in summary["metrics"].items()]
-    metric_rows += [[f"over_seeds.{key}", stats["mean"], stats["std"], stats["n"]]
-                    for key, stats in summary["over_seeds"].items()]
+    metric_rows = [
+        [key, stats["mean"], stats["std"], stats["n"]] for key, stats in summary["metrics"].items()
+    ]
+    metric_rows += [
+        [f"over_seeds.{key}", stats["mean"], stats["std"], stats["n"]]
+        for key, stats in summary["over_seeds"].items()
+    ]
     run_header = ["fold", "seed", "num_epochs", "best_epoch", "num_utterances", *keys]
-    run_rows = [[run["fold"], run["seed"], run["num_epochs"], run["best_epoch"], run["num_utterances"],
-                 *(run["metrics"][key] for key in keys)] for run in summary["runs"]]
+    run_rows = [
+        [
+            run["fold"],
+            run["seed"],
+            run["num_epochs"],
+            run["best_epoch"],
+            run["num_utterances"],
+            *(run["metrics"][key] for key in keys),
+        ]
+        for run in summary["runs"]
+    ]
 
     atomic_write_text(paths["summary_md"], format_summary(summary))
     atomic_write_text(paths["summary_csv"], _csv_text(["metric", "mean", "std", "n"], metric_rows))
@@ -421,14 +542,18 @@ def read_summary(path: str | os.PathLike) -> dict[str, Any]:
     if path.is_dir():
         path = path / _SUMMARY_FILES["summary_json"]
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no summary here; run the experiment first (serkit train) or pass the "
-                                "folder that holds summary.json.")
+        raise FileNotFoundError(
+            f"{path}: no summary here; run the experiment first (serkit train) or pass the "
+            "folder that holds summary.json."
+        )
     try:
         with open(path, encoding="utf-8") as handle:
             summary = json.load(handle)
     except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is not valid JSON ({error}); it is damaged or not serkit's: write it again "
-                         "from the runs' metrics with summarize_runs and write_summary.") from None
+        raise ValueError(
+            f"{path} is not valid JSON ({error}); it is damaged or not serkit's: write it again "
+            "from the runs' metrics with summarize_runs and write_summary."
+        ) from None
     if not isinstance(summary, dict) or "metrics" not in summary or "label_names" not in summary:
         raise ValueError(f"{path} is not a serkit summary (no 'metrics' or 'label_names').")
     return summary
@@ -452,24 +577,57 @@ def compare_summaries(summaries: Sequence[Mapping[str, Any]], names: Sequence[st
     reference = summaries[0]
     rows, flagged = [], False
     for name, summary in zip(names, summaries):
-        flags = [f"{what} differs" for what, key in (("protocol", "protocol"), ("selection", "selection"),
-                                                      ("label set", "label_names"))
-                 if summary[key] != reference[key]]
+        flags = [
+            f"{what} differs"
+            for what, key in (
+                ("protocol", "protocol"),
+                ("selection", "selection"),
+                ("label set", "label_names"),
+            )
+            if summary[key] != reference[key]
+        ]
         if summary["selected_on_test"]:
             flags.append("SELECTED ON TEST")
         flagged = flagged or bool(flags)
         speaker = "yes" if summary["speaker_independent"] else "NO"
         if _headline(summary) != _headline(reference):
-            raise ValueError(f"{name} is a {'multi' if summary.get('multi_label') else 'single'}-label experiment "
-                             f"and {names[0]} is not: compare experiments of one kind.")
-        rows.append([name, f"`{summary['protocol']}`", speaker, summary["selection"], len(summary["label_names"]),
-                     summary["n_runs"], *(_percent(summary["metrics"][key]) for key in _headline(reference)),
-                     "; ".join(flags) or "-"])
+            raise ValueError(
+                f"{name} is a {'multi' if summary.get('multi_label') else 'single'}-label experiment "
+                f"and {names[0]} is not: compare experiments of one kind."
+            )
+        rows.append(
+            [
+                name,
+                f"`{summary['protocol']}`",
+                speaker,
+                summary["selection"],
+                len(summary["label_names"]),
+                summary["n_runs"],
+                *(_percent(summary["metrics"][key]) for key in _headline(reference)),
+                "; ".join(flags) or "-",
+            ]
+        )
     lines = ["# Comparison (mean ± std over all runs, %)", ""]
     if flagged:
-        lines += [(f"> **WARNING: flagged rows differ from the first row ({names[0]}) in protocol, model "
-                   "selection or label set, or were selected on the test set: their numbers are not directly "
-                   "comparable.**"), ""]
-    lines += _table(["run", "protocol", "speaker-indep.", "selection", "classes", "runs",
-                     *(METRIC_TITLES[key] for key in _headline(reference)), "flags"], rows)
+        lines += [
+            (
+                f"> **WARNING: flagged rows differ from the first row ({names[0]}) in protocol, model "
+                "selection or label set, or were selected on the test set: their numbers are not directly "
+                "comparable.**"
+            ),
+            "",
+        ]
+    lines += _table(
+        [
+            "run",
+            "protocol",
+            "speaker-indep.",
+            "selection",
+            "classes",
+            "runs",
+            *(METRIC_TITLES[key] for key in _headline(reference)),
+            "flags",
+        ],
+        rows,
+    )
     return "\n".join(lines) + "\n"

@@ -70,8 +70,10 @@ class FeatureCache:
 
     def _entry(self, digest: str, config_key: str) -> Path:
         if not isinstance(config_key, str) or not _SAFE_KEY.match(config_key):
-            raise ValueError(f"config_key {config_key!r} must be a non-empty file name of letters, digits, '.', "
-                             "'_' and '-' (use FeatureConfig.key()).")
+            raise ValueError(
+                f"config_key {config_key!r} must be a non-empty file name of letters, digits, '.', "
+                "'_' and '-' (use FeatureConfig.key())."
+            )
         return self.root / config_key / digest[:2] / f"{digest}.npy"
 
     def load(self, digest: str, config_key: str, *, source: str = "") -> np.ndarray | None:
@@ -87,8 +89,10 @@ class FeatureCache:
         """Write an entry atomically (numbers only: never a pickle) and return it as a numpy array."""
         array = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
         if array.dtype == object:
-            raise TypeError(f"features for {digest} are an object array; store numbers (a numpy array or a torch "
-                            "tensor) so that they can be cached without pickle.")
+            raise TypeError(
+                f"features for {digest} are an object array; store numbers (a numpy array or a torch "
+                "tensor) so that they can be cached without pickle."
+            )
         self.misses += 1
         with atomic_open(self._entry(digest, config_key), "wb") as handle:
             np.save(handle, array, allow_pickle=False)
@@ -104,7 +108,7 @@ class FeatureCache:
 
         Args:
             audio_path: the audio file the features come from (only its bytes are read here, to hash them).
-            config_key: the feature config's :meth:`~serkit.features.spectral.FeatureConfig.key`.
+            config_key: the feature config's :meth:`~serkit.features.base.FeatureConfig.key`.
             compute: called with no arguments on a miss; returns the features (numpy or torch, any shape).
 
         Returns:
@@ -119,7 +123,11 @@ class FeatureCache:
         try:
             return np.load(target, allow_pickle=False)
         except (ValueError, OSError, EOFError) as exc:
-            logger.warning("feature cache entry %s (for %s) is unreadable (%s); deleting it and recomputing.",
-                           target, audio_path, exc)
+            logger.warning(
+                "feature cache entry %s (for %s) is unreadable (%s); deleting it and recomputing.",
+                target,
+                audio_path,
+                exc,
+            )
             target.unlink(missing_ok=True)
             return None

@@ -9,7 +9,7 @@ tkhrtnk/DCNN-LSTMWA step by step:
    with reflect padding, power 2, 64 HTK-scale bands from 20 Hz to sample_rate / 2 with Slaney area normalisation;
    natural log (3 s -> 301 frames, 4 s -> 401);
 4. delta and delta-delta (``torchaudio.functional.compute_deltas``, window 5, replicated edges; see
-   :func:`~serkit.features.spectral.regression_delta`) stacked with the static log-mel as 3 channels;
+   :func:`~serkit.features.deltas.regression_delta`) stacked with the static log-mel as 3 channels;
 5. per-channel min-max scaling to [0, 1] over the utterance, then ImageNet normalisation
    (mean 0.485 / 0.456 / 0.406, std 0.229 / 0.224 / 0.225);
 6. 64-frame windows every 32 frames, the incomplete tail dropped (3 s -> 8 segments, 4 s -> 11);
@@ -43,13 +43,10 @@ import torch
 import torch.nn.functional as F
 
 from serkit.audio.transforms import pad_or_truncate
-from serkit.features.spectral import (
-    FEATURES,
-    FeatureConfig,
-    LogMelConfig,
-    _check_positive_int,
-    regression_delta,
-)
+from serkit.features.base import FEATURES, FeatureConfig
+from serkit.features.deltas import regression_delta
+from serkit.features.spectral import LogMelConfig
+from serkit.features.validation import check_positive_int
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "DCNNSegmentsConfig", "resize_images"]
 
@@ -119,7 +116,7 @@ class DCNNSegmentsConfig(FeatureConfig):
 
     def validate(self) -> None:
         for option in ("segment_frames", "segment_hop", "image_size"):
-            _check_positive_int(option, getattr(self, option))
+            check_positive_int(option, getattr(self, option))
         if not self.max_seconds > 0:
             raise ValueError(f"max_seconds must be > 0 (ESD 3, JTES/RAVDESS 4), got {self.max_seconds}.")
         if self.delta_win_length < 3:
@@ -127,15 +124,31 @@ class DCNNSegmentsConfig(FeatureConfig):
         self._log_mel()  # validates the spectral options
         frames = self._mel_frames()
         if frames < self.segment_frames:
-            raise ValueError(f"max_seconds={self.max_seconds} gives {frames} frames, fewer than one segment of "
-                             f"segment_frames={self.segment_frames}; raise max_seconds.")
+            raise ValueError(
+                f"max_seconds={self.max_seconds} gives {frames} frames, fewer than one segment of "
+                f"segment_frames={self.segment_frames}; raise max_seconds."
+            )
 
     def _log_mel(self) -> LogMelConfig:
-        return LogMelConfig(sample_rate=self.sample_rate, n_fft=self.n_fft, win_length=self.win_length,
-                            hop_length=self.hop_length, window=self.window, center=True, pad_mode=self.pad_mode,
-                            power=2.0, n_mels=self.n_mels, fmin=self.fmin, fmax=self.fmax, htk=self.htk,
-                            mel_norm=self.mel_norm, pre_emphasis=self.pre_emphasis,
-                            waveform_offset=self.waveform_offset, log_scale="natural", floor=self.floor)
+        return LogMelConfig(
+            sample_rate=self.sample_rate,
+            n_fft=self.n_fft,
+            win_length=self.win_length,
+            hop_length=self.hop_length,
+            window=self.window,
+            center=True,
+            pad_mode=self.pad_mode,
+            power=2.0,
+            n_mels=self.n_mels,
+            fmin=self.fmin,
+            fmax=self.fmax,
+            htk=self.htk,
+            mel_norm=self.mel_norm,
+            pre_emphasis=self.pre_emphasis,
+            waveform_offset=self.waveform_offset,
+            log_scale="natural",
+            floor=self.floor,
+        )
 
     @property
     def num_samples(self) -> int:
@@ -176,12 +189,17 @@ class DCNNSegmentsConfig(FeatureConfig):
         if self.imagenet_normalize:
             mean, std = _imagenet_stats(image.dtype, image.device)
             image = (image - mean) / std
-        segments = image.unfold(-1, self.segment_frames, self.segment_hop)  # (batch, 3, n_mels, segments, window)
+        segments = image.unfold(
+            -1, self.segment_frames, self.segment_hop
+        )  # (batch, 3, n_mels, segments, window)
         segments = segments.permute(0, 3, 1, 2, 4)  # (batch, segments, 3, n_mels, segment_frames)
         return resize_images(segments, self.image_size).contiguous()  # (batch, segments, 3, size, size)
 
-    def compute(self, waveforms: np.ndarray | torch.Tensor,
-                lengths: np.ndarray | torch.Tensor | list[int] | None = None) -> torch.Tensor:
+    def compute(
+        self,
+        waveforms: np.ndarray | torch.Tensor,
+        lengths: np.ndarray | torch.Tensor | list[int] | None = None,
+    ) -> torch.Tensor:
         """Segments of a batch of waveforms.
 
         Args:
@@ -194,10 +212,16 @@ class DCNNSegmentsConfig(FeatureConfig):
         """
         if lengths is None:
             return super().compute(waveforms)
-        x = torch.as_tensor(waveforms) if not isinstance(waveforms, np.ndarray) else torch.from_numpy(
-            np.ascontiguousarray(waveforms))
+        x = (
+            torch.as_tensor(waveforms)
+            if not isinstance(waveforms, np.ndarray)
+            else torch.from_numpy(np.ascontiguousarray(waveforms))
+        )
         if x.ndim != 2:
             raise ValueError("lengths are for a (batch, samples) batch; a single waveform needs none.")
         lengths = self._check_lengths(lengths, x)
-        rows = [pad_or_truncate(x[index, :length], self.num_samples) for index, length in enumerate(lengths.tolist())]
+        rows = [
+            pad_or_truncate(x[index, :length], self.num_samples)
+            for index, length in enumerate(lengths.tolist())
+        ]
         return super().compute(torch.stack(rows))

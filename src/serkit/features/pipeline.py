@@ -23,8 +23,8 @@ import torch
 from serkit.audio import io as audio_io
 from serkit.audio.transforms import segment
 from serkit.config import InputConfig
+from serkit.features.base import FeatureConfig, feature_from_dict
 from serkit.features.cache import FeatureCache
-from serkit.features.spectral import FeatureConfig, feature_from_dict
 
 __all__ = ["InputPipeline", "Standardizer"]
 
@@ -41,7 +41,9 @@ class Standardizer:
     def fit(cls, chunks: list[np.ndarray]) -> Standardizer:
         """chunks: arrays (frames, num_features); statistics over every frame of every chunk."""
         frames = np.concatenate([c.reshape(-1, c.shape[-1]) for c in chunks], axis=0).astype(np.float64)
-        return cls(frames.mean(axis=0).astype(np.float32), np.maximum(frames.std(axis=0), 1e-5).astype(np.float32))
+        return cls(
+            frames.mean(axis=0).astype(np.float32), np.maximum(frames.std(axis=0), 1e-5).astype(np.float32)
+        )
 
     def __call__(self, chunk: np.ndarray) -> np.ndarray:
         if self.mean is None:
@@ -67,12 +69,18 @@ class InputPipeline:
         cache_dir: folder of the feature cache; None computes every time (prediction on new files).
     """
 
-    def __init__(self, feature: FeatureConfig | Mapping[str, Any], inputs: InputConfig,
-                 cache_dir: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        feature: FeatureConfig | Mapping[str, Any],
+        inputs: InputConfig,
+        cache_dir: str | Path | None = None,
+    ) -> None:
         feature = feature if isinstance(feature, FeatureConfig) else feature_from_dict(feature)
         if getattr(feature, "sample_rate", inputs.sample_rate) != inputs.sample_rate:
-            raise ValueError(f"features.sample_rate={feature.sample_rate} differs from "
-                             f"input.sample_rate={inputs.sample_rate}; set them equal.")
+            raise ValueError(
+                f"features.sample_rate={feature.sample_rate} differs from "
+                f"input.sample_rate={inputs.sample_rate}; set them equal."
+            )
         self.feature, self.inputs = feature, inputs
         self.cache = FeatureCache(cache_dir) if cache_dir is not None else None
         self.short_utterances: set[str] = set()
@@ -93,8 +101,13 @@ class InputPipeline:
         """
         mode = "utterance" if self.inputs.mode == "frames" else self.inputs.mode
         window, hop = self._window_hop(train) if mode == "segments" else (0, 0)
-        spec = {"mode": mode, "window": window, "hop": hop, "short": self.inputs.short_policy,
-                "max_seconds": self._max_seconds(train)}
+        spec = {
+            "mode": mode,
+            "window": window,
+            "hop": hop,
+            "short": self.inputs.short_policy,
+            "max_seconds": self._max_seconds(train),
+        }
         digest = hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:8]
         return f"{self.feature.key()}-{mode}-{digest}"
 
@@ -109,8 +122,9 @@ class InputPipeline:
         -> (batch, frames, *feature_shape)."""
         return features if self.feature.frame_axis == 1 else features.movedim(-1, 1)
 
-    def chunks_from_waveform(self, waveform: np.ndarray, *, train: bool = False, name: str = "",
-                             split: bool = True) -> np.ndarray:
+    def chunks_from_waveform(
+        self, waveform: np.ndarray, *, train: bool = False, name: str = "", split: bool = True
+    ) -> np.ndarray:
         """waveform (samples,) at ``input.sample_rate`` -> chunks (num_chunks, frames, *feature_shape).
 
         ``mode: segments`` gives one chunk per window, ``utterance`` one chunk of all frames, ``frames`` one chunk
@@ -121,15 +135,21 @@ class InputPipeline:
         if max_seconds is not None:
             waveform = waveform[: round(max_seconds * self.inputs.sample_rate)]
         if self.inputs.mode in ("utterance", "frames"):
-            features = self._frames_first(self.feature.compute(waveform[None, :]))  # (1, frames, *feature_shape)
+            features = self._frames_first(
+                self.feature.compute(waveform[None, :])
+            )  # (1, frames, *feature_shape)
         else:
             window, hop = self._window_hop(train)
             if len(waveform) < window:
                 self.short_utterances.add(name or f"<{len(waveform)} samples>")
             pieces = segment(waveform, window=window, hop=hop, short_policy=self.inputs.short_policy)
             if len(pieces) == 0:
-                return np.zeros((0, self.feature.num_frames(window), *self.feature.feature_shape), dtype=np.float32)
-            features = self._frames_first(self.feature.compute(pieces))  # (num_chunks, frames, *feature_shape)
+                return np.zeros(
+                    (0, self.feature.num_frames(window), *self.feature.feature_shape), dtype=np.float32
+                )
+            features = self._frames_first(
+                self.feature.compute(pieces)
+            )  # (num_chunks, frames, *feature_shape)
         chunks = features.contiguous().numpy().astype(np.float32, copy=False)
         return self._split_frames(chunks) if split else chunks
 
@@ -145,8 +165,9 @@ class InputPipeline:
             return np.zeros((1, 1, 1), dtype=np.float32)
 
         def compute() -> np.ndarray:  # in frames mode the utterance-level array is cached and split when read
-            return self.chunks_from_waveform(audio_io.load(path, self.inputs.sample_rate), train=train, name=name,
-                                             split=False)
+            return self.chunks_from_waveform(
+                audio_io.load(path, self.inputs.sample_rate), train=train, name=name, split=False
+            )
 
         if self.cache is None:
             return self._split_frames(compute())

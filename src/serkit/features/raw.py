@@ -16,7 +16,7 @@ from typing import ClassVar
 
 import torch
 
-from serkit.features.spectral import FEATURES, FeatureConfig
+from serkit.features.base import FEATURES, FeatureConfig
 
 __all__ = ["NoAudioConfig", "WaveformConfig"]
 

@@ -40,9 +40,10 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from serkit.features.spectral import FEATURES, FeatureConfig, _as_waveform_batch
+from serkit.backbones import hf
 from serkit.core.fileio import atomic_open, atomic_write_json, atomic_write_text
-from serkit.models import ssl as ssl_models
+from serkit.features.base import FEATURES, FeatureConfig
+from serkit.features.validation import as_waveform_batch
 
 __all__ = ["INDEX_COLUMNS", "SSLConfig", "extract_ssl", "load_embedding", "read_index"]
 
@@ -56,16 +57,18 @@ _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,150}$")
 @functools.lru_cache(maxsize=4)
 def _encoder(model: str, device: str) -> tuple[Any, Any]:
     """One frozen encoder and feature extractor per (model, device) and process."""
-    return ssl_models.load_audio_encoder(model, freeze=True, device=device), ssl_models.load_feature_extractor(model)
+    return hf.load_audio_encoder(model, freeze=True, device=device), hf.load_feature_extractor(model)
 
 
 @functools.lru_cache(maxsize=16)
 def _model_config(model: str) -> Any:
     try:
-        return ssl_models._transformers().AutoConfig.from_pretrained(ssl_models.resolve_model_path(model))
+        return hf.load_config(model)
     except OSError as exc:  # not a folder, and the hub is unreachable or the name unknown
-        raise ValueError(f"feature 'ssl': cannot load the config of model {model!r} ({exc}). Offline, give a local "
-                         "folder written by save_pretrained.") from None
+        raise ValueError(
+            f"feature 'ssl': cannot load the config of model {model!r} ({exc}). Offline, give a local "
+            "folder written by save_pretrained."
+        ) from None
 
 
 @FEATURES.register("ssl")
@@ -94,11 +97,14 @@ class SSLConfig(FeatureConfig):
 
     def validate(self) -> None:
         if not self.model:
-            raise ValueError("feature 'ssl' needs a model: a hub name (facebook/wav2vec2-base), a local folder "
-                             "written by save_pretrained, or package:<module>.")
-        if self.layers not in ssl_models.LAYER_MODES:
-            raise ValueError(f"feature 'ssl': layers={self.layers!r}; use one of "
-                             f"{', '.join(ssl_models.LAYER_MODES)}.")
+            raise ValueError(
+                "feature 'ssl' needs a model: a hub name (facebook/wav2vec2-base), a local folder "
+                "written by save_pretrained, or package:<module>."
+            )
+        if self.layers not in hf.LAYER_MODES:
+            raise ValueError(
+                f"feature 'ssl': layers={self.layers!r}; use one of {', '.join(hf.LAYER_MODES)}."
+            )
         if self.sample_rate <= 0:
             raise ValueError(f"feature 'ssl': sample_rate must be > 0, got {self.sample_rate}.")
 
@@ -110,30 +116,40 @@ class SSLConfig(FeatureConfig):
         return (config.hidden_size,)
 
     def num_frames(self, num_samples: int) -> int:
-        return int(ssl_models.frame_lengths(_model_config(self.model), int(num_samples)))
+        return int(hf.frame_lengths(_model_config(self.model), int(num_samples)))
 
     def key(self) -> str:
-        weights = ssl_models.model_fingerprint(self.model)  # new weights under the same name: a new key
-        text = json.dumps({"version": self.version, **self.to_dict(), "weights": weights}, sort_keys=True,
-                          separators=(",", ":"))
+        weights = hf.model_fingerprint(self.model)  # new weights under the same name: a new key
+        text = json.dumps(
+            {"version": self.version, **self.to_dict(), "weights": weights},
+            sort_keys=True,
+            separators=(",", ":"),
+        )
         return f"{self.name}-v{self.version}-{hashlib.sha1(text.encode('utf-8')).hexdigest()[:12]}"
 
     def encode(self, waveforms: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Unpadded waveforms (samples,) -> one array per waveform (frames, *feature_shape)."""
         model, extractor = _encoder(self.model, self.device)
-        return ssl_models.encode_waveforms(model, extractor, waveforms, sample_rate=self.sample_rate,
-                                           layer=self.layer, mode=self.layers)
+        return hf.encode_waveforms(
+            model, extractor, waveforms, sample_rate=self.sample_rate, layer=self.layer, mode=self.layers
+        )
 
-    def compute(self, waveforms: np.ndarray | torch.Tensor,
-                lengths: np.ndarray | torch.Tensor | list[int] | None = None) -> torch.Tensor:
+    def compute(
+        self,
+        waveforms: np.ndarray | torch.Tensor,
+        lengths: np.ndarray | torch.Tensor | list[int] | None = None,
+    ) -> torch.Tensor:
         """(batch, samples) [+ lengths] -> (batch, frames, *feature_shape), zero past each example's frames.
 
-        Each example is encoded from its own valid samples only (see :func:`serkit.models.ssl.encode_waveforms`).
+        Each example is encoded from its own valid samples only (see
+        :func:`serkit.backbones.hf.encode_waveforms`).
         """
-        x, single = _as_waveform_batch(waveforms)
+        x, single = as_waveform_batch(waveforms)
         valid = [x.shape[-1]] * x.shape[0] if lengths is None else self._check_lengths(lengths, x).tolist()
         arrays = self.encode([x[i, :n].cpu().numpy() for i, n in enumerate(valid)])
-        out = torch.zeros((x.shape[0], self.num_frames(x.shape[-1]), *arrays[0].shape[1:]), dtype=torch.float32)
+        out = torch.zeros(
+            (x.shape[0], self.num_frames(x.shape[-1]), *arrays[0].shape[1:]), dtype=torch.float32
+        )
         for i, array in enumerate(arrays):
             out[i, : array.shape[0]] = torch.from_numpy(array)
         return out[0] if single else out
@@ -167,7 +183,9 @@ def load_embedding(out_dir: str | Path, utt_id: str) -> np.ndarray:
 
     row = read_index(out_dir).get(utt_id)
     if row is None:
-        raise KeyError(f"utterance {utt_id!r} is not in {Path(out_dir) / 'index.csv'}; run serkit features ssl.")
+        raise KeyError(
+            f"utterance {utt_id!r} is not in {Path(out_dir) / 'index.csv'}; run serkit features ssl."
+        )
     return load_file(str(Path(out_dir) / row["file"]))["hidden_states"]
 
 
@@ -180,8 +198,9 @@ def _write_index(out_dir: Path, rows: dict[str, dict[str, Any]]) -> None:
     atomic_write_text(out_dir / "index.csv", buffer.getvalue())
 
 
-def _batches(durations: list[tuple[int, int]], *, batch_seconds: float, sample_rate: int,
-             exact_only: bool) -> list[list[int]]:
+def _batches(
+    durations: list[tuple[int, int]], *, batch_seconds: float, sample_rate: int, exact_only: bool
+) -> list[list[int]]:
     """Group (index, samples) sorted by length into batches whose padded size stays within the budget.
 
     ``exact_only``: only equal lengths share a batch (models whose output depends on padding).
@@ -203,10 +222,20 @@ def _batches(durations: list[tuple[int, int]], *, batch_seconds: float, sample_r
     return batches
 
 
-def extract_ssl(utterances: Sequence[Any], out_dir: str | Path, *, model: str, layer: int = -1,
-                layers: str = "one", sample_rate: int = 16000, max_seconds: float | None = None,
-                batch_seconds: float = 60.0, device: str = "cpu", cache_dir: str | Path | None = None,
-                progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+def extract_ssl(
+    utterances: Sequence[Any],
+    out_dir: str | Path,
+    *,
+    model: str,
+    layer: int = -1,
+    layers: str = "one",
+    sample_rate: int = 16000,
+    max_seconds: float | None = None,
+    batch_seconds: float = 60.0,
+    device: str = "cpu",
+    cache_dir: str | Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
     """Encode every utterance's audio and store ``(frames, hidden_dim)`` per utterance as safetensors.
 
     Args:
@@ -236,14 +265,18 @@ def extract_ssl(utterances: Sequence[Any], out_dir: str | Path, *, model: str, l
     if batch_seconds <= 0:
         raise ValueError(f"batch_seconds must be > 0, got {batch_seconds}.")
     out_dir = Path(out_dir)
-    feature = {k: v for k, v in config.to_dict().items() if k != "device"}  # resuming on another device is fine
-    settings = {"feature": feature, "weights": ssl_models.model_fingerprint(model), "max_seconds": max_seconds}
+    feature = {
+        k: v for k, v in config.to_dict().items() if k != "device"
+    }  # resuming on another device is fine
+    settings = {"feature": feature, "weights": hf.model_fingerprint(model), "max_seconds": max_seconds}
     saved = out_dir / "extraction.json"
     if saved.is_file():
         previous = json.loads(saved.read_text(encoding="utf-8"))
         if previous != settings:
-            raise ValueError(f"{out_dir} holds embeddings made with other settings ({previous}); use a new "
-                             "output folder or delete that one.")
+            raise ValueError(
+                f"{out_dir} holds embeddings made with other settings ({previous}); use a new "
+                "output folder or delete that one."
+            )
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(saved, settings)
 
@@ -260,13 +293,13 @@ def extract_ssl(utterances: Sequence[Any], out_dir: str | Path, *, model: str, l
             failed.append(str(exc))
             continue
         samples = samples if limit is None else min(samples, limit)
-        if int(ssl_models.frame_lengths(encoder.config, samples)) < 1:
+        if int(hf.frame_lengths(encoder.config, samples)) < 1:
             failed.append(f"{utt.path}: {samples} samples are too short for one frame of this encoder")
             continue
         sizes.append((position, samples))
     for message in failed:
         logger.warning("serkit features ssl: skipping %s", message)
-    exact_only = not ssl_models.uses_attention_mask(encoder, extractor)
+    exact_only = not hf.uses_attention_mask(encoder, extractor)
     batches = _batches(sizes, batch_seconds=batch_seconds, sample_rate=sample_rate, exact_only=exact_only)
     cache = pipeline = None
     if cache_dir is not None:
@@ -274,8 +307,11 @@ def extract_ssl(utterances: Sequence[Any], out_dir: str | Path, *, model: str, l
         from serkit.features.cache import FeatureCache
         from serkit.features.pipeline import InputPipeline
 
-        pipeline = InputPipeline(config, InputConfig(sample_rate=sample_rate, mode="utterance", normalize="none",
-                                                     max_seconds=max_seconds), cache_dir=None)
+        pipeline = InputPipeline(
+            config,
+            InputConfig(sample_rate=sample_rate, mode="utterance", normalize="none", max_seconds=max_seconds),
+            cache_dir=None,
+        )
         cache = FeatureCache(cache_dir)
     written = 0
     for batch in batches:
@@ -288,16 +324,31 @@ def extract_ssl(utterances: Sequence[Any], out_dir: str | Path, *, model: str, l
             utt = todo[position]
             name = _file_name(utt.id)
             with atomic_open(out_dir / name, "wb") as handle:  # safetensors bytes, written whole then renamed
-                handle.write(save({"hidden_states": np.ascontiguousarray(array, dtype=np.float32)},
-                                  metadata={"utt_id": utt.id, "model": model, "layer": str(layer),
-                                            "layers": layers}))
+                handle.write(
+                    save(
+                        {"hidden_states": np.ascontiguousarray(array, dtype=np.float32)},
+                        metadata={"utt_id": utt.id, "model": model, "layer": str(layer), "layers": layers},
+                    )
+                )
             if cache is not None:
-                cache.get_or_compute(utt.path, pipeline.cache_key(train=True), lambda array=array: array[None])
-            rows[utt.id] = {"utt_id": utt.id, "file": name, "frames": array.shape[0],
-                            "samples": len(wave), "path": str(utt.path)}
+                cache.get_or_compute(
+                    utt.path, pipeline.cache_key(train=True), lambda array=array: array[None]
+                )
+            rows[utt.id] = {
+                "utt_id": utt.id,
+                "file": name,
+                "frames": array.shape[0],
+                "samples": len(wave),
+                "path": str(utt.path),
+            }
             written += 1
         _write_index(out_dir, rows)  # after every batch: an interrupted run resumes from here
         if progress is not None:
             progress(skipped + written, len(utterances))
-    return {"written": written, "skipped": skipped, "failed": failed, "total": len(utterances),
-            "out_dir": str(out_dir)}
+    return {
+        "written": written,
+        "skipped": skipped,
+        "failed": failed,
+        "total": len(utterances),
+        "out_dir": str(out_dir),
+    }

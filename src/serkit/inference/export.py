@@ -31,14 +31,18 @@ def read_transcripts(path: str | os.PathLike) -> dict[str, str]:
     with open(path, encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle)
         if not reader.fieldnames or not {"path", "text"} <= set(reader.fieldnames):
-            raise ValueError(f"{path}: a transcripts file needs the header 'path,text', got {reader.fieldnames}.")
+            raise ValueError(
+                f"{path}: a transcripts file needs the header 'path,text', got {reader.fieldnames}."
+            )
         return {str((path.parent / row["path"]).resolve()): row["text"] or "" for row in reader}
 
 
 def _transcript(transcripts: dict[str, str], audio: Path) -> str:
     key = str(audio.resolve())
     if key not in transcripts:
-        raise ValueError(f"{audio}: no transcript for this file in the transcripts CSV (fusion models need one).")
+        raise ValueError(
+            f"{audio}: no transcript for this file in the transcripts CSV (fusion models need one)."
+        )
     return transcripts[key]
 
 
@@ -48,9 +52,16 @@ def _failure(path: Path, exc: Exception) -> str:
     return message if str(path) in message else f"{path}: {message}"
 
 
-def prediction_rows(recognizer: Recognizer, paths: str | os.PathLike | Iterable[str | os.PathLike], *,
-                    timeline: bool = False, window: float = 3.0, hop: float = 1.0, failures: list[str] | None = None,
-                    transcripts: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
+def prediction_rows(
+    recognizer: Recognizer,
+    paths: str | os.PathLike | Iterable[str | os.PathLike],
+    *,
+    timeline: bool = False,
+    window: float = 3.0,
+    hop: float = 1.0,
+    failures: list[str] | None = None,
+    transcripts: dict[str, str] | None = None,
+) -> Iterator[dict[str, Any]]:
     """One dict per file (or per timeline window): path, [start, end,] label, one ``p_<class>`` per class, speech.
 
     ``speech`` is a bool: False when the energy gate finds no speech in the file (or window), whose ``label`` is
@@ -66,12 +77,27 @@ def prediction_rows(recognizer: Recognizer, paths: str | os.PathLike | Iterable[
         raise ValueError("this model fuses audio with text: pass --transcripts FILE.csv (columns path,text).")
     # expanded before the first row, so a wrong path fails at once instead of after part of the output
     files = expand_audio_paths(paths, must_exist=recognizer.reads_audio)
-    return _rows(recognizer, files, timeline=timeline, window=window, hop=hop, failures=failures,
-                 transcripts=transcripts)
+    return _rows(
+        recognizer,
+        files,
+        timeline=timeline,
+        window=window,
+        hop=hop,
+        failures=failures,
+        transcripts=transcripts,
+    )
 
 
-def _rows(recognizer: Recognizer, files: list[Path], *, timeline: bool, window: float, hop: float,
-          failures: list[str] | None, transcripts: dict[str, str] | None) -> Iterator[dict[str, Any]]:
+def _rows(
+    recognizer: Recognizer,
+    files: list[Path],
+    *,
+    timeline: bool,
+    window: float,
+    hop: float,
+    failures: list[str] | None,
+    transcripts: dict[str, str] | None,
+) -> Iterator[dict[str, Any]]:
     def probability_columns(probabilities: Iterable[float]) -> dict[str, float]:
         return {f"p_{c}": float(p) for c, p in zip(recognizer.classes_, probabilities)}
 
@@ -79,13 +105,23 @@ def _rows(recognizer: Recognizer, files: list[Path], *, timeline: bool, window: 
         try:
             if timeline and not recognizer.needs_text:
                 for entry in recognizer.timeline(path, window=window, hop=hop):
-                    yield {"path": str(path), "start": entry.start, "end": entry.end, "label": entry.label,
-                           **probability_columns(entry.probabilities), "speech": entry.speech}
+                    yield {
+                        "path": str(path),
+                        "start": entry.start,
+                        "end": entry.end,
+                        "label": entry.label,
+                        **probability_columns(entry.probabilities),
+                        "speech": entry.speech,
+                    }
             else:
                 texts = [_transcript(transcripts, path)] if recognizer.needs_text else None
                 probabilities, speech = recognizer.analyse([path], texts)
-                yield {"path": str(path), "label": recognizer.labels_from(probabilities, speech)[0],
-                       **probability_columns(probabilities[0]), "speech": bool(speech[0])}
+                yield {
+                    "path": str(path),
+                    "label": recognizer.labels_from(probabilities, speech)[0],
+                    **probability_columns(probabilities[0]),
+                    "speech": bool(speech[0]),
+                }
         except (AudioError, ValueError) as exc:
             if failures is None:
                 raise
@@ -96,9 +132,17 @@ def _format_value(value: Any, digits: int) -> str:
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
-def write_predictions(recognizer: Recognizer, paths: Iterable[str | os.PathLike], *, output: Path | None = None,
-                      fmt: str = "table", timeline: bool = False, window: float = 3.0, hop: float = 1.0,
-                      transcripts: dict[str, str] | None = None) -> int:
+def write_predictions(
+    recognizer: Recognizer,
+    paths: Iterable[str | os.PathLike],
+    *,
+    output: Path | None = None,
+    fmt: str = "table",
+    timeline: bool = False,
+    window: float = 3.0,
+    hop: float = 1.0,
+    transcripts: dict[str, str] | None = None,
+) -> int:
     """Predict and write rows in ``fmt`` (table, csv, json, npz) to ``output`` or stdout; returns the exit code.
 
     Columns: ``path``, [``start``, ``end``,] ``label``, ``p_<class>`` per class, ``speech`` (see
@@ -112,12 +156,26 @@ def write_predictions(recognizer: Recognizer, paths: Iterable[str | os.PathLike]
         raise ValueError("--format npz needs -o FILE.npz (binary output is not printed).")
     failures: list[str] = []
     if timeline and recognizer.needs_text:
-        raise ValueError("--timeline is for audio-only models: a fusion model needs the transcript of each window.")
+        raise ValueError(
+            "--timeline is for audio-only models: a fusion model needs the transcript of each window."
+        )
     files = expand_audio_paths(paths, must_exist=recognizer.reads_audio)
-    rows = prediction_rows(recognizer, files, timeline=timeline, window=window, hop=hop, failures=failures,
-                           transcripts=transcripts)
-    columns = ["path", *(["start", "end"] if timeline else []), "label", *[f"p_{c}" for c in recognizer.classes_],
-               "speech"]
+    rows = prediction_rows(
+        recognizer,
+        files,
+        timeline=timeline,
+        window=window,
+        hop=hop,
+        failures=failures,
+        transcripts=transcripts,
+    )
+    columns = [
+        "path",
+        *(["start", "end"] if timeline else []),
+        "label",
+        *[f"p_{c}" for c in recognizer.classes_],
+        "speech",
+    ]
     streaming = output is None and fmt in ("table", "csv")
     buffer = io.StringIO()
     sink = sys.stdout if streaming else buffer
@@ -138,13 +196,19 @@ def write_predictions(recognizer: Recognizer, paths: Iterable[str | os.PathLike]
         else:
             atomic_write_text(output, text)
     elif fmt == "npz":
-        arrays = {"paths": np.array([r["path"] for r in collected]), "labels": np.array([r["label"] for r in collected]),
-                  "classes": np.array(recognizer.classes_),
-                  "speech": np.array([r["speech"] for r in collected], dtype=bool).reshape(len(collected)),
-                  "posteriors": np.array([[r[f"p_{c}"] for c in recognizer.classes_] for r in collected],
-                                         dtype=np.float32).reshape(len(collected), len(recognizer.classes_))}
+        arrays = {
+            "paths": np.array([r["path"] for r in collected]),
+            "labels": np.array([r["label"] for r in collected]),
+            "classes": np.array(recognizer.classes_),
+            "speech": np.array([r["speech"] for r in collected], dtype=bool).reshape(len(collected)),
+            "posteriors": np.array(
+                [[r[f"p_{c}"] for c in recognizer.classes_] for r in collected], dtype=np.float32
+            ).reshape(len(collected), len(recognizer.classes_)),
+        }
         if timeline:
-            arrays.update(start=np.array([r["start"] for r in collected]), end=np.array([r["end"] for r in collected]))
+            arrays.update(
+                start=np.array([r["start"] for r in collected]), end=np.array([r["end"] for r in collected])
+            )
         with atomic_open(output, "wb") as handle:
             np.savez(handle, **arrays)
     elif not streaming:

@@ -17,20 +17,26 @@ a dry run of the rebuilt pipeline and model on a second of quiet generated noise
 config was edited fails at load time, naming the file, instead of predicting nonsense.
 
 Memory stays bounded whatever the length of a recording: files longer than :data:`STREAM_SECONDS` are read block
-by block (:meth:`Recognizer.predict_proba`; in ``input.mode: segments`` the result equals reading the whole file,
+by block (:mod:`serkit.inference.streaming`; in ``input.mode: segments`` the result equals reading the whole file,
 see :data:`STREAM_SECONDS` for the other modes), and :meth:`Recognizer.timeline` reads one window at a time.
 
 Silence is not an emotion: an energy gate (:func:`speech_activity`) marks inputs without enough loud-enough
 25 ms frames, and :meth:`Recognizer.predict` returns :data:`NO_SPEECH` for them instead of a confident emotion.
 The gate finds silence and near-silence only; music or loud noise count as "speech" for it.
+
+The recogniser sets no global torch state; the entry point that owns the process calls
+:func:`serkit.inference.configure_torch` (``serkit predict`` does).
+
+Around this module: :mod:`~serkit.inference.inputs` (paths and waveforms), :mod:`~serkit.inference.speech` (the
+gate), :mod:`~serkit.inference.streaming` (block plans and readers), :mod:`~serkit.inference.members` (loading
+checkpoints and run folders). Their public names are re-exported here.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,11 +44,20 @@ import numpy as np
 import torch
 
 from serkit.audio import io as audio_io
-from serkit.config import InputConfig, from_dict
-from serkit.core.errors import AudioFileNotFoundError, EmptyAudioError, NoAudioFilesError, NonFiniteAudioError
+from serkit.core.errors import NoAudioFilesError
 from serkit.features.pipeline import InputPipeline, Standardizer
-from serkit.features.text_inputs import TextInput, text_input_from_state
-from serkit.training.checkpoint import CheckpointError, load_model_checkpoint
+from serkit.features.text import TextInput
+from serkit.inference.inputs import as_waveform, expand_audio_paths
+from serkit.inference.members import Member, find_run_checkpoints, load_members
+from serkit.inference.speech import (
+    NO_SPEECH,
+    SPEECH_FRAME_SECONDS,
+    SPEECH_LEVEL_DBFS,
+    SPEECH_MIN_FRACTION,
+    speech_activity,
+)
+from serkit.inference.streaming import STREAM_SECONDS, Source, file_source, plan_blocks
+from serkit.training.checkpoint import CheckpointError
 from serkit.training.data import ChunkSet, utterance_logits
 
 __all__ = [
@@ -60,107 +75,10 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: The label of an input in which the energy gate finds no speech (silence, a very quiet recording).
-NO_SPEECH = "no_speech"
-#: Length of the gate's frames, in seconds (non-overlapping).
-SPEECH_FRAME_SECONDS = 0.025
-#: A frame is *active* if its RMS, after removing the frame's mean (a DC offset is not sound), exceeds this level
-#: in dBFS: 0 dBFS is an RMS of 1.0 (full-scale square wave; a full-scale sine is -3 dBFS). Speech recorded at a
-#: normal level has an RMS around -20 to -30 dBFS; a quiet room with a decent microphone stays below -50.
-SPEECH_LEVEL_DBFS = -50.0
-#: An input counts as speech if at least this fraction of its frames is active (a 0.3 s word in a 6 s clip).
-SPEECH_MIN_FRACTION = 0.05
-#: Files (and in-memory waveforms) longer than this many seconds are processed in blocks of at most this length,
-#: so a long recording needs no more memory than one of this length. In ``input.mode: segments`` the result is the
-#: whole input's (blocks overlap by window - hop); in ``utterance``/``frames`` mode only the first
-#: ``input.eval_max_seconds`` are read if that is set, otherwise the logits of equal blocks are averaged (an
-#: approximation: the model never sees more than this many seconds at once).
-STREAM_SECONDS = 60.0
-
-# Blocks of a file whose rate differs from the model's are read with this much extra audio on each side, which is
-# cut after resampling, so the resampler's edge effects stay outside the block.
-_RESAMPLE_MARGIN_SECONDS = 0.1
 # The dry run that checks a checkpoint: this much generated noise (or one window, if longer) at this RMS.
 _DRY_RUN_SECONDS = 1.0
 _DRY_RUN_RMS = 0.01
 _DRY_RUN_TEXT = "okay"  # fusion models also get a transcript
-
-
-def expand_audio_paths(paths: str | os.PathLike | Iterable[str | os.PathLike], *,
-                       must_exist: bool = True) -> list[Path]:
-    """Files as given, and the audio files inside folders (recursively, sorted).
-
-    Args:
-        paths: one path or several; folders are searched for :data:`serkit.audio.io.AUDIO_EXTENSIONS`.
-        must_exist: refuse a path that does not exist (turn off for models that read no audio, such as text-only
-            models, whose "audio" paths are only keys of the transcripts).
-
-    Raises:
-        AudioFileNotFoundError: a path that does not exist (named).
-        NoAudioFilesError: a folder without any audio file (named, with the extensions looked for).
-    """
-    result = []
-    for path in map(Path, [paths] if isinstance(paths, (str, os.PathLike)) else paths):
-        if path.is_dir():
-            found = audio_io.find_audio(path)
-            if not found:
-                raise NoAudioFilesError(f"{path}: no audio files in this folder (searched recursively for "
-                                        f"{', '.join(audio_io.AUDIO_EXTENSIONS)}; hidden files are skipped). "
-                                        "Convert other formats first, e.g. `ffmpeg -i in.m4a out.wav`.")
-            result += found
-        elif must_exist and not path.exists():
-            raise AudioFileNotFoundError(path, "no such file or folder; check the path.")
-        else:
-            result.append(path)
-    return result
-
-
-def find_run_checkpoints(run_dir: str | os.PathLike) -> list[Path]:
-    """The ``best.pt`` of every finished (fold, seed) run of a run folder written by ``serkit train``.
-
-    ``run_dir`` is the ``--out`` folder (models in ``runs/<fold>/seed<k>/best.pt``; a multi-stage recipe keeps
-    its last stage there and earlier stages in sub-folders, which are not used), its ``runs`` folder, one fold's
-    folder (its seeds), or one run's own folder. Runs without ``metrics.json`` (still training, or interrupted) are left out with a warning.
-
-    Raises:
-        CheckpointError: no finished run in the folder.
-    """
-    run_dir = Path(run_dir)
-    if (run_dir / "best.pt").is_file():  # one (fold, seed) run's folder
-        return [run_dir / "best.pt"]
-    found = next((hits for pattern in ("runs/*/seed*/best.pt", "*/seed*/best.pt", "seed*/best.pt")
-                  if (hits := sorted(run_dir.glob(pattern)))), [])
-    finished = [path for path in found if (path.parent / "metrics.json").is_file()]
-    for path in found:
-        if path not in finished:
-            logger.warning("leaving out %s: its run has not finished (no metrics.json next to it)", path)
-    if not finished:
-        state = f"{len(found)} best.pt file(s) but no finished run" if found else "no best.pt"
-        raise CheckpointError(f"{run_dir}: {state} (looked for runs/<fold>/seed<k>/best.pt with metrics.json); "
-                              "pass the folder `serkit train --out` wrote after training finished, or one best.pt.")
-    return finished
-
-
-def speech_activity(waveform: np.ndarray, sample_rate: int, *,
-                    level_dbfs: float = SPEECH_LEVEL_DBFS) -> tuple[int, int]:
-    """Count the gate's active frames.
-
-    Args:
-        waveform: (samples,) float mono in [-1, 1].
-        sample_rate: Hz.
-        level_dbfs: a frame is active if its mean-removed RMS is above this level (see :data:`SPEECH_LEVEL_DBFS`).
-
-    Returns:
-        (active, total): active frames and all frames, of :data:`SPEECH_FRAME_SECONDS` each; a tail shorter than
-        one frame is ignored, and an input shorter than one frame is one frame.
-    """
-    if len(waveform) == 0:
-        return 0, 0
-    length = max(1, round(SPEECH_FRAME_SECONDS * sample_rate))
-    count = max(1, len(waveform) // length)
-    frames = waveform[: count * length].reshape(count, -1).astype(np.float64)  # (frames, samples)
-    rms = np.sqrt(np.mean((frames - frames.mean(axis=1, keepdims=True)) ** 2, axis=1))
-    return int((rms > 10 ** (level_dbfs / 20)).sum()), count
 
 
 @dataclass(frozen=True)
@@ -175,55 +93,6 @@ class TimelineEntry:
     speech: bool = True
 
 
-@dataclass
-class _Member:
-    """One trained model of a recogniser (one checkpoint), with the input state fitted alongside its weights."""
-
-    model: torch.nn.Module
-    standardizer: Standardizer
-    text_input: TextInput | None
-    source: str = ""
-
-
-# A readable input: its name (for messages), a reader of samples [start, stop) at the model's rate, and how many
-# samples the model uses (after input.eval_max_seconds).
-_Source = tuple[str, Callable[[int, int], np.ndarray], int]
-
-
-def _as_waveform(waveform: np.ndarray | torch.Tensor, name: str = "waveform") -> np.ndarray:
-    """Any accepted waveform (see :meth:`Recognizer.predict_waveform`) -> (samples,) float32 mono."""
-    if isinstance(waveform, torch.Tensor):
-        waveform = waveform.detach().cpu().numpy()
-    array = np.asarray(waveform)
-    if array.dtype.kind not in "iuf":
-        raise TypeError(f"{name}: samples of dtype {array.dtype} are not audio; pass float samples in [-1, 1] or "
-                        "integer PCM (int16, int32, uint8).")
-    if array.ndim == 2 and array.shape[1] > array.shape[0]:
-        raise ValueError(f"{name}: shape {array.shape} looks like (channels, samples); 2-D waveforms are "
-                         "(samples, channels), as soundfile and serkit.audio.io give them: pass waveform.T.")
-    if array.ndim not in (1, 2):
-        raise ValueError(f"{name}: expected shape (samples,) or (samples, channels), got {array.shape}.")
-    if array.shape[0] == 0:
-        raise EmptyAudioError(name, "has no samples; nothing to classify.")
-    bits = array.dtype.itemsize * 8
-    if array.dtype.kind == "i":  # int16 PCM: -32768..32767 -> [-1, 1)
-        array = array.astype(np.float64 if bits > 16 else np.float32) / 2.0 ** (bits - 1)
-    elif array.dtype.kind == "u":  # unsigned PCM (8-bit WAV): 128 is silence
-        array = (array.astype(np.float64) - 2.0 ** (bits - 1)) / 2.0 ** (bits - 1)
-    elif not np.isfinite(array).all():
-        bad = int((~np.isfinite(array)).sum())
-        raise NonFiniteAudioError(name, f"{bad} sample(s) are NaN or infinite; fix the signal before predicting "
-                                        "(np.nan_to_num, or find the step that produced them).")
-    else:
-        peak = float(np.abs(array).max())
-        if peak > 1.0:  # e.g. int16 samples cast to float without scaling: features will be off
-            logger.warning("%s: float samples reach %.4g, beyond [-1, 1]; integer PCM converted with astype(float) "
-                           "must also be divided by 32768 (int16).", name, peak)
-    if array.ndim == 2:
-        array = array.mean(axis=1)  # (samples, channels) -> (samples,), as audio_io.load mixes down
-    return np.ascontiguousarray(array, dtype=np.float32)
-
-
 class Recognizer:
     """A trained emotion recogniser: one model, or an ensemble of several averaged.
 
@@ -235,12 +104,19 @@ class Recognizer:
             ``speech_level_dbfs = None`` to treat every input as speech.
     """
 
-    def __init__(self, model: torch.nn.Module, pipeline: InputPipeline, label_names: Sequence[str],
-                 standardizer: Standardizer, *, batch_size: int = 64, text_input: TextInput | None = None,
-                 speech_level_dbfs: float | None = SPEECH_LEVEL_DBFS,
-                 speech_min_fraction: float = SPEECH_MIN_FRACTION) -> None:
-        torch.set_flush_denormal(True)  # same arithmetic speed-up as in training
-        self.members = [_Member(model.eval(), standardizer, text_input)]
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        pipeline: InputPipeline,
+        label_names: Sequence[str],
+        standardizer: Standardizer,
+        *,
+        batch_size: int = 64,
+        text_input: TextInput | None = None,
+        speech_level_dbfs: float | None = SPEECH_LEVEL_DBFS,
+        speech_min_fraction: float = SPEECH_MIN_FRACTION,
+    ) -> None:
+        self.members = [Member(model.eval(), standardizer, text_input)]
         self.pipeline = pipeline
         self.classes_ = list(label_names)
         self.batch_size = batch_size
@@ -301,54 +177,48 @@ class Recognizer:
 
     @classmethod
     def _from_files(cls, paths: list[Path], *, batch_size: int) -> Recognizer:
-        members: list[_Member] = []
-        first: tuple[Path, dict] | None = None
-        for path in paths:
-            checkpoint, model = load_model_checkpoint(path)
-            if first is None:
-                first = (path, checkpoint)
-                try:
-                    pipeline = InputPipeline(checkpoint["feature"], from_dict(InputConfig, checkpoint["input"]))
-                except (TypeError, ValueError, KeyError) as exc:
-                    raise CheckpointError(f"{path}: the stored feature/input config is not valid ({exc}); the file "
-                                          "was edited or written by another serkit version.") from None
-            else:
-                _check_same_inputs(first, (path, checkpoint))
-            try:
-                member = _Member(model, Standardizer.from_dict(checkpoint.get("standardizer")),
-                                 text_input_from_state(checkpoint["text"]) if checkpoint.get("text") else None,
-                                 str(path))
-            except (TypeError, ValueError, KeyError) as exc:
-                raise CheckpointError(f"{path}: the stored standardizer or text input cannot be rebuilt "
-                                      f"({type(exc).__name__}: {exc}).") from None
-            members.append(member)
-        recognizer = cls(members[0].model, pipeline, first[1]["label_names"], members[0].standardizer,
-                         batch_size=batch_size, text_input=members[0].text_input)
+        pipeline, label_names, members = load_members(paths)
+        recognizer = cls(
+            members[0].model,
+            pipeline,
+            label_names,
+            members[0].standardizer,
+            batch_size=batch_size,
+            text_input=members[0].text_input,
+        )
         recognizer.members = members
         for member in members:
             recognizer._dry_run(member)
         return recognizer
 
-    def _dry_run(self, member: _Member) -> None:
+    def _dry_run(self, member: Member) -> None:
         """Run the rebuilt pipeline and model on quiet generated noise: one output per label, all finite."""
         inputs = self.pipeline.inputs
         seconds = max(_DRY_RUN_SECONDS, inputs.window if inputs.mode == "segments" else 0.0)
         noise = _DRY_RUN_RMS * np.random.default_rng(0).standard_normal(round(seconds * self.sample_rate))
         try:
-            logits, _ = self._member_logits(member, [self._chunks(noise.astype(np.float32))],
-                                            [_DRY_RUN_TEXT] if member.text_input is not None else None)
+            logits, _ = self._member_logits(
+                member,
+                [self._chunks(noise.astype(np.float32))],
+                [_DRY_RUN_TEXT] if member.text_input is not None else None,
+            )
         except Exception as exc:  # noqa: BLE001  (any failure here means the stored configs do not fit the model)
             raise CheckpointError(
                 f"{member.source}: the feature/input config does not match the model weights: running the rebuilt "
                 f"pipeline (feature {self.pipeline.feature.to_dict().get('name')!r}, input mode {inputs.mode!r}) and "
                 f"model on {seconds:g} s of generated noise failed ({type(exc).__name__}: {exc}). The file was "
-                "edited or assembled from different runs.") from None
+                "edited or assembled from different runs."
+            ) from None
         if tuple(logits.shape) != (1, len(self.classes_)):
-            raise CheckpointError(f"{member.source}: the feature/input config does not match the model weights: the "
-                                  f"model gives {logits.shape[-1]} outputs for {len(self.classes_)} label_names.")
+            raise CheckpointError(
+                f"{member.source}: the feature/input config does not match the model weights: the "
+                f"model gives {logits.shape[-1]} outputs for {len(self.classes_)} label_names."
+            )
         if not bool(torch.isfinite(logits).all()):
-            raise CheckpointError(f"{member.source}: the model outputs NaN or infinity on quiet generated noise; its "
-                                  "weights are damaged (a diverged training?). Retrain or use another checkpoint.")
+            raise CheckpointError(
+                f"{member.source}: the model outputs NaN or infinity on quiet generated noise; its "
+                "weights are damaged (a diverged training?). Retrain or use another checkpoint."
+            )
 
     # ------------------------------------------------------------------------------------------ the engine
 
@@ -358,8 +228,9 @@ class Recognizer:
             return np.zeros((1, 1, 1), dtype=np.float32)  # what InputPipeline.chunks gives a text-only model
         return self.pipeline.chunks_from_waveform(waveform)
 
-    def _member_logits(self, member: _Member, chunk_lists: list[np.ndarray],
-                       texts: Sequence[str] | None) -> tuple[torch.Tensor, np.ndarray]:
+    def _member_logits(
+        self, member: Member, chunk_lists: list[np.ndarray], texts: Sequence[str] | None
+    ) -> tuple[torch.Tensor, np.ndarray]:
         """Mean chunk logits (n, num_classes) of each of n chunk lists, and their chunk counts (n,)."""
         pieces, owner = [], []
         for index, chunks in enumerate(chunk_lists):
@@ -369,8 +240,13 @@ class Recognizer:
         extras = []
         if member.text_input is not None:
             extras = [{"text": encoded} for encoded in member.text_input.encode_many(list(texts))]
-        dataset = ChunkSet(pieces, np.asarray(owner, dtype=np.int64), np.full(len(chunk_lists), -1),
-                           [str(i) for i in range(len(chunk_lists))], extras)
+        dataset = ChunkSet(
+            pieces,
+            np.asarray(owner, dtype=np.int64),
+            np.full(len(chunk_lists), -1),
+            [str(i) for i in range(len(chunk_lists))],
+            extras,
+        )
         logits, _ = utterance_logits(member.model, dataset, batch_size=self.batch_size)
         return logits, np.asarray([len(chunks) for chunks in chunk_lists], dtype=np.float64)
 
@@ -382,66 +258,26 @@ class Recognizer:
         return None if seconds is None else round(seconds * self.sample_rate)
 
     def _blocks(self, length: int) -> list[tuple[int, int, int]]:
-        """Sample ranges (start, stop, first_new) covering an input of ``length`` samples, each at most
-        :data:`STREAM_SECONDS` long (``first_new``: where samples not in the previous block begin).
+        """Sample ranges (start, stop, first_new) covering an input of ``length`` samples (:func:`plan_blocks`)."""
+        return plan_blocks(length, self.pipeline.inputs, self.sample_rate, reads_audio=self.reads_audio)
 
-        ``mode: segments``: blocks overlap by window - hop and start at multiples of the hop, so they hold exactly
-        the windows of the whole input, each once; their summed chunk logits are the whole input's. Other modes
-        feed a whole utterance to the model, which has no exact blockwise equivalent: the input is cut into equal
-        non-overlapping blocks and the chunk logits of all blocks are averaged (``mode: utterance``: one chunk per
-        block, so the mean of the blocks' logits).
-        """
-        rate, inputs = self.sample_rate, self.pipeline.inputs
-        limit = round(STREAM_SECONDS * rate)
-        if length <= limit or not self.reads_audio:
-            return [(0, length, 0)]
-        if inputs.mode == "segments":
-            window, hop = round(inputs.window * rate), round(inputs.eval_hop * rate)
-            if length < window:
-                return [(0, length, 0)]
-            total = (length - window) // hop + 1  # windows in the whole input, as audio.transforms.segment cuts them
-            per_block = max(1, (limit - window) // hop + 1)
-            blocks = []
-            for first in range(0, total, per_block):
-                last = min(total, first + per_block) - 1
-                start = first * hop
-                blocks.append((start, last * hop + window, max(start, blocks[-1][1] if blocks else 0)))
-            return blocks
-        count = math.ceil(length / limit)
-        edges = [round(i * length / count) for i in range(count + 1)]
-        return [(a, b, a) for a, b in zip(edges[:-1], edges[1:])]
+    def _file_source(self, path: Path) -> Source:
+        """A reader of ``path`` at the model's rate, without decoding anything yet (:func:`file_source`)."""
+        return file_source(path, self.sample_rate, self._max_samples(), reads_audio=self.reads_audio)
 
-    def _file_source(self, path: Path) -> _Source:
-        """A reader of ``path`` at the model's rate, without decoding anything yet."""
-        if not self.reads_audio:
-            return str(path), lambda start, stop: np.zeros(0, dtype=np.float32), 0
-        header = audio_io.info(path)
-        rate, file_rate = self.sample_rate, header.sample_rate
-        total = header.frames if file_rate == rate else round(header.frames * rate / file_rate)
-        limit = self._max_samples()
-        # block edges are taken on a grid that is whole in both rates; resampled blocks get a margin, cut after
-        grid = math.gcd(rate, file_rate)
-        unit, file_unit = rate // grid, file_rate // grid
-        margin = 0 if file_rate == rate else round(_RESAMPLE_MARGIN_SECONDS * rate)
-
-        def read(start: int, stop: int) -> np.ndarray:
-            first = max(0, start - margin) // unit * unit
-            last = -(-(stop + margin) // unit) * unit
-            offset = first // unit * file_unit / file_rate
-            seconds = None if last >= total else (last - first) // unit * file_unit / file_rate
-            return audio_io.load(path, rate, offset=offset, max_duration=seconds)[start - first: stop - first]
-
-        return str(path), read, total if limit is None else min(total, limit)
-
-    def _analyse(self, sources: Iterable[_Source], texts: Sequence[str] | None) -> tuple[np.ndarray, np.ndarray]:
+    def _analyse(
+        self, sources: Iterable[Source], texts: Sequence[str] | None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Probabilities (n, num_classes) and speech flags (n,) of n sources, each read block by block.
 
         Blocks of several inputs share batches; at most one block plus ``batch_size`` chunks is in memory.
         """
         sources = list(sources)
         if self.needs_text and (texts is None or len(texts) != len(sources)):
-            raise ValueError(f"this model fuses audio with its transcript: give one text per audio input "
-                             f"({len(sources)}), e.g. texts=[...] or `serkit predict --transcripts FILE`.")
+            raise ValueError(
+                f"this model fuses audio with its transcript: give one text per audio input "
+                f"({len(sources)}), e.g. texts=[...] or `serkit predict --transcripts FILE`."
+            )
         logit_sums = np.zeros((len(self.members), len(sources), len(self.classes_)))
         counts = np.zeros(len(sources))
         frames = np.zeros((len(sources), 2), dtype=np.int64)  # active, total
@@ -450,8 +286,11 @@ class Recognizer:
         def flush() -> None:
             owners = [index for index, _ in pending]
             for m, member in enumerate(self.members):
-                logits, sizes = self._member_logits(member, [chunks for _, chunks in pending],
-                                                    [texts[i] for i in owners] if texts is not None else None)
+                logits, sizes = self._member_logits(
+                    member,
+                    [chunks for _, chunks in pending],
+                    [texts[i] for i in owners] if texts is not None else None,
+                )
                 np.add.at(logit_sums[m], owners, logits.double().numpy() * sizes[:, None])
             np.add.at(counts, owners, [len(chunks) for _, chunks in pending])
             pending.clear()
@@ -460,7 +299,9 @@ class Recognizer:
             num_chunks = 0
             for start, stop, first_new in self._blocks(length):
                 waveform = read(start, stop)
-                frames[index] += self._speech_frames(waveform[first_new - start:]) if self.reads_audio else (1, 1)
+                frames[index] += (
+                    self._speech_frames(waveform[first_new - start :]) if self.reads_audio else (1, 1)
+                )
                 chunks = self._chunks(waveform)
                 del waveform
                 num_chunks += len(chunks)
@@ -469,13 +310,17 @@ class Recognizer:
                 if sum(len(c) for _, c in pending) >= self.batch_size:
                     flush()
             if num_chunks == 0:
-                raise ValueError(f"{name}: shorter than one {self.pipeline.inputs.window} s window and "
-                                 "input.short_policy=drop, so the model has nothing to classify.")
+                raise ValueError(
+                    f"{name}: shorter than one {self.pipeline.inputs.window} s window and "
+                    "input.short_policy=drop, so the model has nothing to classify."
+                )
         if pending:
             flush()
         mean_logits = torch.from_numpy(logit_sums / counts[None, :, None])  # (members, n, num_classes)
         probabilities = torch.softmax(mean_logits, dim=-1).mean(dim=0).float().numpy()
-        return probabilities, np.asarray([self._is_speech(active, total) for active, total in frames], dtype=bool)
+        return probabilities, np.asarray(
+            [self._is_speech(active, total) for active, total in frames], dtype=bool
+        )
 
     def _speech_frames(self, waveform: np.ndarray) -> tuple[int, int]:
         if self.speech_level_dbfs is None:
@@ -491,15 +336,16 @@ class Recognizer:
 
     # -------------------------------------------------------------------------------------------- public API
 
-    def analyse(self, paths: str | os.PathLike | Iterable[str | os.PathLike],
-                texts: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def analyse(
+        self, paths: str | os.PathLike | Iterable[str | os.PathLike], texts: Sequence[str] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Class probabilities (num_files, num_classes) and speech flags (num_files,) bool of audio files.
 
         Args:
             paths: one file or folder, or several (folders are searched, see :func:`expand_audio_paths`).
             texts: the transcript of each file, for fusion models (:attr:`needs_text`), in file order.
 
-        Files longer than :data:`STREAM_SECONDS` are read block by block (see :meth:`_blocks`). A file is speech
+        Files longer than :data:`STREAM_SECONDS` are read block by block (see :func:`plan_blocks`). A file is speech
         if at least :attr:`speech_min_fraction` of its 25 ms frames of the audio the model uses (the first
         ``eval_max_seconds``, if set) are above :attr:`speech_level_dbfs`. Text-only models read no audio and
         mark every input as speech.
@@ -509,12 +355,14 @@ class Recognizer:
         """
         files = expand_audio_paths(paths, must_exist=self.reads_audio)
         if not files:
-            raise NoAudioFilesError(f"no audio files given (folders are searched for "
-                                    f"{', '.join(audio_io.AUDIO_EXTENSIONS)}).")
+            raise NoAudioFilesError(
+                f"no audio files given (folders are searched for {', '.join(audio_io.AUDIO_EXTENSIONS)})."
+            )
         return self._analyse((self._file_source(path) for path in files), texts)
 
-    def predict_proba(self, paths: str | os.PathLike | Iterable[str | os.PathLike],
-                      texts: Sequence[str] | None = None) -> np.ndarray:
+    def predict_proba(
+        self, paths: str | os.PathLike | Iterable[str | os.PathLike], texts: Sequence[str] | None = None
+    ) -> np.ndarray:
         """Class probabilities (num_files, num_classes), columns ordered like ``classes_``.
 
         Raw model output, silence included (use :meth:`predict` or :meth:`analyse` for the speech flag); an
@@ -522,23 +370,30 @@ class Recognizer:
         """
         return self.analyse(paths, texts)[0]
 
-    def predict(self, paths: str | os.PathLike | Iterable[str | os.PathLike],
-                texts: Sequence[str] | None = None) -> list[str]:
+    def predict(
+        self, paths: str | os.PathLike | Iterable[str | os.PathLike], texts: Sequence[str] | None = None
+    ) -> list[str]:
         """The most probable label of each file, or :data:`NO_SPEECH` where the gate finds no speech."""
         return self.labels_from(*self.analyse(paths, texts))
 
-    def _waveform_source(self, waveform: np.ndarray | torch.Tensor, sample_rate: int | None) -> _Source:
-        samples = _as_waveform(waveform)
+    def _waveform_source(self, waveform: np.ndarray | torch.Tensor, sample_rate: int | None) -> Source:
+        samples = as_waveform(waveform)
         if sample_rate is not None and sample_rate != self.sample_rate:
             if not (isinstance(sample_rate, (int, np.integer)) and sample_rate > 0):
-                raise ValueError(f"sample_rate={sample_rate!r}: give the waveform's rate in Hz (a positive integer).")
+                raise ValueError(
+                    f"sample_rate={sample_rate!r}: give the waveform's rate in Hz (a positive integer)."
+                )
             samples = audio_io.resample(samples, int(sample_rate), self.sample_rate)
         limit = self._max_samples()
-        return "waveform", lambda start, stop: samples[start:stop], len(samples) if limit is None else min(
-            len(samples), limit)
+        return (
+            "waveform",
+            lambda start, stop: samples[start:stop],
+            len(samples) if limit is None else min(len(samples), limit),
+        )
 
-    def predict_waveform(self, waveform: np.ndarray | torch.Tensor, text: str | None = None, *,
-                         sample_rate: int | None = None) -> np.ndarray:
+    def predict_waveform(
+        self, waveform: np.ndarray | torch.Tensor, text: str | None = None, *, sample_rate: int | None = None
+    ) -> np.ndarray:
         """Probabilities (num_classes,) of one waveform (and its transcript, for fusion models).
 
         Args:
@@ -562,7 +417,9 @@ class Recognizer:
         _, read, length = self._waveform_source(waveform, sample_rate)
         return self._is_speech(*self._speech_frames(read(0, length)))
 
-    def timeline(self, path: str | os.PathLike, *, window: float = 3.0, hop: float = 1.0) -> Iterator[TimelineEntry]:
+    def timeline(
+        self, path: str | os.PathLike, *, window: float = 3.0, hop: float = 1.0
+    ) -> Iterator[TimelineEntry]:
         """Emotion over time in a long recording, one entry per ``window`` seconds every ``hop`` seconds.
 
         Reads only ``window`` seconds at a time from disk, so a recording of any length needs bounded memory.
@@ -572,8 +429,10 @@ class Recognizer:
         if window <= 0 or hop <= 0:
             raise ValueError(f"window ({window}) and hop ({hop}) must be positive seconds.")
         if self.needs_text:
-            raise ValueError("a timeline needs a transcript per window, which a fusion model cannot get from a "
-                             "long recording; predict whole utterances with their transcripts instead.")
+            raise ValueError(
+                "a timeline needs a transcript per window, which a fusion model cannot get from a "
+                "long recording; predict whole utterances with their transcripts instead."
+            )
         total = audio_io.duration(path)
         start = 0.0
         while start < total:
@@ -582,19 +441,11 @@ class Recognizer:
                 break
             waveform = audio_io.load(path, self.sample_rate, offset=start, max_duration=length)
             probabilities, speech = self._analyse([self._waveform_source(waveform, None)], None)
-            yield TimelineEntry(round(start, 3), round(start + length, 3), self.labels_from(probabilities, speech)[0],
-                                tuple(float(p) for p in probabilities[0]), bool(speech[0]))
+            yield TimelineEntry(
+                round(start, 3),
+                round(start + length, 3),
+                self.labels_from(probabilities, speech)[0],
+                tuple(float(p) for p in probabilities[0]),
+                bool(speech[0]),
+            )
             start += hop
-
-
-def _check_same_inputs(first: tuple[Path, dict], other: tuple[Path, dict]) -> None:
-    """Refuse to average two checkpoints that do not classify the same labels from the same inputs."""
-    (path_a, a), (path_b, b) = first, other
-    for key in ("label_names", "feature", "input"):
-        if a[key] != b[key]:
-            raise CheckpointError(f"{path_a} and {path_b} cannot be averaged: their {key} differ ({a[key]!r} vs "
-                                  f"{b[key]!r}). An ensemble needs models trained with the same labels, features and "
-                                  "inputs; pass one best.pt instead.")
-    if bool(a.get("text")) != bool(b.get("text")):
-        raise CheckpointError(f"{path_a} and {path_b} cannot be averaged: one fuses audio with text, the other "
-                              "does not; pass one best.pt instead.")

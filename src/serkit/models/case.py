@@ -51,6 +51,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from serkit.models import register_model
+from serkit.models.base import InputSpec, SERModel
 from serkit.models.layers import lengths_to_mask
 
 __all__ = [
@@ -121,32 +122,53 @@ def _pool(values: torch.Tensor, valid: torch.Tensor, pooling: str) -> torch.Tens
 
 def _classifier(in_dim: int, hidden_dim: int, num_classes: int, dropout: float) -> nn.Sequential:
     """CASE's head: ``Dropout -> Linear(in_dim, hidden_dim) -> GELU -> Dropout -> Linear(hidden_dim, classes)``."""
-    return nn.Sequential(nn.Dropout(dropout), nn.Linear(in_dim, hidden_dim), nn.GELU(), nn.Dropout(dropout),
-                         nn.Linear(hidden_dim, num_classes))
+    return nn.Sequential(
+        nn.Dropout(dropout),
+        nn.Linear(in_dim, hidden_dim),
+        nn.GELU(),
+        nn.Dropout(dropout),
+        nn.Linear(hidden_dim, num_classes),
+    )
 
 
 def _require_text(text: torch.Tensor | None, text_lengths: torch.Tensor | None, model: str) -> None:
     if text is None or text_lengths is None:
-        raise ValueError(f"{model} fuses audio with text: call it with text=(batch, tokens, text_dim) and "
-                         "text_lengths=(batch,) (a recipe needs a text section, e.g. text: {name: hf_encoder, "
-                         "model: ...}).")
+        raise ValueError(
+            f"{model} fuses audio with text: call it with text=(batch, tokens, text_dim) and "
+            "text_lengths=(batch,) (a recipe needs a text section, e.g. text: {name: hf_encoder, "
+            "model: ...})."
+        )
 
 
-class _Fusion(nn.Module):
+class _Fusion(SERModel):
     """Shared parts of the audio-text models: the two projections, length fixing, pooling, the head.
 
     Subclasses implement :meth:`fuse` -> (sequence (batch, positions, hidden_dim), valid (batch, positions)).
     """
 
     model_label = "fusion model"
+    input_spec = InputSpec(kind="frames", feature="ssl")
+    takes_text_embeddings = True
 
-    def __init__(self, *, num_classes: int, audio_dim: int, text_dim: int, hidden_dim: int,
-                 audio_max_len: int | None, text_max_len: int, pooling: str, mask_padding: bool) -> None:
+    def __init__(
+        self,
+        *,
+        num_classes: int,
+        audio_dim: int,
+        text_dim: int,
+        hidden_dim: int,
+        audio_max_len: int | None,
+        text_max_len: int,
+        pooling: str,
+        mask_padding: bool,
+    ) -> None:
         super().__init__()
         _check("pooling", pooling, POOLINGS, self.model_label)
         if min(audio_dim, text_dim, hidden_dim, audio_max_len or 1, text_max_len) < 1:
-            raise ValueError(f"{self.model_label}: audio_dim, text_dim, hidden_dim, audio_max_len and text_max_len "
-                             "must be >= 1.")
+            raise ValueError(
+                f"{self.model_label}: audio_dim, text_dim, hidden_dim, audio_max_len and text_max_len "
+                "must be >= 1."
+            )
         self.num_classes, self.hidden_dim = num_classes, hidden_dim
         self.num_features, self.audio_dim, self.text_dim = audio_dim, audio_dim, text_dim
         self.audio_max_len, self.text_max_len = audio_max_len, text_max_len
@@ -154,8 +176,9 @@ class _Fusion(nn.Module):
         self.audio_projection = nn.Linear(audio_dim, hidden_dim)
         self.text_projection = nn.Linear(text_dim, hidden_dim)
 
-    def project(self, values: torch.Tensor, lengths: torch.Tensor, projection: nn.Linear,
-                length: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    def project(
+        self, values: torch.Tensor, lengths: torch.Tensor, projection: nn.Linear, length: int | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """(batch, frames, dim) -> projected (batch, length or frames, hidden_dim), valid mask (batch, same)."""
         if length is not None:
             values, lengths = fix_length(values, lengths, length)
@@ -168,8 +191,13 @@ class _Fusion(nn.Module):
     def fuse(self, features, lengths, text, text_lengths) -> tuple[torch.Tensor, torch.Tensor]:
         raise NotImplementedError
 
-    def forward_features(self, features: torch.Tensor, lengths: torch.Tensor, text: torch.Tensor | None = None,
-                         text_lengths: torch.Tensor | None = None) -> torch.Tensor:
+    def forward_features(
+        self,
+        features: torch.Tensor,
+        lengths: torch.Tensor,
+        text: torch.Tensor | None = None,
+        text_lengths: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """features (batch, frames, audio_dim), lengths (batch,), text (batch, tokens, text_dim),
         text_lengths (batch,) -> pooled embedding (batch, hidden_dim)."""
         _require_text(text, text_lengths, self.model_label)
@@ -180,8 +208,13 @@ class _Fusion(nn.Module):
         """embedding (batch, hidden_dim) -> logits (batch, num_classes)."""
         return self.classifier(embedding)
 
-    def forward(self, features: torch.Tensor, lengths: torch.Tensor, text: torch.Tensor | None = None,
-                text_lengths: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        features: torch.Tensor,
+        lengths: torch.Tensor,
+        text: torch.Tensor | None = None,
+        text_lengths: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """-> logits (batch, num_classes); arguments as :meth:`forward_features`."""
         return self.forward_head(self.forward_features(features, lengths, text, text_lengths))
 
@@ -197,11 +230,30 @@ class CASECompressing(_Fusion):
 
     model_label = "case_compressing"
 
-    def __init__(self, *, num_classes: int, audio_dim: int, text_dim: int, hidden_dim: int, audio_max_len: int,
-                 text_max_len: int, fusion: str, pooling: str, mask_padding: bool, dropout: float) -> None:
-        super().__init__(num_classes=num_classes, audio_dim=audio_dim, text_dim=text_dim, hidden_dim=hidden_dim,
-                         audio_max_len=audio_max_len, text_max_len=text_max_len, pooling=pooling,
-                         mask_padding=mask_padding)
+    def __init__(
+        self,
+        *,
+        num_classes: int,
+        audio_dim: int,
+        text_dim: int,
+        hidden_dim: int,
+        audio_max_len: int,
+        text_max_len: int,
+        fusion: str,
+        pooling: str,
+        mask_padding: bool,
+        dropout: float,
+    ) -> None:
+        super().__init__(
+            num_classes=num_classes,
+            audio_dim=audio_dim,
+            text_dim=text_dim,
+            hidden_dim=hidden_dim,
+            audio_max_len=audio_max_len,
+            text_max_len=text_max_len,
+            pooling=pooling,
+            mask_padding=mask_padding,
+        )
         _check("fusion", fusion, FUSIONS, self.model_label)
         self.fusion = fusion
         self.compression = nn.Linear(audio_max_len, text_max_len)
@@ -210,8 +262,12 @@ class CASECompressing(_Fusion):
 
     def fuse(self, features, lengths, text, text_lengths):
         audio, _ = self.project(features, lengths, self.audio_projection, self.audio_max_len)  # (b, A, h)
-        words, text_valid = self.project(text, text_lengths, self.text_projection, self.text_max_len)  # (b, T, h)
-        compressed = self.compression(audio.transpose(1, 2)).transpose(1, 2)  # (batch, text_max_len, hidden_dim)
+        words, text_valid = self.project(
+            text, text_lengths, self.text_projection, self.text_max_len
+        )  # (b, T, h)
+        compressed = self.compression(audio.transpose(1, 2)).transpose(
+            1, 2
+        )  # (batch, text_max_len, hidden_dim)
         if self.fusion == "add":
             return self.norm(words + compressed), text_valid
         valid = torch.cat([text_valid, torch.ones_like(text_valid)], dim=1)  # (batch, 2 * text_max_len)
@@ -228,10 +284,30 @@ class CASEAttention(_Fusion):
 
     model_label = "case_attention"
 
-    def __init__(self, *, num_classes: int, audio_dim: int, text_dim: int, hidden_dim: int, text_max_len: int,
-                 fusion: str, pooling: str, mask_padding: bool, attention: str, dropout: float) -> None:
-        super().__init__(num_classes=num_classes, audio_dim=audio_dim, text_dim=text_dim, hidden_dim=hidden_dim,
-                         audio_max_len=None, text_max_len=text_max_len, pooling=pooling, mask_padding=mask_padding)
+    def __init__(
+        self,
+        *,
+        num_classes: int,
+        audio_dim: int,
+        text_dim: int,
+        hidden_dim: int,
+        text_max_len: int,
+        fusion: str,
+        pooling: str,
+        mask_padding: bool,
+        attention: str,
+        dropout: float,
+    ) -> None:
+        super().__init__(
+            num_classes=num_classes,
+            audio_dim=audio_dim,
+            text_dim=text_dim,
+            hidden_dim=hidden_dim,
+            audio_max_len=None,
+            text_max_len=text_max_len,
+            pooling=pooling,
+            mask_padding=mask_padding,
+        )
         _check("fusion", fusion, FUSIONS, self.model_label)
         _check("attention", attention, ATTENTION_MODES, self.model_label)
         self.fusion, self.attention = fusion, attention
@@ -239,7 +315,9 @@ class CASEAttention(_Fusion):
         self.classifier = _classifier(hidden_dim, hidden_dim, num_classes, dropout)
 
     def fuse(self, features, lengths, text, text_lengths):
-        audio, audio_valid = self.project(features, lengths, self.audio_projection, None)  # (batch, frames, h)
+        audio, audio_valid = self.project(
+            features, lengths, self.audio_projection, None
+        )  # (batch, frames, h)
         words, text_valid = self.project(text, text_lengths, self.text_projection, self.text_max_len)
         scores = torch.matmul(words, audio.transpose(1, 2))  # (batch, text_max_len, frames)
         if self.attention == "scaled_masked":
@@ -257,11 +335,29 @@ class ConcatFusion(_Fusion):
 
     model_label = "concat"
 
-    def __init__(self, *, num_classes: int, audio_dim: int, text_dim: int, hidden_dim: int, audio_max_len: int,
-                 text_max_len: int, pooling: str, mask_padding: bool, dropout: float) -> None:
-        super().__init__(num_classes=num_classes, audio_dim=audio_dim, text_dim=text_dim, hidden_dim=hidden_dim,
-                         audio_max_len=audio_max_len, text_max_len=text_max_len, pooling=pooling,
-                         mask_padding=mask_padding)
+    def __init__(
+        self,
+        *,
+        num_classes: int,
+        audio_dim: int,
+        text_dim: int,
+        hidden_dim: int,
+        audio_max_len: int,
+        text_max_len: int,
+        pooling: str,
+        mask_padding: bool,
+        dropout: float,
+    ) -> None:
+        super().__init__(
+            num_classes=num_classes,
+            audio_dim=audio_dim,
+            text_dim=text_dim,
+            hidden_dim=hidden_dim,
+            audio_max_len=audio_max_len,
+            text_max_len=text_max_len,
+            pooling=pooling,
+            mask_padding=mask_padding,
+        )
         self.blend = nn.Linear(hidden_dim, hidden_dim)
         self.norm = nn.LayerNorm(hidden_dim)
         self.classifier = _classifier(hidden_dim, hidden_dim, num_classes, dropout)
@@ -316,18 +412,42 @@ class MultiModalMixer(_Fusion):
 
     model_label = "mmm"
 
-    def __init__(self, *, num_classes: int, audio_dim: int, text_dim: int, hidden_dim: int, audio_max_len: int,
-                 text_max_len: int, pooling: str, mask_padding: bool, num_blocks: int, output_dim: int,
-                 mixer_norm: str, dropout: float) -> None:
-        super().__init__(num_classes=num_classes, audio_dim=audio_dim, text_dim=text_dim, hidden_dim=hidden_dim,
-                         audio_max_len=audio_max_len, text_max_len=text_max_len, pooling=pooling,
-                         mask_padding=mask_padding)
+    def __init__(
+        self,
+        *,
+        num_classes: int,
+        audio_dim: int,
+        text_dim: int,
+        hidden_dim: int,
+        audio_max_len: int,
+        text_max_len: int,
+        pooling: str,
+        mask_padding: bool,
+        num_blocks: int,
+        output_dim: int,
+        mixer_norm: str,
+        dropout: float,
+    ) -> None:
+        super().__init__(
+            num_classes=num_classes,
+            audio_dim=audio_dim,
+            text_dim=text_dim,
+            hidden_dim=hidden_dim,
+            audio_max_len=audio_max_len,
+            text_max_len=text_max_len,
+            pooling=pooling,
+            mask_padding=mask_padding,
+        )
         _check("mixer_norm", mixer_norm, MIXER_NORMS, self.model_label)
         if num_blocks < 1:
             raise ValueError(f"mmm: num_blocks={num_blocks} must be >= 1.")
         positions = text_max_len + audio_max_len
-        self.blocks = nn.Sequential(*[MixerBlock(dim=hidden_dim, positions=positions, dropout=dropout,
-                                                 norm=mixer_norm) for _ in range(num_blocks)])
+        self.blocks = nn.Sequential(
+            *[
+                MixerBlock(dim=hidden_dim, positions=positions, dropout=dropout, norm=mixer_norm)
+                for _ in range(num_blocks)
+            ]
+        )
         self.norm = nn.LayerNorm(hidden_dim)
         self.classifier = _classifier(hidden_dim, output_dim, num_classes, dropout)
 
@@ -338,7 +458,7 @@ class MultiModalMixer(_Fusion):
         return self.norm(x), torch.cat([text_valid, audio_valid], dim=1)
 
 
-class TextOnly(nn.Module):
+class TextOnly(SERModel):
     """Text-only baseline: token embeddings -> one vector (``pooling``) -> CASE's classifier.
 
     The original used BERT's pooler output (tanh of a dense layer over [CLS]); with frozen token embeddings as
@@ -346,36 +466,65 @@ class TextOnly(nn.Module):
     ``forward`` ignores ``features`` and ``lengths``.
     """
 
-    def __init__(self, *, num_classes: int, text_dim: int, hidden_dim: int, pooling: str, dropout: float) -> None:
+    input_spec = InputSpec(kind="frames", feature="none")
+    takes_text_embeddings = True
+
+    def __init__(
+        self, *, num_classes: int, text_dim: int, hidden_dim: int, pooling: str, dropout: float
+    ) -> None:
         super().__init__()
         _check("pooling", pooling, TEXT_POOLINGS, "text_only")
-        self.num_classes, self.text_dim, self.hidden_dim, self.pooling = num_classes, text_dim, text_dim, pooling
-        self.num_features = 1  # the audio input is ignored (the ``none`` feature gives one zero per utterance)
+        self.num_classes, self.text_dim, self.hidden_dim, self.pooling = (
+            num_classes,
+            text_dim,
+            text_dim,
+            pooling,
+        )
+        self.num_features = (
+            1  # the audio input is ignored (the ``none`` feature gives one zero per utterance)
+        )
         self.classifier = _classifier(text_dim, hidden_dim, num_classes, dropout)
 
-    def forward_features(self, features: torch.Tensor, lengths: torch.Tensor, text: torch.Tensor | None = None,
-                         text_lengths: torch.Tensor | None = None) -> torch.Tensor:
+    def forward_features(
+        self,
+        features: torch.Tensor,
+        lengths: torch.Tensor,
+        text: torch.Tensor | None = None,
+        text_lengths: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """text (batch, tokens, text_dim), text_lengths (batch,) -> (batch, text_dim); the audio is ignored."""
         _require_text(text, text_lengths, "text_only")
         if self.pooling == "cls":
             return text[:, 0]
-        return _pool(text, lengths_to_mask(text_lengths, text.shape[1]),
-                     "masked_mean" if self.pooling == "masked_mean" else "mean")
+        return _pool(
+            text,
+            lengths_to_mask(text_lengths, text.shape[1]),
+            "masked_mean" if self.pooling == "masked_mean" else "mean",
+        )
 
     def forward_head(self, embedding: torch.Tensor) -> torch.Tensor:
         return self.classifier(embedding)
 
-    def forward(self, features: torch.Tensor, lengths: torch.Tensor, text: torch.Tensor | None = None,
-                text_lengths: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        features: torch.Tensor,
+        lengths: torch.Tensor,
+        text: torch.Tensor | None = None,
+        text_lengths: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         return self.forward_head(self.forward_features(features, lengths, text, text_lengths))
 
 
-class SpeechOnly(nn.Module):
+class SpeechOnly(SERModel):
     """Speech-only baseline: mean of the SSL frames -> Dropout -> CASE's classifier (the original applied dropout
     twice, once here and once as the classifier's first layer). ``pooling="mean"`` averages the batch-padded
     frames as the original did (the result then depends on the other utterances of the batch)."""
 
-    def __init__(self, *, num_classes: int, audio_dim: int, hidden_dim: int, pooling: str, dropout: float) -> None:
+    input_spec = InputSpec(kind="frames", feature="ssl")
+
+    def __init__(
+        self, *, num_classes: int, audio_dim: int, hidden_dim: int, pooling: str, dropout: float
+    ) -> None:
         super().__init__()
         _check("pooling", pooling, ("masked_mean", "mean"), "speech_only")
         self.num_classes, self.num_features, self.hidden_dim = num_classes, audio_dim, audio_dim
@@ -383,16 +532,26 @@ class SpeechOnly(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.classifier = _classifier(audio_dim, hidden_dim, num_classes, dropout)
 
-    def forward_features(self, features: torch.Tensor, lengths: torch.Tensor, text: torch.Tensor | None = None,
-                         text_lengths: torch.Tensor | None = None) -> torch.Tensor:
+    def forward_features(
+        self,
+        features: torch.Tensor,
+        lengths: torch.Tensor,
+        text: torch.Tensor | None = None,
+        text_lengths: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """features (batch, frames, audio_dim), lengths (batch,) -> (batch, audio_dim); text is ignored."""
         return _pool(features, lengths_to_mask(lengths, features.shape[1]), self.pooling)
 
     def forward_head(self, embedding: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.dropout(embedding))
 
-    def forward(self, features: torch.Tensor, lengths: torch.Tensor, text: torch.Tensor | None = None,
-                text_lengths: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        features: torch.Tensor,
+        lengths: torch.Tensor,
+        text: torch.Tensor | None = None,
+        text_lengths: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         return self.forward_head(self.forward_features(features, lengths))
 
 
@@ -400,61 +559,153 @@ class SpeechOnly(nn.Module):
 
 
 @register_model()
-def case_compressing(*, num_classes: int, num_features: int = 1024, text_dim: int = 768, hidden_dim: int = 256,
-                     audio_max_len: int = 512, text_max_len: int = 128, fusion: str = "add",
-                     pooling: str = "masked_mean", mask_padding: bool = True, dropout: float = 0.5
-                     ) -> CASECompressing:
+def case_compressing(
+    *,
+    num_classes: int,
+    num_features: int = 1024,
+    text_dim: int = 768,
+    hidden_dim: int = 256,
+    audio_max_len: int = 512,
+    text_max_len: int = 128,
+    fusion: str = "add",
+    pooling: str = "masked_mean",
+    mask_padding: bool = True,
+    dropout: float = 0.5,
+) -> CASECompressing:
     """CASE (compressing); 593,031 trainable parameters at the original sizes with 7 classes."""
-    return CASECompressing(num_classes=num_classes, audio_dim=num_features, text_dim=text_dim, hidden_dim=hidden_dim,
-                           audio_max_len=audio_max_len, text_max_len=text_max_len, fusion=fusion, pooling=pooling,
-                           mask_padding=mask_padding, dropout=dropout)
+    return CASECompressing(
+        num_classes=num_classes,
+        audio_dim=num_features,
+        text_dim=text_dim,
+        hidden_dim=hidden_dim,
+        audio_max_len=audio_max_len,
+        text_max_len=text_max_len,
+        fusion=fusion,
+        pooling=pooling,
+        mask_padding=mask_padding,
+        dropout=dropout,
+    )
 
 
 @register_model()
-def case_attention(*, num_classes: int, num_features: int = 1024, text_dim: int = 768, hidden_dim: int = 256,
-                   text_max_len: int = 128, fusion: str = "add", pooling: str = "masked_mean",
-                   mask_padding: bool = True, attention: str = "scaled_masked", dropout: float = 0.5
-                   ) -> CASEAttention:
+def case_attention(
+    *,
+    num_classes: int,
+    num_features: int = 1024,
+    text_dim: int = 768,
+    hidden_dim: int = 256,
+    text_max_len: int = 128,
+    fusion: str = "add",
+    pooling: str = "masked_mean",
+    mask_padding: bool = True,
+    attention: str = "scaled_masked",
+    dropout: float = 0.5,
+) -> CASEAttention:
     """CASE (attention); 527,367 trainable parameters at the original sizes with 7 classes. The audio keeps its
     own length (the original attended over the batch-padded frames, never padded to 512)."""
-    return CASEAttention(num_classes=num_classes, audio_dim=num_features, text_dim=text_dim, hidden_dim=hidden_dim,
-                         text_max_len=text_max_len, fusion=fusion, pooling=pooling, mask_padding=mask_padding,
-                         attention=attention, dropout=dropout)
+    return CASEAttention(
+        num_classes=num_classes,
+        audio_dim=num_features,
+        text_dim=text_dim,
+        hidden_dim=hidden_dim,
+        text_max_len=text_max_len,
+        fusion=fusion,
+        pooling=pooling,
+        mask_padding=mask_padding,
+        attention=attention,
+        dropout=dropout,
+    )
 
 
 @register_model()
-def concat(*, num_classes: int, num_features: int = 1024, text_dim: int = 768, hidden_dim: int = 256,
-           audio_max_len: int = 512, text_max_len: int = 128, pooling: str = "masked_mean",
-           mask_padding: bool = True, dropout: float = 0.5) -> ConcatFusion:
+def concat(
+    *,
+    num_classes: int,
+    num_features: int = 1024,
+    text_dim: int = 768,
+    hidden_dim: int = 256,
+    audio_max_len: int = 512,
+    text_max_len: int = 128,
+    pooling: str = "masked_mean",
+    mask_padding: bool = True,
+    dropout: float = 0.5,
+) -> ConcatFusion:
     """Concat baseline of CASE."""
-    return ConcatFusion(num_classes=num_classes, audio_dim=num_features, text_dim=text_dim, hidden_dim=hidden_dim,
-                        audio_max_len=audio_max_len, text_max_len=text_max_len, pooling=pooling,
-                        mask_padding=mask_padding, dropout=dropout)
+    return ConcatFusion(
+        num_classes=num_classes,
+        audio_dim=num_features,
+        text_dim=text_dim,
+        hidden_dim=hidden_dim,
+        audio_max_len=audio_max_len,
+        text_max_len=text_max_len,
+        pooling=pooling,
+        mask_padding=mask_padding,
+        dropout=dropout,
+    )
 
 
 @register_model()
-def mmm(*, num_classes: int, num_features: int = 1024, text_dim: int = 768, hidden_dim: int = 256,
-        audio_max_len: int = 512, text_max_len: int = 128, pooling: str = "masked_mean", mask_padding: bool = True,
-        num_blocks: int = 1, output_dim: int = 512, mixer_norm: str = "input", dropout: float = 0.1
-        ) -> MultiModalMixer:
+def mmm(
+    *,
+    num_classes: int,
+    num_features: int = 1024,
+    text_dim: int = 768,
+    hidden_dim: int = 256,
+    audio_max_len: int = 512,
+    text_max_len: int = 128,
+    pooling: str = "masked_mean",
+    mask_padding: bool = True,
+    num_blocks: int = 1,
+    output_dim: int = 512,
+    mixer_norm: str = "input",
+    dropout: float = 0.1,
+) -> MultiModalMixer:
     """MultiModal Mixer baseline; 1,547,527 trainable parameters at the original sizes with 7 classes."""
-    return MultiModalMixer(num_classes=num_classes, audio_dim=num_features, text_dim=text_dim, hidden_dim=hidden_dim,
-                           audio_max_len=audio_max_len, text_max_len=text_max_len, pooling=pooling,
-                           mask_padding=mask_padding, num_blocks=num_blocks, output_dim=output_dim,
-                           mixer_norm=mixer_norm, dropout=dropout)
+    return MultiModalMixer(
+        num_classes=num_classes,
+        audio_dim=num_features,
+        text_dim=text_dim,
+        hidden_dim=hidden_dim,
+        audio_max_len=audio_max_len,
+        text_max_len=text_max_len,
+        pooling=pooling,
+        mask_padding=mask_padding,
+        num_blocks=num_blocks,
+        output_dim=output_dim,
+        mixer_norm=mixer_norm,
+        dropout=dropout,
+    )
 
 
 @register_model()
-def text_only(*, num_classes: int, text_dim: int = 768, hidden_dim: int = 256, pooling: str = "cls",
-              dropout: float = 0.5) -> TextOnly:
+def text_only(
+    *,
+    num_classes: int,
+    text_dim: int = 768,
+    hidden_dim: int = 256,
+    pooling: str = "cls",
+    dropout: float = 0.5,
+) -> TextOnly:
     """Text-only baseline of CASE (frozen token embeddings -> MLP)."""
-    return TextOnly(num_classes=num_classes, text_dim=text_dim, hidden_dim=hidden_dim, pooling=pooling,
-                    dropout=dropout)
+    return TextOnly(
+        num_classes=num_classes, text_dim=text_dim, hidden_dim=hidden_dim, pooling=pooling, dropout=dropout
+    )
 
 
 @register_model()
-def speech_only(*, num_classes: int, num_features: int = 1024, hidden_dim: int = 256, pooling: str = "masked_mean",
-                dropout: float = 0.5) -> SpeechOnly:
+def speech_only(
+    *,
+    num_classes: int,
+    num_features: int = 1024,
+    hidden_dim: int = 256,
+    pooling: str = "masked_mean",
+    dropout: float = 0.5,
+) -> SpeechOnly:
     """Speech-only baseline of CASE (mean SSL frame -> MLP)."""
-    return SpeechOnly(num_classes=num_classes, audio_dim=num_features, hidden_dim=hidden_dim, pooling=pooling,
-                      dropout=dropout)
+    return SpeechOnly(
+        num_classes=num_classes,
+        audio_dim=num_features,
+        hidden_dim=hidden_dim,
+        pooling=pooling,
+        dropout=dropout,
+    )

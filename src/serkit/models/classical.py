@@ -7,8 +7,9 @@ The reference every SER paper reports is a linear SVM on utterance functionals (
 exactly as with a network. Its ``forward`` is ``LinearSVC.decision_function`` computed in torch, and the argmax of
 its logits is ``LinearSVC.predict``.
 
-The runner recognises such models by ``fits_in_closed_form = True`` and calls :meth:`LinearSVMClassifier.fit_chunks`
-instead of the gradient loop. A recipe::
+Such models declare ``fits_in_closed_form = True`` (:class:`~serkit.models.base.SERModel`), and the closed-form
+training strategy (:mod:`serkit.training.strategies`) calls :meth:`LinearSVMClassifier.fit_chunks` instead of the
+gradient loop. A recipe::
 
     features: {name: egemaps}
     input: {mode: utterance}
@@ -20,7 +21,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any
 
 import numpy as np
 import torch
@@ -28,10 +29,8 @@ from torch import nn
 
 from serkit.evaluation.metrics import classification_metrics
 from serkit.models import register_model
+from serkit.models.base import ChunkData, InputSpec, SERModel
 from serkit.models.layers import masked_mean
-
-if TYPE_CHECKING:  # only for annotations: serkit.training imports serkit.models
-    from serkit.training.data import ChunkSet
 
 __all__ = ["CLASS_WEIGHTS", "LinearSVMClassifier", "linear_svm", "utterance_vectors"]
 
@@ -49,7 +48,7 @@ MAX_ITER = 10_000
 ABSENT_CLASS_BIAS = -1e4
 
 
-def utterance_vectors(dataset: ChunkSet) -> np.ndarray:
+def utterance_vectors(dataset: ChunkData) -> np.ndarray:
     """One vector per utterance: the mean over its chunks of each chunk's mean frame.
 
     Because the classifier is linear, the logits of this vector equal the mean of the chunk logits that
@@ -76,7 +75,7 @@ def utterance_vectors(dataset: ChunkSet) -> np.ndarray:
     return sums / counts[:, None]
 
 
-class LinearSVMClassifier(nn.Module):
+class LinearSVMClassifier(SERModel):
     """Standardisation + linear SVM (one-vs-rest ``LinearSVC``), fitted by :meth:`fit`, evaluated in torch.
 
     ``forward`` averages the valid frames of each chunk (one frame for functionals), standardises with the
@@ -93,11 +92,13 @@ class LinearSVMClassifier(nn.Module):
         class_weight: a key of :data:`CLASS_WEIGHTS`.
     """
 
-    #: Tells the runner to call :meth:`fit_chunks` instead of the gradient loop.
-    fits_in_closed_form: ClassVar[bool] = True
+    input_spec = InputSpec(kind="frames", feature="egemaps")
+    #: Trained by :meth:`fit_chunks` (the closed-form strategy) instead of the gradient loop.
+    fits_in_closed_form = True
 
-    def __init__(self, *, num_classes: int, num_features: int, c_grid: Sequence[float], c: float,
-                 class_weight: str) -> None:
+    def __init__(
+        self, *, num_classes: int, num_features: int, c_grid: Sequence[float], c: float, class_weight: str
+    ) -> None:
         super().__init__()
         if not isinstance(num_classes, int) or num_classes < 2:
             raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}.")
@@ -106,7 +107,9 @@ class LinearSVMClassifier(nn.Module):
         self.c_grid = _positive_floats("c_grid", c_grid)
         self.c = _positive_floats("c", [c])[0]
         if class_weight not in CLASS_WEIGHTS:
-            raise ValueError(f"class_weight={class_weight!r} is not one of {', '.join(map(repr, CLASS_WEIGHTS))}.")
+            raise ValueError(
+                f"class_weight={class_weight!r} is not one of {', '.join(map(repr, CLASS_WEIGHTS))}."
+            )
         self.class_weight = class_weight
         self.num_classes = num_classes
         self.num_features = num_features
@@ -133,15 +136,28 @@ class LinearSVMClassifier(nn.Module):
 
     # -- fitting ---------------------------------------------------------------------------------------------
 
-    def fit_chunks(self, train_set: ChunkSet, val_set: ChunkSet | None = None, *, seed: int = 0) -> dict[str, Any]:
+    def fit_chunks(
+        self, train_set: ChunkData, val_set: ChunkData | None = None, *, seed: int = 0
+    ) -> dict[str, Any]:
         """Fit on the utterances of chunk sets (see :func:`utterance_vectors`); returns :meth:`fit`'s report."""
         has_val = val_set is not None and val_set.num_utterances > 0
-        return self.fit(utterance_vectors(train_set), train_set.targets,
-                        utterance_vectors(val_set) if has_val else None, val_set.targets if has_val else None,
-                        seed=seed)
+        return self.fit(
+            utterance_vectors(train_set),
+            train_set.targets,
+            utterance_vectors(val_set) if has_val else None,
+            val_set.targets if has_val else None,
+            seed=seed,
+        )
 
-    def fit(self, train_features: np.ndarray, train_targets: np.ndarray, val_features: np.ndarray | None = None,
-            val_targets: np.ndarray | None = None, *, seed: int = 0) -> dict[str, Any]:
+    def fit(
+        self,
+        train_features: np.ndarray,
+        train_targets: np.ndarray,
+        val_features: np.ndarray | None = None,
+        val_targets: np.ndarray | None = None,
+        *,
+        seed: int = 0,
+    ) -> dict[str, Any]:
         """Fit scaler and SVM with scikit-learn, choose C, and copy the result into this module's tensors.
 
         With a validation set every C of ``c_grid`` is fitted on the training data and the one with the best
@@ -167,8 +183,10 @@ class LinearSVMClassifier(nn.Module):
             raise ValueError("give both val_features and val_targets, or neither.")
         present = np.unique(y_train)
         if len(present) < 2:
-            raise ValueError(f"the training part has only class {present.tolist()}; an SVM needs at least two "
-                             "classes (check the fold and the label set).")
+            raise ValueError(
+                f"the training part has only class {present.tolist()}; an SVM needs at least two "
+                "classes (check the fold and the label set)."
+            )
         scaler = StandardScaler().fit(x_train)
         x_train_scaled = scaler.transform(x_train)
         label_names = [f"class{i}" for i in range(self.num_classes)]  # metrics only need distinct names
@@ -184,14 +202,19 @@ class LinearSVMClassifier(nn.Module):
             for c in sorted(set(self.c_grid)):  # ascending, so a tie keeps the smaller C
                 candidate, converged = self._fit_svm(x_train_scaled, y_train, c, seed)
                 metrics = classification_metrics(y_val, candidate.predict(x_val_scaled), label_names)
-                grid.append({"c": c, "val_ua": metrics["ua"], "val_wa": metrics["wa"], "converged": converged})
+                grid.append(
+                    {"c": c, "val_ua": metrics["ua"], "val_wa": metrics["wa"], "converged": converged}
+                )
                 if best is None or metrics["ua"] > best[2]:
                     best = (candidate, c, metrics["ua"], converged)
             svm, chosen, _, converged = best
             report.update(c=chosen, selection="validation_ua", converged=converged, grid=grid)
         if not report["converged"]:
-            logger.warning("LinearSVC (C=%g) did not converge in %d iterations; results may be slightly off.",
-                           report["c"], MAX_ITER)
+            logger.warning(
+                "LinearSVC (C=%g) did not converge in %d iterations; results may be slightly off.",
+                report["c"],
+                MAX_ITER,
+            )
         self._load(scaler, svm)
 
         report.update(self._scores("train", x_train, y_train, label_names))
@@ -203,8 +226,13 @@ class LinearSVMClassifier(nn.Module):
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.svm import LinearSVC
 
-        svm = LinearSVC(C=c, class_weight=CLASS_WEIGHTS[self.class_weight], dual="auto", max_iter=MAX_ITER,
-                        random_state=seed)
+        svm = LinearSVC(
+            C=c,
+            class_weight=CLASS_WEIGHTS[self.class_weight],
+            dual="auto",
+            max_iter=MAX_ITER,
+            random_state=seed,
+        )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
             svm.fit(x, y)
@@ -244,17 +272,22 @@ class LinearSVMClassifier(nn.Module):
         x = np.asarray(features, dtype=np.float64)
         y = np.asarray(targets)
         if x.ndim != 2 or x.shape[1] != self.num_features:
-            raise ValueError(f"{part} features must have shape (num_utterances, {self.num_features}), got "
-                             f"{x.shape}; set the model's num_features to the feature size.")
+            raise ValueError(
+                f"{part} features must have shape (num_utterances, {self.num_features}), got "
+                f"{x.shape}; set the model's num_features to the feature size."
+            )
         if y.shape != (len(x),) or y.dtype.kind not in "iu":
-            raise ValueError(f"{part} targets must be {len(x)} integer class indices, got {y.dtype} of shape "
-                             f"{y.shape}.")
+            raise ValueError(
+                f"{part} targets must be {len(x)} integer class indices, got {y.dtype} of shape {y.shape}."
+            )
         if len(x) == 0:
             raise ValueError(f"the {part} part is empty; there is nothing to fit or score.")
         if ((y < 0) | (y >= self.num_classes)).any():
-            raise ValueError(f"{part} targets must be in [0, {self.num_classes}), got values "
-                             f"{sorted(set(y[(y < 0) | (y >= self.num_classes)].tolist()))[:5]} (unlabelled "
-                             "utterances cannot be fitted).")
+            raise ValueError(
+                f"{part} targets must be in [0, {self.num_classes}), got values "
+                f"{sorted(set(y[(y < 0) | (y >= self.num_classes)].tolist()))[:5]} (unlabelled "
+                "utterances cannot be fitted)."
+            )
         if not np.isfinite(x).all():
             raise ValueError(f"{part} features contain NaN or infinity; check the feature extraction.")
         return x, y.astype(np.int64)
@@ -272,8 +305,15 @@ def _positive_floats(name: str, values: Sequence[Any]) -> tuple[float, ...]:
 
 
 @register_model()
-def linear_svm(*, num_classes: int, num_features: int = 88, c_grid: tuple[float, ...] = (0.001, 0.01, 0.1, 1.0),
-               c: float = 0.01, class_weight: str = "balanced") -> LinearSVMClassifier:
+def linear_svm(
+    *,
+    num_classes: int,
+    num_features: int = 88,
+    c_grid: tuple[float, ...] = (0.001, 0.01, 0.1, 1.0),
+    c: float = 0.01,
+    class_weight: str = "balanced",
+) -> LinearSVMClassifier:
     """Linear SVM on utterance functionals (eGeMAPS + linear SVM, the classical SER reference)."""
-    return LinearSVMClassifier(num_classes=num_classes, num_features=num_features, c_grid=c_grid, c=c,
-                               class_weight=class_weight)
+    return LinearSVMClassifier(
+        num_classes=num_classes, num_features=num_features, c_grid=c_grid, c=c, class_weight=class_weight
+    )

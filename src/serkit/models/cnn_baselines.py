@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from serkit.models import register_model
+from serkit.models.base import InputSpec, SERModel
 from serkit.models.layers import (
     AreaAttention,
     ElementwiseMultiHeadAttention,
@@ -87,21 +88,33 @@ class AttentionCNNEncoder(nn.Module):
         return self.body(x)  # (batch, 80, h, w)
 
 
-class _FixedShapeCNN(nn.Module):
+class _FixedShapeCNN(SERModel):
     """Common plumbing: input-shape checks, the trunk, and the model contract around ``_embed``."""
 
-    def __init__(self, *, num_classes: int, input_shape: tuple[int, int], stem_channels: int,
-                 stack_stems_on_height: bool, name: str) -> None:
+    input_spec = InputSpec(kind="frames", feature="mfcc")
+
+    def __init__(
+        self,
+        *,
+        num_classes: int,
+        input_shape: tuple[int, int],
+        stem_channels: int,
+        stack_stems_on_height: bool,
+        name: str,
+    ) -> None:
         super().__init__()
         self.name = name
         self.num_classes = num_classes
         self.input_shape = check_input_shape(input_shape, model=name)
-        self.encoder = AttentionCNNEncoder(stem_channels=stem_channels,
-                                           stack_stems_on_height=stack_stems_on_height)
+        self.encoder = AttentionCNNEncoder(
+            stem_channels=stem_channels, stack_stems_on_height=stack_stems_on_height
+        )
         self.map_size = self.encoder.output_size(self.input_shape)
         if min(self.map_size) < 1:
-            raise ValueError(f"{name}: input_shape={self.input_shape} is too small; the trunk needs at least "
-                             f"{3 if stack_stems_on_height else 5} features and 5 frames.")
+            raise ValueError(
+                f"{name}: input_shape={self.input_shape} is too small; the trunk needs at least "
+                f"{3 if stack_stems_on_height else 5} features and 5 frames."
+            )
 
     def _embed(self, feature_map: torch.Tensor) -> torch.Tensor:
         """(batch, 80, h, w) -> (batch, hidden_dim)."""
@@ -162,12 +175,25 @@ class MHCNN(_FixedShapeCNN):
         name: the registry name, used in error messages.
     """
 
-    def __init__(self, *, num_classes: int, input_shape: tuple[int, int], num_heads: int,
-                 attention_hidden: int, name: str = "mhcnn") -> None:
-        super().__init__(num_classes=num_classes, input_shape=input_shape, stem_channels=8,
-                         stack_stems_on_height=False, name=name)
+    def __init__(
+        self,
+        *,
+        num_classes: int,
+        input_shape: tuple[int, int],
+        num_heads: int,
+        attention_hidden: int,
+        name: str = "mhcnn",
+    ) -> None:
+        super().__init__(
+            num_classes=num_classes,
+            input_shape=input_shape,
+            stem_channels=8,
+            stack_stems_on_height=False,
+            name=name,
+        )
         self.attention = ElementwiseMultiHeadAttention(
-            in_channels=TRUNK_CHANNELS, attention_hidden=attention_hidden, num_heads=num_heads)
+            in_channels=TRUNK_CHANNELS, attention_hidden=attention_hidden, num_heads=num_heads
+        )
         self.hidden_dim = attention_hidden
         self.fc = nn.Linear(attention_hidden, num_classes)
         use_channels_last(self)
@@ -190,9 +216,16 @@ class APCNN(_FixedShapeCNN):
         input_shape: (num_features, frames) of every segment (GLAM feeds 400 x 197 log-power spectrograms).
     """
 
+    input_spec = InputSpec(kind="frames", feature="apcnn_spectrogram")
+
     def __init__(self, *, num_classes: int, input_shape: tuple[int, int]) -> None:
-        super().__init__(num_classes=num_classes, input_shape=input_shape, stem_channels=8,
-                         stack_stems_on_height=False, name="apcnn")
+        super().__init__(
+            num_classes=num_classes,
+            input_shape=input_shape,
+            stem_channels=8,
+            stack_stems_on_height=False,
+            name="apcnn",
+        )
         self.top_down = nn.Conv2d(TRUNK_CHANNELS, num_classes, kernel_size=1)
         self.bottom_up = nn.Conv2d(TRUNK_CHANNELS, 1, kernel_size=1)
         self.hidden_dim = num_classes
@@ -222,12 +255,19 @@ class AACNN(_FixedShapeCNN):
         max_area_width: longest run of positions in one area.
     """
 
-    def __init__(self, *, num_classes: int, input_shape: tuple[int, int], max_area_height: int,
-                 max_area_width: int) -> None:
-        super().__init__(num_classes=num_classes, input_shape=input_shape, stem_channels=16,
-                         stack_stems_on_height=True, name="aacnn")
-        self.attention = AreaAttention(max_area_height=max_area_height, max_area_width=max_area_width,
-                                       memory_height=1, dropout=0.5)
+    def __init__(
+        self, *, num_classes: int, input_shape: tuple[int, int], max_area_height: int, max_area_width: int
+    ) -> None:
+        super().__init__(
+            num_classes=num_classes,
+            input_shape=input_shape,
+            stem_channels=16,
+            stack_stems_on_height=True,
+            name="aacnn",
+        )
+        self.attention = AreaAttention(
+            max_area_height=max_area_height, max_area_width=max_area_width, memory_height=1, dropout=0.5
+        )
         self.hidden_dim = TRUNK_CHANNELS * self.map_size[0] * self.map_size[1]
         self.fc = nn.Linear(self.hidden_dim, num_classes)
         use_channels_last(self)
@@ -239,22 +279,42 @@ class AACNN(_FixedShapeCNN):
 
 
 @register_model()
-def mhcnn(*, num_classes: int, input_shape: tuple[int, int] = (26, 63), num_heads: int = 4,
-          attention_hidden: int = 64) -> MHCNN:
+def mhcnn(
+    *,
+    num_classes: int,
+    input_shape: tuple[int, int] = (26, 63),
+    num_heads: int = 4,
+    attention_hidden: int = 64,
+) -> MHCNN:
     """GLAM's MHCNN baseline, 4 heads x 64 (155,636 parameters for 4 classes)."""
-    return MHCNN(num_classes=num_classes, input_shape=input_shape, num_heads=num_heads,
-                 attention_hidden=attention_hidden, name="mhcnn")
+    return MHCNN(
+        num_classes=num_classes,
+        input_shape=input_shape,
+        num_heads=num_heads,
+        attention_hidden=attention_hidden,
+        name="mhcnn",
+    )
 
 
 @register_model()
-def macnn(*, num_classes: int, input_shape: tuple[int, int] = (26, 63), num_heads: int = 8,
-          attention_hidden: int = 256) -> MHCNN:
+def macnn(
+    *,
+    num_classes: int,
+    input_shape: tuple[int, int] = (26, 63),
+    num_heads: int = 8,
+    attention_hidden: int = 256,
+) -> MHCNN:
     """lessonxmk/head_fusion's MACNN with its class defaults, 8 heads x 256 (591,860 parameters, 4 classes).
 
     The same architecture as :func:`mhcnn`; :class:`MHCNN` explains why this is the GLAM README's "MACNN".
     """
-    return MHCNN(num_classes=num_classes, input_shape=input_shape, num_heads=num_heads,
-                 attention_hidden=attention_hidden, name="macnn")
+    return MHCNN(
+        num_classes=num_classes,
+        input_shape=input_shape,
+        num_heads=num_heads,
+        attention_hidden=attention_hidden,
+        name="macnn",
+    )
 
 
 @register_model()
@@ -264,8 +324,17 @@ def apcnn(*, num_classes: int, input_shape: tuple[int, int] = (400, 197)) -> APC
 
 
 @register_model()
-def aacnn(*, num_classes: int, input_shape: tuple[int, int] = (26, 63), max_area_height: int = 3,
-          max_area_width: int = 3) -> AACNN:
+def aacnn(
+    *,
+    num_classes: int,
+    input_shape: tuple[int, int] = (26, 63),
+    max_area_height: int = 3,
+    max_area_width: int = 3,
+) -> AACNN:
     """Area-attention CNN (151,108 parameters for 4 classes at (26, 63))."""
-    return AACNN(num_classes=num_classes, input_shape=input_shape, max_area_height=max_area_height,
-                 max_area_width=max_area_width)
+    return AACNN(
+        num_classes=num_classes,
+        input_shape=input_shape,
+        max_area_height=max_area_height,
+        max_area_width=max_area_width,
+    )

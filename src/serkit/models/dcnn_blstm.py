@@ -48,6 +48,7 @@ from torch import nn
 
 from serkit.features.dcnn import resize_images
 from serkit.models import register_model
+from serkit.models.base import InputSpec, SERModel
 from serkit.models.layers import lengths_to_mask, masked_mean
 
 __all__ = [
@@ -76,11 +77,14 @@ _ATTENTION_POOLING = ("mean", "sum")
 
 def _check_images(features: torch.Tensor, lengths: torch.Tensor, *, model: str) -> None:
     if features.ndim != 5 or features.shape[2] != 3:
-        raise ValueError(f"{model}: features must be (batch, frames, 3, height, width) images (feature "
-                         f"dcnn_segments), got shape {tuple(features.shape)}.")
+        raise ValueError(
+            f"{model}: features must be (batch, frames, 3, height, width) images (feature "
+            f"dcnn_segments), got shape {tuple(features.shape)}."
+        )
     if lengths.shape != (features.shape[0],):
-        raise ValueError(f"{model}: lengths must have shape (batch,) = ({features.shape[0]},), "
-                         f"got {tuple(lengths.shape)}.")
+        raise ValueError(
+            f"{model}: lengths must have shape (batch,) = ({features.shape[0]},), got {tuple(lengths.shape)}."
+        )
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
@@ -92,20 +96,26 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: weights file not found; give the path of a torchvision AlexNet checkpoint "
-                                "(alexnet-owt-7be5be79.pth) or leave the option empty for random initialisation.")
+        raise FileNotFoundError(
+            f"{path}: weights file not found; give the path of a torchvision AlexNet checkpoint "
+            "(alexnet-owt-7be5be79.pth) or leave the option empty for random initialisation."
+        )
     if path.suffix == ".safetensors":
         try:
             from safetensors.torch import load_file
         except ImportError:
-            raise ValueError(f"{path}: reading .safetensors needs the safetensors package (pip install "
-                             "safetensors), or save the weights with torch.save as a .pth file.") from None
+            raise ValueError(
+                f"{path}: reading .safetensors needs the safetensors package (pip install "
+                "safetensors), or save the weights with torch.save as a .pth file."
+            ) from None
         return load_file(str(path))
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001  (torch raises many types for truncated or foreign files)
-        raise ValueError(f"{path}: not a weights-only PyTorch file ({exc}); save a state dict "
-                         "(torch.save(model.state_dict(), path)).") from None
+        raise ValueError(
+            f"{path}: not a weights-only PyTorch file ({exc}); save a state dict "
+            "(torch.save(model.state_dict(), path))."
+        ) from None
     if isinstance(data, Mapping) and isinstance(data.get("state_dict"), Mapping):
         data = data["state_dict"]
     if not isinstance(data, Mapping) or not all(isinstance(v, torch.Tensor) for v in data.values()):
@@ -113,7 +123,9 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     return dict(data)
 
 
-def load_alexnet_weights(module: AlexNet, state_dict: Mapping[str, torch.Tensor], *, source: str) -> list[str]:
+def load_alexnet_weights(
+    module: AlexNet, state_dict: Mapping[str, torch.Tensor], *, source: str
+) -> list[str]:
     """Load torchvision-format AlexNet weights into ``module``, keeping its own last layer where they differ.
 
     ``classifier.6`` (the class layer) is skipped when its shape differs from ``module``'s (ImageNet's 1000 classes)
@@ -127,22 +139,30 @@ def load_alexnet_weights(module: AlexNet, state_dict: Mapping[str, torch.Tensor]
         ValueError: a missing, unexpected or differently shaped parameter, naming it and ``source``.
     """
     own = module.state_dict()
-    skipped = [k for k, v in state_dict.items()
-               if k.startswith(_CLASSIFIER_OUT) and (k not in own or own[k].shape != v.shape)]
+    skipped = [
+        k
+        for k, v in state_dict.items()
+        if k.startswith(_CLASSIFIER_OUT) and (k not in own or own[k].shape != v.shape)
+    ]
     kept = {k: v for k, v in state_dict.items() if k not in skipped}
     missing = [k for k in own if k not in kept and not k.startswith(_CLASSIFIER_OUT)]
     unexpected = [k for k in kept if k not in own]
-    wrong = [f"{k} {tuple(kept[k].shape)} vs {tuple(own[k].shape)}" for k in kept
-             if k in own and kept[k].shape != own[k].shape]
+    wrong = [
+        f"{k} {tuple(kept[k].shape)} vs {tuple(own[k].shape)}"
+        for k in kept
+        if k in own and kept[k].shape != own[k].shape
+    ]
     if missing or unexpected or wrong:
-        raise ValueError(f"{source}: not AlexNet weights of this size (missing {missing[:4]}, unexpected "
-                         f"{unexpected[:4]}, different shapes {wrong[:4]}); stage 1 and stage 2 must use matching "
-                         "sizes (alexnet with dcnn_blstm, alexnet_small with dcnn_blstm_small).")
+        raise ValueError(
+            f"{source}: not AlexNet weights of this size (missing {missing[:4]}, unexpected "
+            f"{unexpected[:4]}, different shapes {wrong[:4]}); stage 1 and stage 2 must use matching "
+            "sizes (alexnet with dcnn_blstm, alexnet_small with dcnn_blstm_small)."
+        )
     module.load_state_dict(kept, strict=False)
     return skipped
 
 
-class AlexNet(nn.Module):
+class AlexNet(SERModel):
     """AlexNet with torchvision's layout, classifying each segment image; utterance logits = mean over segments.
 
     Args:
@@ -157,16 +177,32 @@ class AlexNet(nn.Module):
         features (batch, frames, 3, height, width), lengths (batch,) -> logits (batch, num_classes).
     """
 
-    def __init__(self, *, num_classes: int, widths: Sequence[int] = ALEXNET_WIDTHS, hidden_dim: int = 4096,
-                 dropout: float = 0.5, resize_to: int = 0, name: str = "alexnet") -> None:
+    input_spec = InputSpec(kind="images", feature="dcnn_segments")
+    #: ``alexnet(weights=...)`` only loads ImageNet weights: a checkpoint's state dict replaces them.
+    initial_weight_args = ("weights",)
+
+    def __init__(
+        self,
+        *,
+        num_classes: int,
+        widths: Sequence[int] = ALEXNET_WIDTHS,
+        hidden_dim: int = 4096,
+        dropout: float = 0.5,
+        resize_to: int = 0,
+        name: str = "alexnet",
+    ) -> None:
         super().__init__()
         widths = tuple(int(w) for w in widths)
         if len(widths) != 5 or min(widths) < 1:
             raise ValueError(f"{name}: widths must be five positive channel counts, got {widths!r}.")
         if hidden_dim < 1 or not 0.0 <= dropout < 1.0:
-            raise ValueError(f"{name}: need hidden_dim >= 1 and 0 <= dropout < 1, got {hidden_dim}, {dropout}.")
+            raise ValueError(
+                f"{name}: need hidden_dim >= 1 and 0 <= dropout < 1, got {hidden_dim}, {dropout}."
+            )
         if resize_to and resize_to < MIN_IMAGE_SIZE:
-            raise ValueError(f"{name}: resize_to={resize_to} is below AlexNet's minimum {MIN_IMAGE_SIZE} (0 = off).")
+            raise ValueError(
+                f"{name}: resize_to={resize_to} is below AlexNet's minimum {MIN_IMAGE_SIZE} (0 = off)."
+            )
         self.name = name
         self.num_classes = num_classes
         self.hidden_dim = hidden_dim
@@ -174,19 +210,28 @@ class AlexNet(nn.Module):
         self.init_note = "random initialisation (no weights file given)"
         c1, c2, c3, c4, c5 = widths
         self.features = nn.Sequential(
-            nn.Conv2d(3, c1, kernel_size=11, stride=4, padding=2), nn.ReLU(inplace=True),
+            nn.Conv2d(3, c1, kernel_size=11, stride=4, padding=2),
+            nn.ReLU(inplace=True),
             nn.MaxPool2d(kernel_size=3, stride=2),
-            nn.Conv2d(c1, c2, kernel_size=5, padding=2), nn.ReLU(inplace=True),
+            nn.Conv2d(c1, c2, kernel_size=5, padding=2),
+            nn.ReLU(inplace=True),
             nn.MaxPool2d(kernel_size=3, stride=2),
-            nn.Conv2d(c2, c3, kernel_size=3, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(c3, c4, kernel_size=3, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(c4, c5, kernel_size=3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(c2, c3, kernel_size=3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(c3, c4, kernel_size=3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(c4, c5, kernel_size=3, padding=1),
+            nn.ReLU(inplace=True),
             nn.MaxPool2d(kernel_size=3, stride=2),
         )
         self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
         self.classifier = nn.Sequential(
-            nn.Dropout(p=dropout), nn.Linear(c5 * 6 * 6, hidden_dim), nn.ReLU(inplace=True),
-            nn.Dropout(p=dropout), nn.Linear(hidden_dim, hidden_dim), nn.ReLU(inplace=True),
+            nn.Dropout(p=dropout),
+            nn.Linear(c5 * 6 * 6, hidden_dim),
+            nn.ReLU(inplace=True),
+            nn.Dropout(p=dropout),
+            nn.Linear(hidden_dim, hidden_dim),
+            nn.ReLU(inplace=True),
             nn.Linear(hidden_dim, num_classes) if num_classes else nn.Identity(),
         )
 
@@ -196,8 +241,10 @@ class AlexNet(nn.Module):
         if self.resize_to:
             images = resize_images(images, self.resize_to)
         if min(images.shape[-2:]) < MIN_IMAGE_SIZE:
-            raise ValueError(f"{self.name}: images of {tuple(images.shape[-2:])} pixels are too small; AlexNet needs "
-                             f"at least {MIN_IMAGE_SIZE} x {MIN_IMAGE_SIZE} (features.image_size, or resize_to).")
+            raise ValueError(
+                f"{self.name}: images of {tuple(images.shape[-2:])} pixels are too small; AlexNet needs "
+                f"at least {MIN_IMAGE_SIZE} x {MIN_IMAGE_SIZE} (features.image_size, or resize_to)."
+            )
         return images
 
     def fc7(self, images: torch.Tensor) -> torch.Tensor:
@@ -242,7 +289,11 @@ class AlexNet(nn.Module):
     def load_weights(self, path: str | Path) -> None:
         """Load a torchvision-format AlexNet checkpoint (ImageNet) from a local file; see :func:`load_alexnet_weights`."""
         skipped = load_alexnet_weights(self, read_state_dict(path), source=str(path))
-        note = f" ({', '.join(sorted({k.rsplit('.', 1)[0] for k in skipped}))} initialised anew)" if skipped else ""
+        note = (
+            f" ({', '.join(sorted({k.rsplit('.', 1)[0] for k in skipped}))} initialised anew)"
+            if skipped
+            else ""
+        )
         self.init_note = f"weights from {path}{note}"
 
 
@@ -274,7 +325,7 @@ class SegmentSelfAttention(nn.Module):
         return (attended * mask.unsqueeze(-1).to(attended.dtype)).sum(dim=1)
 
 
-class DCNNBLSTM(nn.Module):
+class DCNNBLSTM(SERModel):
     """DCNN-BLSTMwA: AlexNet fc7 per segment -> BiLSTM -> self-attention over segments -> MLP.
 
     Args:
@@ -293,13 +344,32 @@ class DCNNBLSTM(nn.Module):
         features (batch, segments, 3, height, width), lengths (batch,) -> logits (batch, num_classes).
     """
 
-    def __init__(self, *, num_classes: int, widths: Sequence[int] = ALEXNET_WIDTHS, extractor_hidden: int = 4096,
-                 lstm_hidden: int = 128, lstm_layers: int = 1, attention_pooling: str = "mean",
-                 head_dims: Sequence[int] = (512, 256), dropout: float = 0.1, extractor_dropout: float = 0.5,
-                 freeze_extractor: bool = False, resize_to: int = 0, name: str = "dcnn_blstm") -> None:
+    input_spec = InputSpec(kind="images", feature="dcnn_segments")
+    #: ``dcnn_blstm(weights=...)`` only loads the extractor's ImageNet weights: a checkpoint's state dict
+    #: replaces them.
+    initial_weight_args = ("weights",)
+
+    def __init__(
+        self,
+        *,
+        num_classes: int,
+        widths: Sequence[int] = ALEXNET_WIDTHS,
+        extractor_hidden: int = 4096,
+        lstm_hidden: int = 128,
+        lstm_layers: int = 1,
+        attention_pooling: str = "mean",
+        head_dims: Sequence[int] = (512, 256),
+        dropout: float = 0.1,
+        extractor_dropout: float = 0.5,
+        freeze_extractor: bool = False,
+        resize_to: int = 0,
+        name: str = "dcnn_blstm",
+    ) -> None:
         super().__init__()
         if lstm_hidden < 1 or lstm_layers < 1:
-            raise ValueError(f"{name}: lstm_hidden and lstm_layers must be >= 1, got {lstm_hidden}, {lstm_layers}.")
+            raise ValueError(
+                f"{name}: lstm_hidden and lstm_layers must be >= 1, got {lstm_hidden}, {lstm_layers}."
+            )
         head_dims = tuple(int(d) for d in head_dims)
         if len(head_dims) != 2 or min(head_dims) < 1:
             raise ValueError(f"{name}: head_dims must be two positive widths, got {head_dims!r}.")
@@ -307,15 +377,25 @@ class DCNNBLSTM(nn.Module):
         self.num_classes = num_classes
         self.hidden_dim = 2 * lstm_hidden
         self.freeze_extractor = freeze_extractor
-        self.extractor = AlexNet(num_classes=0, widths=widths, hidden_dim=extractor_hidden,
-                                 dropout=extractor_dropout, resize_to=resize_to, name=f"{name} extractor")
+        self.extractor = AlexNet(
+            num_classes=0,
+            widths=widths,
+            hidden_dim=extractor_hidden,
+            dropout=extractor_dropout,
+            resize_to=resize_to,
+            name=f"{name} extractor",
+        )
         self.init_note = "extractor: random initialisation (no stage-1 or ImageNet weights loaded)"
-        self.lstm = nn.LSTM(extractor_hidden, lstm_hidden, num_layers=lstm_layers, batch_first=True,
-                            bidirectional=True)
+        self.lstm = nn.LSTM(
+            extractor_hidden, lstm_hidden, num_layers=lstm_layers, batch_first=True, bidirectional=True
+        )
         self.attention = SegmentSelfAttention(self.hidden_dim, pooling=attention_pooling)
         self.head = nn.Sequential(
-            nn.Linear(self.hidden_dim, head_dims[0]), nn.ReLU(), nn.Dropout(dropout),
-            nn.Linear(head_dims[0], head_dims[1]), nn.ReLU(),
+            nn.Linear(self.hidden_dim, head_dims[0]),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(head_dims[0], head_dims[1]),
+            nn.ReLU(),
             nn.Linear(head_dims[1], num_classes),
         )
         if freeze_extractor:
@@ -335,7 +415,9 @@ class DCNNBLSTM(nn.Module):
             self.init_note = "whole model from the previous stage"
             return
         load_alexnet_weights(self.extractor, state_dict, source="stage-1 state dict")
-        self.init_note = "extractor from the stage-1 AlexNet (its class layer dropped); LSTM, attention, head random"
+        self.init_note = (
+            "extractor from the stage-1 AlexNet (its class layer dropped); LSTM, attention, head random"
+        )
 
     def load_extractor_weights(self, path: str | Path) -> None:
         """ImageNet (torchvision-format) AlexNet weights from a local file into the extractor."""
@@ -354,10 +436,13 @@ class DCNNBLSTM(nn.Module):
     def forward_features(self, features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """features (batch, segments, 3, height, width), lengths (batch,) -> embedding (batch, 2 * lstm_hidden)."""
         segments = self.segment_features(features, lengths)  # (batch, segments, extractor_hidden)
-        packed = nn.utils.rnn.pack_padded_sequence(segments, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        packed = nn.utils.rnn.pack_padded_sequence(
+            segments, lengths.cpu(), batch_first=True, enforce_sorted=False
+        )
         output, _ = self.lstm(packed)
-        sequence, _ = nn.utils.rnn.pad_packed_sequence(output, batch_first=True,
-                                                       total_length=segments.shape[1])  # (batch, segments, 2h)
+        sequence, _ = nn.utils.rnn.pad_packed_sequence(
+            output, batch_first=True, total_length=segments.shape[1]
+        )  # (batch, segments, 2h)
         return self.attention(sequence, lengths)
 
     def forward_head(self, embedding: torch.Tensor) -> torch.Tensor:
@@ -374,15 +459,23 @@ class DCNNBLSTM(nn.Module):
 
 
 @register_model()
-def alexnet(*, num_classes: int, dropout: float = 0.5, weights: str = "", resize_to: int = 0,
-            widths: tuple[int, ...] = ALEXNET_WIDTHS, hidden_dim: int = 4096) -> AlexNet:
+def alexnet(
+    *,
+    num_classes: int,
+    dropout: float = 0.5,
+    weights: str = "",
+    resize_to: int = 0,
+    widths: tuple[int, ...] = ALEXNET_WIDTHS,
+    hidden_dim: int = 4096,
+) -> AlexNet:
     """DCNN stage 1: AlexNet on single segments (57,020,228 parameters with 4 classes).
 
     ``weights``: a local torchvision AlexNet checkpoint (ImageNet, ``alexnet-owt-7be5be79.pth``) to start from;
     empty = random initialisation (``init_note`` records which).
     """
-    model = AlexNet(num_classes=num_classes, widths=widths, hidden_dim=hidden_dim, dropout=dropout,
-                    resize_to=resize_to)
+    model = AlexNet(
+        num_classes=num_classes, widths=widths, hidden_dim=hidden_dim, dropout=dropout, resize_to=resize_to
+    )
     if weights:
         model.load_weights(weights)
     return model
@@ -391,42 +484,77 @@ def alexnet(*, num_classes: int, dropout: float = 0.5, weights: str = "", resize
 @register_model()
 def alexnet_small(*, num_classes: int, dropout: float = 0.5, resize_to: int = 0) -> AlexNet:
     """AlexNet's structure with narrow layers (widths 16-48, fc 64) for tests and smoke runs."""
-    return AlexNet(num_classes=num_classes, widths=SMALL_WIDTHS, hidden_dim=64, dropout=dropout,
-                   resize_to=resize_to, name="alexnet_small")
+    return AlexNet(
+        num_classes=num_classes,
+        widths=SMALL_WIDTHS,
+        hidden_dim=64,
+        dropout=dropout,
+        resize_to=resize_to,
+        name="alexnet_small",
+    )
 
 
 @register_model()
-def dcnn_blstm(*, num_classes: int, dropout: float = 0.1, extractor_dropout: float = 0.5, lstm_hidden: int = 128,
-               lstm_layers: int = 1, attention_pooling: str = "mean", freeze_extractor: bool = False,
-               resize_to: int = 0, weights: str = "", widths: tuple[int, ...] = ALEXNET_WIDTHS,
-               extractor_hidden: int = 4096) -> DCNNBLSTM:
+def dcnn_blstm(
+    *,
+    num_classes: int,
+    dropout: float = 0.1,
+    extractor_dropout: float = 0.5,
+    lstm_hidden: int = 128,
+    lstm_layers: int = 1,
+    attention_pooling: str = "mean",
+    freeze_extractor: bool = False,
+    resize_to: int = 0,
+    weights: str = "",
+    widths: tuple[int, ...] = ALEXNET_WIDTHS,
+    extractor_hidden: int = 4096,
+) -> DCNNBLSTM:
     """DCNN-BLSTMwA (stage 2); its extractor comes from stage 1 through ``init_from_stage``.
 
     ``weights``: torchvision AlexNet weights (ImageNet, local file) for the extractor, as ``alexnet`` takes them,
     so one recipe-level ``model.args.weights`` serves both stages (stage 1's weights then replace them); empty =
     random until ``init_from_stage``.
     """
-    model = DCNNBLSTM(num_classes=num_classes, widths=widths, extractor_hidden=extractor_hidden,
-                      lstm_hidden=lstm_hidden, lstm_layers=lstm_layers, attention_pooling=attention_pooling,
-                      dropout=dropout, extractor_dropout=extractor_dropout, freeze_extractor=freeze_extractor,
-                      resize_to=resize_to)
+    model = DCNNBLSTM(
+        num_classes=num_classes,
+        widths=widths,
+        extractor_hidden=extractor_hidden,
+        lstm_hidden=lstm_hidden,
+        lstm_layers=lstm_layers,
+        attention_pooling=attention_pooling,
+        dropout=dropout,
+        extractor_dropout=extractor_dropout,
+        freeze_extractor=freeze_extractor,
+        resize_to=resize_to,
+    )
     if weights:
         model.load_extractor_weights(weights)
     return model
 
 
 @register_model()
-def dcnn_blstm_small(*, num_classes: int, dropout: float = 0.1, extractor_dropout: float = 0.5,
-                     lstm_layers: int = 1, attention_pooling: str = "mean", freeze_extractor: bool = False,
-                     resize_to: int = 0) -> DCNNBLSTM:
+def dcnn_blstm_small(
+    *,
+    num_classes: int,
+    dropout: float = 0.1,
+    extractor_dropout: float = 0.5,
+    lstm_layers: int = 1,
+    attention_pooling: str = "mean",
+    freeze_extractor: bool = False,
+    resize_to: int = 0,
+) -> DCNNBLSTM:
     """DCNN-BLSTMwA with ``alexnet_small``'s extractor, 16 LSTM units per direction and a 32-16 head."""
-    return DCNNBLSTM(num_classes=num_classes, widths=SMALL_WIDTHS, extractor_hidden=64, lstm_hidden=16,
-                     lstm_layers=lstm_layers, attention_pooling=attention_pooling, head_dims=(32, 16),
-                     dropout=dropout, extractor_dropout=extractor_dropout, freeze_extractor=freeze_extractor,
-                     resize_to=resize_to, name="dcnn_blstm_small")
-
-
-# Arguments that only choose the starting weights: a checkpoint's state dict supersedes them, so code that rebuilds a
-# trained model from its checkpoint (the Recognizer) can leave them out and need not find the file again.
-for _factory in (alexnet, dcnn_blstm):
-    _factory.initial_weight_args = ("weights",)
+    return DCNNBLSTM(
+        num_classes=num_classes,
+        widths=SMALL_WIDTHS,
+        extractor_hidden=64,
+        lstm_hidden=16,
+        lstm_layers=lstm_layers,
+        attention_pooling=attention_pooling,
+        head_dims=(32, 16),
+        dropout=dropout,
+        extractor_dropout=extractor_dropout,
+        freeze_extractor=freeze_extractor,
+        resize_to=resize_to,
+        name="dcnn_blstm_small",
+    )

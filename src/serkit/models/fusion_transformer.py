@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from serkit.models import register_model
+from serkit.models.base import InputSpec, SERModel
 from serkit.models.layers import lengths_to_mask
 
 __all__ = [
@@ -76,8 +77,9 @@ class ConditionalLayerNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(size))
         self.bias = nn.Parameter(torch.zeros(size))
 
-    def forward(self, x: torch.Tensor, gamma: torch.Tensor | None = None,
-                beta: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, gamma: torch.Tensor | None = None, beta: torch.Tensor | None = None
+    ) -> torch.Tensor:
         if self.variant == "torch":
             normalized = F.layer_norm(x, x.shape[-1:], eps=self.eps)
         else:
@@ -94,7 +96,9 @@ class FeedForward(nn.Sequential):
     """The seed's ``MLP``: Linear(in -> mid), ReLU, Dropout, Linear(mid -> out). (..., in) -> (..., out)."""
 
     def __init__(self, in_dim: int, mid_dim: int, out_dim: int, dropout: float) -> None:
-        super().__init__(nn.Linear(in_dim, mid_dim), nn.ReLU(), nn.Dropout(dropout), nn.Linear(mid_dim, out_dim))
+        super().__init__(
+            nn.Linear(in_dim, mid_dim), nn.ReLU(), nn.Dropout(dropout), nn.Linear(mid_dim, out_dim)
+        )
 
 
 class MultiHeadAttention(nn.Module):
@@ -121,10 +125,20 @@ class MultiHeadAttention(nn.Module):
         self.merge = nn.Linear(hidden_dim, hidden_dim)
 
     def forward(self, query: torch.Tensor, key_value: torch.Tensor, key_mask: torch.Tensor) -> torch.Tensor:
-        q, k, v = (self._split(self.query(query)), self._split(self.key(key_value)),
-                   self._split(self.value(key_value)))  # each (batch, heads, time, hidden_dim / heads)
-        attended = F.scaled_dot_product_attention(  # softmax(q k^T / sqrt(dim)) with masked keys, dropout, @ v
-            q, k, v, attn_mask=key_mask[:, None, None, :], dropout_p=self.dropout if self.training else 0.0)
+        q, k, v = (
+            self._split(self.query(query)),
+            self._split(self.key(key_value)),
+            self._split(self.value(key_value)),
+        )  # each (batch, heads, time, hidden_dim / heads)
+        attended = (
+            F.scaled_dot_product_attention(  # softmax(q k^T / sqrt(dim)) with masked keys, dropout, @ v
+                q,
+                k,
+                v,
+                attn_mask=key_mask[:, None, None, :],
+                dropout_p=self.dropout if self.training else 0.0,
+            )
+        )
         batch, _, time, _ = attended.shape
         return self.merge(attended.transpose(1, 2).reshape(batch, time, -1))  # (batch, queries, hidden_dim)
 
@@ -153,7 +167,9 @@ class SelfAttentionBlock(nn.Module):
         self.norm1 = ConditionalLayerNorm(hidden_dim, variant=norm)
         self.norm2 = ConditionalLayerNorm(hidden_dim, variant=norm)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor, modulations: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor, modulations: torch.Tensor | None = None
+    ) -> torch.Tensor:
         first = second = (None, None)
         if modulations is not None:  # chunk order of the seed: (norm1: gamma, beta), (norm2: gamma, beta)
             gamma1, beta1, gamma2, beta2 = modulations.chunk(4, dim=-1)
@@ -178,7 +194,9 @@ class GuidedAttentionBlock(nn.Module):
         self.dropouts = nn.ModuleList(nn.Dropout(dropout) for _ in range(3))
         self.norms = nn.ModuleList(ConditionalLayerNorm(hidden_dim, variant=norm) for _ in range(3))
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor, x_mask: torch.Tensor, y_mask: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, y: torch.Tensor, x_mask: torch.Tensor, y_mask: torch.Tensor
+    ) -> torch.Tensor:
         x = self.norms[0](x + self.dropouts[0](self.self_attention(x, x, x_mask)))
         x = self.norms[1](x + self.dropouts[1](self.guided_attention(x, y, y_mask)))
         return self.norms[2](x + self.dropouts[2](self.ffn(x)))
@@ -203,7 +221,7 @@ class AttentionFlattening(nn.Module):
         return self.merge(torch.einsum("bt,bth->bh", weights, x))
 
 
-class FusionTransformer(nn.Module):
+class FusionTransformer(SERModel):
     """MAT (``fusion="co_attention"``), MNT (``"modulated"``) and the text-only branch (``"text_only"``).
 
     Args:
@@ -224,18 +242,35 @@ class FusionTransformer(nn.Module):
         takes_text_ids: True; the engine passes ``text (batch, tokens)`` int64 ids and ``text_lengths``.
     """
 
+    input_spec = InputSpec(kind="frames", feature="log_mel")
     takes_text_ids = True
     FUSIONS = ("co_attention", "modulated", "text_only")
 
-    def __init__(self, *, num_classes: int, vocab_size: int, fusion: str, num_features: int, word_dim: int,
-                 hidden_dim: int, num_heads: int, ff_dim: int, num_layers: int, dropout: float,
-                 dropout_input: float, dropout_output: float, norm: str) -> None:
+    def __init__(
+        self,
+        *,
+        num_classes: int,
+        vocab_size: int,
+        fusion: str,
+        num_features: int,
+        word_dim: int,
+        hidden_dim: int,
+        num_heads: int,
+        ff_dim: int,
+        num_layers: int,
+        dropout: float,
+        dropout_input: float,
+        dropout_output: float,
+        norm: str,
+    ) -> None:
         super().__init__()
         if fusion not in self.FUSIONS:
             raise ValueError(f"fusion={fusion!r}: use one of {', '.join(self.FUSIONS)}.")
         if vocab_size < 3:
-            raise ValueError(f"vocab_size={vocab_size} must be >= 3 (padding, unknown and at least one word); it "
-                             "comes from the word_vocab text input's vocabulary.")
+            raise ValueError(
+                f"vocab_size={vocab_size} must be >= 3 (padding, unknown and at least one word); it "
+                "comes from the word_vocab text input's vocabulary."
+            )
         if num_layers < 1:
             raise ValueError(f"num_layers={num_layers} must be >= 1.")
         if norm not in NORMS:
@@ -245,8 +280,13 @@ class FusionTransformer(nn.Module):
         self.embedding = nn.Embedding(vocab_size, word_dim, padding_idx=0)
         self.input_dropout = nn.Dropout(dropout_input)
         self.text_lstm = nn.LSTM(word_dim, hidden_dim, num_layers=1, batch_first=True)
-        block = {"hidden_dim": hidden_dim, "num_heads": num_heads, "ff_dim": ff_dim, "dropout": dropout,
-                 "norm": norm}
+        block = {
+            "hidden_dim": hidden_dim,
+            "num_heads": num_heads,
+            "ff_dim": ff_dim,
+            "dropout": dropout,
+            "norm": norm,
+        }
         self.text_blocks = nn.ModuleList(SelfAttentionBlock(**block) for _ in range(num_layers))
         flat_dim = 2 * hidden_dim if fusion != "modulated" else hidden_dim
         self.text_flat = AttentionFlattening(hidden_dim, ff_dim, flat_dim, dropout)
@@ -269,24 +309,31 @@ class FusionTransformer(nn.Module):
         """Copy initial word vectors ``(vocab_size, word_dim)`` into the (trainable) embedding; row 0 stays 0."""
         matrix = torch.as_tensor(matrix, dtype=self.embedding.weight.dtype)
         if tuple(matrix.shape) != tuple(self.embedding.weight.shape):
-            raise ValueError(f"word vectors of shape {tuple(matrix.shape)} do not fit the embedding "
-                             f"{tuple(self.embedding.weight.shape)} (vocab_size, word_dim); leave model.args.word_dim "
-                             "unset so that it follows the vectors file, or pick vectors of that size.")
+            raise ValueError(
+                f"word vectors of shape {tuple(matrix.shape)} do not fit the embedding "
+                f"{tuple(self.embedding.weight.shape)} (vocab_size, word_dim); leave model.args.word_dim "
+                "unset so that it follows the vectors file, or pick vectors of that size."
+            )
         self.embedding.weight.copy_(matrix)
         self.embedding.weight[0].zero_()
 
-    def _encode_text(self, text: torch.Tensor, text_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _encode_text(
+        self, text: torch.Tensor, text_lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         if text.dim() != 2 or text.dtype not in (torch.int64, torch.int32):
-            raise ValueError(f"{type(self).__name__} takes text as word ids (batch, tokens) int64, got "
-                             f"{tuple(text.shape)} {text.dtype}; use the word_vocab text input.")
+            raise ValueError(
+                f"{type(self).__name__} takes text as word ids (batch, tokens) int64, got "
+                f"{tuple(text.shape)} {text.dtype}; use the word_vocab text input."
+            )
         mask = lengths_to_mask(text_lengths, text.shape[1])  # (batch, tokens)
         y, _ = self.text_lstm(self.input_dropout(self.embedding(text)))  # (batch, tokens, hidden_dim)
         for block in self.text_blocks:
             y = block(y, mask)
         return y, mask
 
-    def forward_features(self, features: torch.Tensor, lengths: torch.Tensor, *, text: torch.Tensor,
-                         text_lengths: torch.Tensor) -> torch.Tensor:
+    def forward_features(
+        self, features: torch.Tensor, lengths: torch.Tensor, *, text: torch.Tensor, text_lengths: torch.Tensor
+    ) -> torch.Tensor:
         """features (batch, frames, num_features), lengths (batch,), text (batch, tokens) int64 ids,
         text_lengths (batch,) -> embedding (batch, hidden_dim), after the fusion's layer norm."""
         y, y_mask = self._encode_text(text, text_lengths)
@@ -308,11 +355,14 @@ class FusionTransformer(nn.Module):
         """embedding (batch, hidden_dim) -> logits (batch, num_classes)."""
         return self.head(self.head_dropout(embedding))
 
-    def forward(self, features: torch.Tensor, lengths: torch.Tensor, *, text: torch.Tensor,
-                text_lengths: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, features: torch.Tensor, lengths: torch.Tensor, *, text: torch.Tensor, text_lengths: torch.Tensor
+    ) -> torch.Tensor:
         """features (batch, frames, num_features), lengths (batch,), text (batch, tokens), text_lengths (batch,)
         -> logits (batch, num_classes)."""
-        return self.forward_head(self.forward_features(features, lengths, text=text, text_lengths=text_lengths))
+        return self.forward_head(
+            self.forward_features(features, lengths, text=text, text_lengths=text_lengths)
+        )
 
 
 def _build(fusion: str, **args) -> FusionTransformer:
@@ -320,34 +370,102 @@ def _build(fusion: str, **args) -> FusionTransformer:
 
 
 @register_model()
-def mat(*, num_classes: int, vocab_size: int, num_features: int = 80, word_dim: int = 300, hidden_dim: int = 512,
-        num_heads: int = 4, ff_dim: int = 1024, num_layers: int = 2, dropout: float = 0.1,
-        dropout_input: float = 0.0, dropout_output: float = 0.5, norm: str = "torch") -> FusionTransformer:
+def mat(
+    *,
+    num_classes: int,
+    vocab_size: int,
+    num_features: int = 80,
+    word_dim: int = 300,
+    hidden_dim: int = 512,
+    num_heads: int = 4,
+    ff_dim: int = 1024,
+    num_layers: int = 2,
+    dropout: float = 0.1,
+    dropout_input: float = 0.0,
+    dropout_output: float = 0.5,
+    norm: str = "torch",
+) -> FusionTransformer:
     """MAT: text self-attention encoder, audio guided-attention decoder (Model_MAT, README configuration)."""
-    return _build("co_attention", num_classes=num_classes, vocab_size=vocab_size, num_features=num_features,
-                  word_dim=word_dim, hidden_dim=hidden_dim, num_heads=num_heads, ff_dim=ff_dim,
-                  num_layers=num_layers, dropout=dropout, dropout_input=dropout_input,
-                  dropout_output=dropout_output, norm=norm)
+    return _build(
+        "co_attention",
+        num_classes=num_classes,
+        vocab_size=vocab_size,
+        num_features=num_features,
+        word_dim=word_dim,
+        hidden_dim=hidden_dim,
+        num_heads=num_heads,
+        ff_dim=ff_dim,
+        num_layers=num_layers,
+        dropout=dropout,
+        dropout_input=dropout_input,
+        dropout_output=dropout_output,
+        norm=norm,
+    )
 
 
 @register_model()
-def mnt(*, num_classes: int, vocab_size: int, num_features: int = 80, word_dim: int = 300, hidden_dim: int = 512,
-        num_heads: int = 4, ff_dim: int = 1024, num_layers: int = 2, dropout: float = 0.1,
-        dropout_input: float = 0.0, dropout_output: float = 0.5, norm: str = "torch") -> FusionTransformer:
+def mnt(
+    *,
+    num_classes: int,
+    vocab_size: int,
+    num_features: int = 80,
+    word_dim: int = 300,
+    hidden_dim: int = 512,
+    num_heads: int = 4,
+    ff_dim: int = 1024,
+    num_layers: int = 2,
+    dropout: float = 0.1,
+    dropout_input: float = 0.0,
+    dropout_output: float = 0.5,
+    norm: str = "torch",
+) -> FusionTransformer:
     """MNT: audio self-attention blocks whose layer norms are modulated by the text (Model_MNT)."""
-    return _build("modulated", num_classes=num_classes, vocab_size=vocab_size, num_features=num_features,
-                  word_dim=word_dim, hidden_dim=hidden_dim, num_heads=num_heads, ff_dim=ff_dim,
-                  num_layers=num_layers, dropout=dropout, dropout_input=dropout_input,
-                  dropout_output=dropout_output, norm=norm)
+    return _build(
+        "modulated",
+        num_classes=num_classes,
+        vocab_size=vocab_size,
+        num_features=num_features,
+        word_dim=word_dim,
+        hidden_dim=hidden_dim,
+        num_heads=num_heads,
+        ff_dim=ff_dim,
+        num_layers=num_layers,
+        dropout=dropout,
+        dropout_input=dropout_input,
+        dropout_output=dropout_output,
+        norm=norm,
+    )
 
 
 @register_model()
-def mat_text(*, num_classes: int, vocab_size: int, num_features: int = 80, word_dim: int = 300,
-             hidden_dim: int = 512, num_heads: int = 4, ff_dim: int = 1024, num_layers: int = 2,
-             dropout: float = 0.1, dropout_input: float = 0.0, dropout_output: float = 0.5,
-             norm: str = "torch") -> FusionTransformer:
+def mat_text(
+    *,
+    num_classes: int,
+    vocab_size: int,
+    num_features: int = 80,
+    word_dim: int = 300,
+    hidden_dim: int = 512,
+    num_heads: int = 4,
+    ff_dim: int = 1024,
+    num_layers: int = 2,
+    dropout: float = 0.1,
+    dropout_input: float = 0.0,
+    dropout_output: float = 0.5,
+    norm: str = "torch",
+) -> FusionTransformer:
     """MAT's text branch alone (text-only baseline; ``features`` and ``num_features`` are ignored)."""
-    return _build("text_only", num_classes=num_classes, vocab_size=vocab_size, num_features=num_features,
-                  word_dim=word_dim, hidden_dim=hidden_dim, num_heads=num_heads, ff_dim=ff_dim,
-                  num_layers=num_layers, dropout=dropout, dropout_input=dropout_input,
-                  dropout_output=dropout_output, norm=norm)
+    return _build(
+        "text_only",
+        num_classes=num_classes,
+        vocab_size=vocab_size,
+        num_features=num_features,
+        word_dim=word_dim,
+        hidden_dim=hidden_dim,
+        num_heads=num_heads,
+        ff_dim=ff_dim,
+        num_layers=num_layers,
+        dropout=dropout,
+        dropout_input=dropout_input,
+        dropout_output=dropout_output,
+        norm=norm,
+    )

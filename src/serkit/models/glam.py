@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from serkit.models import register_model
+from serkit.models.base import InputSpec, SERModel
 from serkit.models.layers import (
     AreaAttention,
     ElementwiseMultiHeadAttention,
@@ -137,11 +138,13 @@ class MultiHeadFusion(nn.Module):
     Heads are stacked on the height axis (see :class:`~serkit.models.layers.ElementwiseMultiHeadAttention`).
     """
 
-    def __init__(self, channels: int, height: int, width: int, *, num_heads: int,
-                 attention_hidden: int) -> None:
+    def __init__(
+        self, channels: int, height: int, width: int, *, num_heads: int, attention_hidden: int
+    ) -> None:
         super().__init__()
         self.attention = ElementwiseMultiHeadAttention(
-            in_channels=channels, attention_hidden=attention_hidden, num_heads=num_heads)
+            in_channels=channels, attention_hidden=attention_hidden, num_heads=num_heads
+        )
         self.hidden_dim = attention_hidden * num_heads * height * width
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -173,7 +176,7 @@ class AreaFusion(nn.Module):
 FusionFactory = Callable[[int, int, int], nn.Module]
 
 
-class GLAM(nn.Module):
+class GLAM(SERModel):
     """GLAM and its ablations: multi-scale encoder, a fusion module, then one linear classifier.
 
     Args:
@@ -187,14 +190,24 @@ class GLAM(nn.Module):
         hidden_dim: size of the embedding returned by :meth:`forward_features` (the classifier's input).
     """
 
-    def __init__(self, *, num_classes: int, input_shape: tuple[int, int],
-                 fusion: FusionFactory = GlobalAwareFusion, name: str = "glam") -> None:
+    input_spec = InputSpec(kind="frames", feature="mfcc")
+
+    def __init__(
+        self,
+        *,
+        num_classes: int,
+        input_shape: tuple[int, int],
+        fusion: FusionFactory = GlobalAwareFusion,
+        name: str = "glam",
+    ) -> None:
         super().__init__()
         self.input_shape = check_input_shape(input_shape, model=name)
         height, width = MultiScaleEncoder.output_size(self.input_shape)
         if height < 1 or width < 1:
-            raise ValueError(f"{name}: input_shape={self.input_shape} is too small; it needs at least 2 "
-                             f"features and 4 frames (the encoder halves the features, quarters the frames).")
+            raise ValueError(
+                f"{name}: input_shape={self.input_shape} is too small; it needs at least 2 "
+                f"features and 4 frames (the encoder halves the features, quarters the frames)."
+            )
         self.name = name
         self.num_classes = num_classes
         self.encoder = MultiScaleEncoder()
@@ -233,8 +246,13 @@ def resmulticonv3(*, num_classes: int, input_shape: tuple[int, int] = (26, 57)) 
 
 
 @register_model()
-def mhresmulticonv3(*, num_classes: int, input_shape: tuple[int, int] = (26, 57), num_heads: int = 4,
-                    attention_hidden: int = 64) -> GLAM:
+def mhresmulticonv3(
+    *,
+    num_classes: int,
+    input_shape: tuple[int, int] = (26, 57),
+    num_heads: int = 4,
+    attention_hidden: int = 64,
+) -> GLAM:
     """GLAM with element-wise multi-head attention for gMLP, "Multi-scale + MHA" (879,076 parameters)."""
     fusion = partial(MultiHeadFusion, num_heads=num_heads, attention_hidden=attention_hidden)
     return GLAM(num_classes=num_classes, input_shape=input_shape, fusion=fusion, name="mhresmulticonv3")

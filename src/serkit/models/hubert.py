@@ -8,7 +8,7 @@ training), dropout ``config.final_dropout`` on the last hidden states, padded fr
 Input follows the engine's ``waveform`` feature: ``features (batch, samples)`` at 16 kHz with ``lengths`` in samples.
 Waveforms are normalised per utterance over their valid samples (zero mean, unit variance) when the encoder's
 feature extractor says ``do_normalize``, as ``Wav2Vec2FeatureExtractor`` does, so recipes use
-``input.normalize: none``. Frame lengths come from :func:`serkit.models.ssl.frame_lengths`.
+``input.normalize: none``. Frame lengths come from :func:`serkit.backbones.hf.frame_lengths`.
 
 The encoder comes from ``pretrained`` (a hub name such as ``facebook/hubert-base-ls960``, or a folder written by
 ``save_pretrained``, e.g. ``serkit hubert export``), or, for tests and for rebuilding without the original files,
@@ -18,22 +18,32 @@ from ``encoder_config`` (``HubertConfig`` keyword arguments, random weights) wit
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 from torch import nn
 
-from serkit.cpt.masking import span_mask
+from serkit.backbones.hf import frame_lengths, resolve_model_path
 from serkit.models import register_model
-from serkit.models.layers import lengths_to_mask
-from serkit.models.ssl import frame_lengths, resolve_model_path
+from serkit.models.base import InputSpec, SERModel
+from serkit.models.layers import lengths_to_mask, span_mask
 
-__all__ = ["HubertClassifier", "SoftAttentionPooling", "freeze_front_end", "hubert_ser", "load_encoder",
-           "normalize_waveforms"]
+__all__ = [
+    "HubertClassifier",
+    "SoftAttentionPooling",
+    "freeze_front_end",
+    "hubert_ser",
+    "load_encoder",
+    "normalize_waveforms",
+]
 
 
-def load_encoder(pretrained: str, *, encoder_config: Mapping[str, Any] | None = None,
-                 overrides: Mapping[str, Any] | None = None) -> nn.Module:
+def load_encoder(
+    pretrained: str,
+    *,
+    encoder_config: Mapping[str, Any] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> nn.Module:
     """A trainable encoder: ``AutoModel.from_pretrained(pretrained, **overrides)``, or a random ``HubertModel``
     built from ``encoder_config`` (then ``pretrained`` must be empty).
 
@@ -48,22 +58,32 @@ def load_encoder(pretrained: str, *, encoder_config: Mapping[str, Any] | None = 
     overrides = dict(overrides or {})
     if encoder_config is not None:
         if pretrained:
-            raise ValueError(f"hubert: give either pretrained={pretrained!r} or encoder_config, not both; set "
-                             "pretrained='' to build a randomly initialised encoder from encoder_config.")
-        model: nn.Module = transformers.HubertModel(transformers.HubertConfig(**{**encoder_config, **overrides}))
+            raise ValueError(
+                f"hubert: give either pretrained={pretrained!r} or encoder_config, not both; set "
+                "pretrained='' to build a randomly initialised encoder from encoder_config."
+            )
+        model: nn.Module = transformers.HubertModel(
+            transformers.HubertConfig(**{**encoder_config, **overrides})
+        )
     else:
         if not pretrained:
-            raise ValueError("hubert: pretrained is empty; give a hub name (facebook/hubert-base-ls960), a folder "
-                             "written by save_pretrained, or encoder_config for a random encoder.")
+            raise ValueError(
+                "hubert: pretrained is empty; give a hub name (facebook/hubert-base-ls960), a folder "
+                "written by save_pretrained, or encoder_config for a random encoder."
+            )
         where = resolve_model_path(pretrained)
         try:
             model = transformers.AutoModel.from_pretrained(where, **overrides)
         except OSError as exc:
-            raise ValueError(f"hubert: cannot load {pretrained!r} ({exc}). Offline, give a local folder written "
-                             "by save_pretrained.") from None
+            raise ValueError(
+                f"hubert: cannot load {pretrained!r} ({exc}). Offline, give a local folder written "
+                "by save_pretrained."
+            ) from None
     if not (hasattr(model.config, "conv_kernel") and hasattr(model.config, "conv_stride")):
-        raise ValueError(f"hubert: {pretrained!r} ({type(model).__name__}) has no convolutional front end "
-                         "(conv_kernel / conv_stride); use a wav2vec2, HuBERT, WavLM or data2vec-audio encoder.")
+        raise ValueError(
+            f"hubert: {pretrained!r} ({type(model).__name__}) has no convolutional front end "
+            "(conv_kernel / conv_stride); use a wav2vec2, HuBERT, WavLM or data2vec-audio encoder."
+        )
     model.train()
     return model
 
@@ -140,7 +160,7 @@ class MeanPooling(nn.Module):
 _POOLINGS: dict[str, type[nn.Module]] = {"attention": SoftAttentionPooling, "mean": MeanPooling}
 
 
-class HubertClassifier(nn.Module):
+class HubertClassifier(SERModel):
     """Encoder -> dropout -> zero padded frames -> pooling -> linear.
 
     Args:
@@ -153,19 +173,28 @@ class HubertClassifier(nn.Module):
         normalize_waveform: standardise each waveform over its valid samples first.
     """
 
-    input_kind: ClassVar[str] = "waveform"
-    default_cfg: ClassVar[dict[str, Any]] = {"features": "waveform", "sample_rate": 16000,
-                                             "hf_hub_id": "facebook/hubert-base-ls960"}
+    input_spec = InputSpec(kind="waveform", feature="waveform", sample_rate=16000)
 
-    def __init__(self, encoder: nn.Module, *, num_classes: int, dropout: float, pooling: str,
-                 mask_time_prob: float, mask_time_length: int, mask_time_min_masks: int,
-                 normalize_waveform: bool) -> None:
+    def __init__(
+        self,
+        encoder: nn.Module,
+        *,
+        num_classes: int,
+        dropout: float,
+        pooling: str,
+        mask_time_prob: float,
+        mask_time_length: int,
+        mask_time_min_masks: int,
+        normalize_waveform: bool,
+    ) -> None:
         super().__init__()
         if pooling not in _POOLINGS:
             raise ValueError(f"hubert_ser: pooling={pooling!r}; use one of {', '.join(_POOLINGS)}.")
         if mask_time_prob > 0 and getattr(encoder, "masked_spec_embed", None) is None:
-            raise ValueError("hubert_ser: the encoder has no mask embedding (its config has mask_time_prob=0); "
-                             "load it with mask_time_prob > 0 or set mask_time_prob=0.")
+            raise ValueError(
+                "hubert_ser: the encoder has no mask embedding (its config has mask_time_prob=0); "
+                "load it with mask_time_prob > 0 or set mask_time_prob=0."
+            )
         self.encoder = encoder
         self.num_classes = num_classes
         self.hidden_dim = int(encoder.config.hidden_size)
@@ -194,23 +223,33 @@ class HubertClassifier(nn.Module):
     def forward_features(self, features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """features (batch, samples) waveforms, lengths (batch,) samples -> embedding (batch, hidden_dim)."""
         if features.dim() != 2:
-            raise ValueError(f"hubert_ser takes waveforms (batch, samples), got shape {tuple(features.shape)}; use "
-                             "features: {name: waveform} in the recipe.")
+            raise ValueError(
+                f"hubert_ser takes waveforms (batch, samples), got shape {tuple(features.shape)}; use "
+                "features: {name: waveform} in the recipe."
+            )
         frames = self.frame_lengths(lengths)
         if bool((frames < 1).any()):
             shortest = int(lengths.min())
-            raise ValueError(f"hubert_ser: an input of {shortest} samples is shorter than the encoder's receptive "
-                             "field; drop such utterances or pad them.")
+            raise ValueError(
+                f"hubert_ser: an input of {shortest} samples is shorter than the encoder's receptive "
+                "field; drop such utterances or pad them."
+            )
         waveforms = normalize_waveforms(features, lengths) if self.normalize_waveform else features
         padded = bool((lengths < features.shape[1]).any())
         attention_mask = lengths_to_mask(lengths, features.shape[1]).long() if padded else None
         mask_time = None
         if self.training and self.mask_time_prob > 0:
             max_frames = int(frame_lengths(self.encoder.config, features.shape[1]))
-            mask_time = span_mask(frames, max_frames=max_frames, mask_prob=self.mask_time_prob,
-                                  mask_length=self.mask_time_length, min_masks=self.mask_time_min_masks)
-        hidden = self.encoder(waveforms, attention_mask=attention_mask,
-                              mask_time_indices=mask_time).last_hidden_state  # (batch, frames, hidden_dim)
+            mask_time = span_mask(
+                frames,
+                max_frames=max_frames,
+                mask_prob=self.mask_time_prob,
+                mask_length=self.mask_time_length,
+                min_masks=self.mask_time_min_masks,
+            )
+        hidden = self.encoder(
+            waveforms, attention_mask=attention_mask, mask_time_indices=mask_time
+        ).last_hidden_state  # (batch, frames, hidden_dim)
         hidden = self.dropout(hidden)
         valid = lengths_to_mask(frames, hidden.shape[1])
         hidden = hidden * valid.unsqueeze(-1).to(hidden.dtype)
@@ -226,16 +265,25 @@ class HubertClassifier(nn.Module):
 
 
 def _waveform_normalisation(pretrained: str) -> bool:
-    from serkit.models.ssl import load_feature_extractor
+    from serkit.backbones.hf import load_feature_extractor
 
     return bool(getattr(load_feature_extractor(pretrained), "do_normalize", True))
 
 
 @register_model()
-def hubert_ser(*, num_classes: int, pretrained: str = "facebook/hubert-base-ls960",
-               encoder_config: dict | None = None, dropout: float | None = None, pooling: str = "attention",
-               mask_time_prob: float = 0.08, mask_time_length: int = 10, mask_time_min_masks: int = 2,
-               freeze_feature_encoder: bool = True, normalize_waveform: bool | None = None) -> HubertClassifier:
+def hubert_ser(
+    *,
+    num_classes: int,
+    pretrained: str = "facebook/hubert-base-ls960",
+    encoder_config: dict | None = None,
+    dropout: float | None = None,
+    pooling: str = "attention",
+    mask_time_prob: float = 0.08,
+    mask_time_length: int = 10,
+    mask_time_min_masks: int = 2,
+    freeze_feature_encoder: bool = True,
+    normalize_waveform: bool | None = None,
+) -> HubertClassifier:
     """CPT-HuBERT's fine-tuning model (SEEDS.md 5.5).
 
     Args:
@@ -248,13 +296,22 @@ def hubert_ser(*, num_classes: int, pretrained: str = "facebook/hubert-base-ls96
         normalize_waveform: per-utterance standardisation; None follows the encoder's feature extractor
             (``do_normalize``; True for a random encoder).
     """
-    encoder = load_encoder(pretrained, encoder_config=encoder_config,
-                           overrides={"mask_time_prob": mask_time_prob, "mask_time_length": mask_time_length})
+    encoder = load_encoder(
+        pretrained,
+        encoder_config=encoder_config,
+        overrides={"mask_time_prob": mask_time_prob, "mask_time_length": mask_time_length},
+    )
     if freeze_feature_encoder:
         freeze_front_end(encoder)
     if normalize_waveform is None:
         normalize_waveform = True if encoder_config is not None else _waveform_normalisation(pretrained)
-    return HubertClassifier(encoder, num_classes=num_classes,
-                            dropout=float(encoder.config.final_dropout if dropout is None else dropout),
-                            pooling=pooling, mask_time_prob=mask_time_prob, mask_time_length=mask_time_length,
-                            mask_time_min_masks=mask_time_min_masks, normalize_waveform=normalize_waveform)
+    return HubertClassifier(
+        encoder,
+        num_classes=num_classes,
+        dropout=float(encoder.config.final_dropout if dropout is None else dropout),
+        pooling=pooling,
+        mask_time_prob=mask_time_prob,
+        mask_time_length=mask_time_length,
+        mask_time_min_masks=mask_time_min_masks,
+        normalize_waveform=normalize_waveform,
+    )

@@ -1,4 +1,4 @@
-"""Blocks shared by more than one model family."""
+"""Blocks shared by more than one model family (and by the CPT-HuBERT pre-training: :func:`span_mask`)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ __all__ = [
     "features_to_image",
     "lengths_to_mask",
     "masked_mean",
+    "span_mask",
     "use_channels_last",
 ]
 
@@ -51,6 +52,62 @@ def masked_mean(values: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     return (values * mask).sum(dim=1) / mask.sum(dim=1).clamp_min(1.0)
 
 
+# -- time masking (HuBERT fine-tuning in models/hubert.py, its pre-training in cpt/pretrain.py) ----------------
+#
+# transformers draws its SpecAugment spans inside the model with NumPy's global generator (a private helper); serkit
+# draws them here and passes them as ``mask_time_indices``, so the spans depend only on torch seeds (a resumed run
+# masks the same frames as an uninterrupted one) and the same code serves pre-training (``mask_prob`` 0.8) and
+# fine-tuning (0.08).
+
+
+def span_mask(
+    frame_lengths: torch.Tensor,
+    *,
+    max_frames: int,
+    mask_prob: float,
+    mask_length: int,
+    min_masks: int = 2,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Spans to mask, as in HuBERT / fairseq ``compute_mask_indices`` (spans may overlap).
+
+    Each utterance of ``L`` valid frames gets ``max(min_masks, floor(mask_prob * L / mask_length + u))`` spans
+    (``u ~ U(0, 1)``) of ``mask_length`` frames, at distinct random starts in ``[0, L - mask_length]``, clipped
+    at ``L``; fewer when there are not that many starts. Padded frames are never masked.
+
+    Args:
+        frame_lengths: (batch,) valid frames per utterance.
+        max_frames: width of the mask (the padded number of frames).
+        mask_prob: fraction of frames covered by spans before overlaps, 0 <= p <= 1.
+        mask_length: frames per span (HuBERT: 10).
+        min_masks: spans per utterance at least.
+        generator: torch generator (None: the global one).
+
+    Returns:
+        (batch, max_frames) bool, True where the frame is masked.
+    """
+    if not 0.0 <= mask_prob <= 1.0:
+        raise ValueError(f"mask_prob={mask_prob} must be between 0 and 1.")
+    if mask_length < 1:
+        raise ValueError(f"mask_length={mask_length} must be at least 1 frame.")
+    lengths = frame_lengths.detach().cpu().long()
+    mask = torch.zeros(len(lengths), max_frames, dtype=torch.bool)
+    if mask_prob == 0.0:
+        return mask.to(frame_lengths.device)
+    for row, length in enumerate(lengths.tolist()):
+        length = min(length, max_frames)
+        if length <= 0:
+            continue
+        jitter = float(torch.rand((), generator=generator))
+        wanted = max(min_masks, int(mask_prob * length / mask_length + jitter))
+        starts_available = max(1, length - mask_length + 1)
+        count = min(wanted, starts_available)
+        starts = torch.randperm(starts_available, generator=generator)[:count]
+        for start in starts.tolist():
+            mask[row, start : min(start + mask_length, length)] = True
+    return mask.to(frame_lengths.device)
+
+
 # -- fixed-shape image models (GLAM family, CNN baselines) --------------------------------------------------
 
 
@@ -67,8 +124,10 @@ def check_input_shape(input_shape: Sequence[int | str], *, model: str) -> tuple[
     except (TypeError, ValueError):
         shape = ()
     if len(shape) != 2 or min(shape) < 1:
-        raise ValueError(f"{model}: input_shape must be two positive integers (num_features, frames), "
-                         f"e.g. (26, 57); got {input_shape!r}.")
+        raise ValueError(
+            f"{model}: input_shape must be two positive integers (num_features, frames), "
+            f"e.g. (26, 57); got {input_shape!r}."
+        )
     return shape[0], shape[1]
 
 
@@ -94,7 +153,8 @@ def features_to_image(features: torch.Tensor, input_shape: tuple[int, int], *, m
             f"got {got} (features tensor of shape {tuple(features.shape)}, expected (batch, frames, "
             f"num_features)). Set input.window (segment length) and the feature settings so that every "
             f"segment has exactly {input_shape[1]} frames of {input_shape[0]} features, or build the model "
-            f"with input_shape={got}.")
+            f"with input_shape={got}."
+        )
     image = features.transpose(1, 2).unsqueeze(1)  # (batch, 1, num_features, frames)
     return image.contiguous()  # one copy, instead of one in each stem convolution
 
@@ -154,8 +214,9 @@ class ElementwiseMultiHeadAttention(nn.Module):
     def __init__(self, *, in_channels: int, attention_hidden: int, num_heads: int) -> None:
         super().__init__()
         if attention_hidden < 1 or num_heads < 1:
-            raise ValueError(f"attention_hidden and num_heads must be >= 1, got {attention_hidden} and "
-                             f"{num_heads}.")
+            raise ValueError(
+                f"attention_hidden and num_heads must be >= 1, got {attention_hidden} and {num_heads}."
+            )
         self.attention_hidden = attention_hidden
         self.num_heads = num_heads
         self.to_qkv = nn.Conv2d(in_channels, 3 * num_heads * attention_hidden, kernel_size=1)
@@ -192,12 +253,20 @@ class AreaAttention(nn.Module):
         value (batch, num_items, value_dim) -> (batch, num_queries, value_dim)
     """
 
-    def __init__(self, *, max_area_height: int = 1, max_area_width: int = 1, memory_height: int = 1,
-                 dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        *,
+        max_area_height: int = 1,
+        max_area_width: int = 1,
+        memory_height: int = 1,
+        dropout: float = 0.0,
+    ) -> None:
         super().__init__()
         if min(max_area_height, max_area_width, memory_height) < 1:
-            raise ValueError(f"max_area_height, max_area_width and memory_height must be >= 1, got "
-                             f"{max_area_height}, {max_area_width}, {memory_height}.")
+            raise ValueError(
+                f"max_area_height, max_area_width and memory_height must be >= 1, got "
+                f"{max_area_height}, {max_area_width}, {memory_height}."
+            )
         self.max_area_height = max_area_height
         self.max_area_width = max_area_width
         self.memory_height = memory_height
@@ -214,19 +283,28 @@ class AreaAttention(nn.Module):
         """
         batch, num_items, dim = items.shape
         if num_items % self.memory_height:
-            raise ValueError(f"AreaAttention: {num_items} memory items cannot be laid out in "
-                             f"memory_height={self.memory_height} rows.")
+            raise ValueError(
+                f"AreaAttention: {num_items} memory items cannot be laid out in "
+                f"memory_height={self.memory_height} rows."
+            )
         rows, columns = self.memory_height, num_items // self.memory_height
         grid = items.reshape(batch, rows, columns, dim)
         integral = F.pad(grid.cumsum(2).cumsum(1), (0, 0, 1, 0, 1, 0))  # (batch, rows + 1, columns + 1, dim)
         sums, sizes = [], []
         for height in range(1, min(self.max_area_height, rows) + 1):
             for width in range(1, min(self.max_area_width, columns) + 1):
-                area = (integral[:, height:, width:] - integral[:, :-height, width:]
-                        - integral[:, height:, :-width] + integral[:, :-height, :-width])
+                area = (
+                    integral[:, height:, width:]
+                    - integral[:, :-height, width:]
+                    - integral[:, height:, :-width]
+                    + integral[:, :-height, :-width]
+                )
                 sums.append(area.reshape(batch, -1, dim))  # (batch, areas of this size, dim)
-                sizes.append(torch.full((sums[-1].shape[1], 1), float(height * width), device=items.device,
-                                        dtype=items.dtype))
+                sizes.append(
+                    torch.full(
+                        (sums[-1].shape[1], 1), float(height * width), device=items.device, dtype=items.dtype
+                    )
+                )
         return torch.cat(sums, dim=1), torch.cat(sizes, dim=0)
 
     def forward(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
@@ -257,8 +335,9 @@ class SpatialGatingUnit(nn.Module):
         (batch, seq_len, dim) -> (batch, seq_len, dim // 2)
     """
 
-    def __init__(self, *, dim: int, seq_len: int, activation: nn.Module | None = None,
-                 init_eps: float = 1e-3) -> None:
+    def __init__(
+        self, *, dim: int, seq_len: int, activation: nn.Module | None = None, init_eps: float = 1e-3
+    ) -> None:
         super().__init__()
         if dim % 2:
             raise ValueError(f"SpatialGatingUnit: dim={dim} must be even (it is split into two halves).")
@@ -291,8 +370,9 @@ class GMLPBlock(nn.Module):
         (batch, seq_len, dim) -> (batch, seq_len, dim)
     """
 
-    def __init__(self, *, dim: int, seq_len: int, ff_mult: int = 4,
-                 activation: nn.Module | None = None) -> None:
+    def __init__(
+        self, *, dim: int, seq_len: int, ff_mult: int = 4, activation: nn.Module | None = None
+    ) -> None:
         super().__init__()
         inner = dim * ff_mult
         self.norm = nn.LayerNorm(dim)

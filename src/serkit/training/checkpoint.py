@@ -67,19 +67,26 @@ def load_checkpoint(path: str | os.PathLike, *, require: tuple[str, ...] = ()) -
     except pickle.UnpicklingError as exc:
         found = _PICKLED_GLOBAL.search(str(exc))
         if found is None:  # torch's safe unpickler met bytes that are no pickle at all
-            raise CheckpointError(f"{path}: not a readable serkit checkpoint (the file is damaged or not a torch "
-                                  "checkpoint); delete it and rerun the training to recreate it.") from None
+            raise CheckpointError(
+                f"{path}: not a readable serkit checkpoint (the file is damaged or not a torch "
+                "checkpoint); delete it and rerun the training to recreate it."
+            ) from None
         raise CheckpointError(
             f"{path}: the file contains pickled Python objects (it needs {found[1]} to load), and loading those "
             "would run code from the file. serkit only loads the weights-only checkpoints it writes itself "
             "(tensors, numbers, strings, lists and dicts): use the best.pt of a `serkit train` run, or re-save a "
-            "model's state_dict with the metadata serkit stores.") from None
+            "model's state_dict with the metadata serkit stores."
+        ) from None
     except Exception as exc:  # noqa: BLE001  (torch raises many types for truncated or foreign files)
-        raise CheckpointError(f"{path}: not a readable serkit checkpoint ({_torch_reason(exc)}). "
-                              "It may be truncated; delete it and rerun to recreate it.") from None
+        raise CheckpointError(
+            f"{path}: not a readable serkit checkpoint ({_torch_reason(exc)}). "
+            "It may be truncated; delete it and rerun to recreate it."
+        ) from None
     if not isinstance(payload, dict):
-        raise CheckpointError(f"{path}: holds a {type(payload).__name__}, not a serkit checkpoint (a dict of "
-                              "weights and metadata); pass the best.pt of a finished run.")
+        raise CheckpointError(
+            f"{path}: holds a {type(payload).__name__}, not a serkit checkpoint (a dict of "
+            "weights and metadata); pass the best.pt of a finished run."
+        )
     missing = [key for key in require if key not in payload]
     if missing:
         raise CheckpointError(f"{path}: checkpoint lacks {missing}; it was not written by serkit's trainer.")
@@ -91,21 +98,36 @@ def _shown(keys: list[str]) -> str:
     return ", ".join(keys[:_MAX_KEYS_SHOWN]) + more
 
 
-def _check_state_dict(path: Path, model: torch.nn.Module, state_dict: dict[str, Any], model_name: str) -> None:
+def _check_state_dict(
+    path: Path, model: torch.nn.Module, state_dict: dict[str, Any], model_name: str
+) -> None:
     """Raise CheckpointError listing missing, unexpected and wrongly shaped weights (the first few of each)."""
     expected = model.state_dict()
     missing = [key for key in expected if key not in state_dict]
     unexpected = [key for key in state_dict if key not in expected]
-    resized = [f"{key} {tuple(state_dict[key].shape)} vs {tuple(value.shape)}" for key, value in expected.items()
-               if key in state_dict and isinstance(value, torch.Tensor) and isinstance(state_dict[key], torch.Tensor)
-               and state_dict[key].shape != value.shape]
-    problems = [f"{what}: {_shown(keys)}" for what, keys in (("missing weights", missing),
-                                                              ("unexpected weights", unexpected),
-                                                              ("size mismatch (file vs model)", resized)) if keys]
+    resized = [
+        f"{key} {tuple(state_dict[key].shape)} vs {tuple(value.shape)}"
+        for key, value in expected.items()
+        if key in state_dict
+        and isinstance(value, torch.Tensor)
+        and isinstance(state_dict[key], torch.Tensor)
+        and state_dict[key].shape != value.shape
+    ]
+    problems = [
+        f"{what}: {_shown(keys)}"
+        for what, keys in (
+            ("missing weights", missing),
+            ("unexpected weights", unexpected),
+            ("size mismatch (file vs model)", resized),
+        )
+        if keys
+    ]
     if problems:
-        raise CheckpointError(f"{path}: the metadata (model_name={model_name!r}, model_args) does not match the "
-                              f"weights: {'; '.join(problems)}. The file was edited or assembled from different "
-                              "runs; use the best.pt exactly as `serkit train` wrote it.")
+        raise CheckpointError(
+            f"{path}: the metadata (model_name={model_name!r}, model_args) does not match the "
+            f"weights: {'; '.join(problems)}. The file was edited or assembled from different "
+            "runs; use the best.pt exactly as `serkit train` wrote it."
+        )
 
 
 def load_model_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Any], torch.nn.Module]:
@@ -121,7 +143,11 @@ def load_model_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Any], torc
     Raises:
         CheckpointError: any inconsistency, naming the file and what to do.
     """
-    from serkit.models import MODELS, create_model  # imported here: the model registry imports every family
+    from serkit.models import (  # imported here: the registry imports every family
+        MODELS,
+        create_model,
+        model_class,
+    )
 
     path = Path(path)
     checkpoint = load_checkpoint(path, require=MODEL_CHECKPOINT_KEYS)
@@ -131,22 +157,28 @@ def load_model_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Any], torc
     if not isinstance(args, dict) or not isinstance(args.get("num_classes"), int):
         raise CheckpointError(f"{path}: model_args must be a dict with an integer num_classes, got {args!r}.")
     if len(labels) != args["num_classes"]:
-        raise CheckpointError(f"{path}: label_names has {len(labels)} names ({', '.join(labels)}) but the model has "
-                              f"num_classes={args['num_classes']} outputs; the metadata does not match the weights.")
+        raise CheckpointError(
+            f"{path}: label_names has {len(labels)} names ({', '.join(labels)}) but the model has "
+            f"num_classes={args['num_classes']} outputs; the metadata does not match the weights."
+        )
     if not isinstance(name, str) or name.lower() not in MODELS:
-        raise CheckpointError(f"{path}: model_name {name!r} is not a registered model (see `serkit models`); the "
-                              "file was written by another serkit version or edited.")
+        raise CheckpointError(
+            f"{path}: model_name {name!r} is not a registered model (see `serkit models`); the "
+            "file was written by another serkit version or edited."
+        )
     args = dict(args)
     num_classes = args.pop("num_classes")
     # arguments that only load initial weights (an ImageNet file): the stored state dict replaces them, and the
     # file need not exist where the model is used
-    for key in getattr(MODELS.get(name), "initial_weight_args", ()):
+    for key in model_class(name).initial_weight_args:
         args.pop(key, None)
     try:
         model = create_model(name, num_classes=num_classes, **args)
     except (TypeError, ValueError, KeyError) as exc:
-        raise CheckpointError(f"{path}: model {name!r} cannot be built from the stored model_args {args!r} "
-                              f"({exc}); the file was edited or written by another serkit version.") from None
+        raise CheckpointError(
+            f"{path}: model {name!r} cannot be built from the stored model_args {args!r} "
+            f"({exc}); the file was edited or written by another serkit version."
+        ) from None
     state_dict = checkpoint["state_dict"]
     if not isinstance(state_dict, dict):
         raise CheckpointError(f"{path}: state_dict is a {type(state_dict).__name__}, not a dict of weights.")
@@ -154,6 +186,8 @@ def load_model_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Any], torc
     try:
         model.load_state_dict(state_dict)
     except (RuntimeError, ValueError, KeyError) as exc:
-        raise CheckpointError(f"{path}: the weights do not load into model {name!r} ({_torch_reason(exc)}); the "
-                              "metadata does not match the weights.") from None
+        raise CheckpointError(
+            f"{path}: the weights do not load into model {name!r} ({_torch_reason(exc)}); the "
+            "metadata does not match the weights."
+        ) from None
     return checkpoint, model.eval()

@@ -73,20 +73,26 @@ def pad_along_first(arrays: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.T
     if bool((lengths == lengths[0]).all()):  # fixed-length segments: one stack, no padding loop
         return torch.from_numpy(np.stack(arrays)), lengths
     first = arrays[0]
-    padded = torch.zeros((len(arrays), int(lengths.max()), *first.shape[1:]), dtype=torch.from_numpy(first[:0]).dtype)
+    padded = torch.zeros(
+        (len(arrays), int(lengths.max()), *first.shape[1:]), dtype=torch.from_numpy(first[:0]).dtype
+    )
     for row, array in enumerate(arrays):
         padded[row, : array.shape[0]] = torch.from_numpy(array)
     return padded, lengths
 
 
-def collate_chunks(items: list[tuple[np.ndarray, int, int, dict[str, np.ndarray]]]) -> dict[str, torch.Tensor]:
+def collate_chunks(
+    items: list[tuple[np.ndarray, int, int, dict[str, np.ndarray]]],
+) -> dict[str, torch.Tensor]:
     """Pad chunks to the longest: features (batch, frames, *feature_shape), lengths, targets, utterance (batch,),
     and for each extra ``name`` the padded ``name`` (batch, tokens, ...) and ``name_lengths`` (batch,)."""
     features, lengths = pad_along_first([item[0] for item in items])
     batch = {
         "features": features,
         "lengths": lengths,
-        "targets": torch.from_numpy(np.asarray([item[1] for item in items])),  # int64, or float 0/1 multi-label
+        "targets": torch.from_numpy(
+            np.asarray([item[1] for item in items])
+        ),  # int64, or float 0/1 multi-label
         "utterance": torch.tensor([item[2] for item in items], dtype=torch.long),
     }
     for name in items[0][3]:
@@ -96,12 +102,23 @@ def collate_chunks(items: list[tuple[np.ndarray, int, int, dict[str, np.ndarray]
 
 def model_inputs(batch: dict[str, torch.Tensor], device: torch.device | str | None = None) -> dict[str, Any]:
     """The keyword inputs of a model beyond ``(features, lengths)``: the extras of a batch (``text``, ...)."""
-    return {key: value if device is None else value.to(device) for key, value in batch.items()
-            if key not in _BOOKKEEPING}
+    return {
+        key: value if device is None else value.to(device)
+        for key, value in batch.items()
+        if key not in _BOOKKEEPING
+    }
 
 
-def make_loader(dataset: ChunkSet, *, batch_size: int, shuffle: bool, seed: int = 0, num_workers: int = 0,
-                epoch: int = 0, balanced: bool = False) -> DataLoader:
+def make_loader(
+    dataset: ChunkSet,
+    *,
+    batch_size: int,
+    shuffle: bool,
+    seed: int = 0,
+    num_workers: int = 0,
+    epoch: int = 0,
+    balanced: bool = False,
+) -> DataLoader:
     """A DataLoader whose order depends only on (seed, epoch), so a resumed run sees the same order.
 
     ``balanced`` draws chunks with replacement, each class equally likely (CPT-HuBERT's class-balanced sampler);
@@ -110,23 +127,39 @@ def make_loader(dataset: ChunkSet, *, batch_size: int, shuffle: bool, seed: int 
     generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
     sampler = None
     if balanced and dataset.multi_label:
-        raise ValueError("train.sampler=balanced needs one class per utterance; multi-label targets have several.")
+        raise ValueError(
+            "train.sampler=balanced needs one class per utterance; multi-label targets have several."
+        )
     if balanced:
         chunk_targets = dataset.chunk_targets()
         counts = np.bincount(chunk_targets[chunk_targets >= 0], minlength=1).astype(np.float64)
         weights = np.where(chunk_targets >= 0, 1.0 / np.maximum(counts[np.maximum(chunk_targets, 0)], 1), 0.0)
-        sampler = WeightedRandomSampler(torch.from_numpy(weights), num_samples=len(dataset), replacement=True,
-                                        generator=generator)
+        sampler = WeightedRandomSampler(
+            torch.from_numpy(weights), num_samples=len(dataset), replacement=True, generator=generator
+        )
         shuffle = False
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, sampler=sampler, collate_fn=collate_chunks,
-                      num_workers=num_workers, generator=generator, drop_last=False,
-                      persistent_workers=False)
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        sampler=sampler,
+        collate_fn=collate_chunks,
+        num_workers=num_workers,
+        generator=generator,
+        drop_last=False,
+        persistent_workers=False,
+    )
 
 
 @torch.no_grad()
-def utterance_logits(model: torch.nn.Module, dataset: ChunkSet, *, batch_size: int,
-                     device: torch.device | str = "cpu", with_embeddings: bool = False
-                     ) -> tuple[torch.Tensor, torch.Tensor | None]:
+def utterance_logits(
+    model: torch.nn.Module,
+    dataset: ChunkSet,
+    *,
+    batch_size: int,
+    device: torch.device | str = "cpu",
+    with_embeddings: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Mean chunk logits per utterance.
 
     Returns:

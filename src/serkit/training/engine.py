@@ -4,6 +4,13 @@
 selection rule, stops early, and can be interrupted at any point: ``last.pt`` (written atomically after each
 epoch) holds everything to continue, and the data order, dropout and mixup draws depend only on (seed, epoch), so a
 resumed run ends with the same weights as an uninterrupted one.
+
+What happens after an epoch that did not improve the selection score is the caller's :class:`PlateauRule`: by
+default the epoch counts towards early stopping; MAT's plateau-reload (reload the best weights, decay the rate) is
+a rule of :mod:`serkit.training.strategies`, which also chooses between this loop and closed-form fitting.
+
+Process-wide torch settings (threads, denormal flushing) are the caller's: :func:`serkit.core.torch_settings.configure_torch` at the entry
+point (``run_experiment``, the CLI), never here.
 """
 
 from __future__ import annotations
@@ -13,23 +20,48 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from serkit.config import TrainConfig
-from serkit.evaluation.metrics import metrics_from_logits
 from serkit.core.progress import progress_enabled
+from serkit.evaluation.metrics import metrics_from_logits
+from serkit.models.losses import CONTRASTIVE_LOSSES, LOSSES, balanced_class_weights, mixup
+from serkit.training.accelerator import make_accelerator
 from serkit.training.checkpoint import load_checkpoint, save_checkpoint
 from serkit.training.data import ChunkSet, make_loader, model_inputs, utterance_logits
-from serkit.training.losses import CONTRASTIVE_LOSSES, LOSSES, balanced_class_weights, mixup
 from serkit.training.optim import build_optimizer, build_scheduler
 
-__all__ = ["TrainOutcome", "selection_score", "train_one"]
+__all__ = ["PlateauRule", "TrainOutcome", "selection_score", "train_one"]
 
 logger = logging.getLogger(__name__)
+
+
+class PlateauRule(Protocol):
+    """What the loop does after an epoch that did not improve the selection score (see strategies.py)."""
+
+    #: best.pt also holds the optimizer state (for a rule that reloads it).
+    keeps_optimizer: bool
+
+    def after_plateau(
+        self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, best_path: Path, decays: int
+    ) -> int | None:
+        """Act on the plateau and return the new number of decays, or None to count the epoch towards early
+        stopping (``patience``). ``model`` is the unwrapped module; ``decays`` survives resumes in last.pt."""
+
+
+class _CountPatience:
+    """The default rule: a plateau epoch counts towards early stopping."""
+
+    keeps_optimizer = False
+
+    def after_plateau(
+        self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, best_path: Path, decays: int
+    ) -> int | None:
+        return None
 
 
 @dataclass
@@ -45,8 +77,11 @@ def selection_score(metrics: dict[str, Any], name: str) -> float:
     if name == "wa_ua_mean":
         return (metrics["wa"] + metrics["ua"]) / 2
     if name not in metrics or not isinstance(metrics[name], (int, float)):
-        valid = "label_accuracy, subset_accuracy, macro_f1, micro_f1, weighted_f1" if "per_label" in metrics \
+        valid = (
+            "label_accuracy, subset_accuracy, macro_f1, micro_f1, weighted_f1"
+            if "per_label" in metrics
             else "ua, wa, macro_f1, weighted_f1 or wa_ua_mean"
+        )
         raise ValueError(f"train.select_metric={name!r} is not a metric of this task; use {valid}.")
     return float(metrics[name])
 
@@ -73,6 +108,7 @@ def train_one(
     label_names: list[str],
     checkpoint_meta: dict[str, Any],
     test_set: ChunkSet | None = None,
+    plateau: PlateauRule | None = None,
 ) -> TrainOutcome:
     """Train ``model``; the selected weights end up in ``run_dir/best.pt`` with ``checkpoint_meta``.
 
@@ -80,48 +116,69 @@ def train_one(
         train_set: training chunks. val_set: validation utterances (required for ``select_on: validation``).
         test_set: only used per epoch when ``config.select_on == "test"`` (the original papers' protocol).
         checkpoint_meta: model name/args, labels, feature and input configs stored beside the weights.
+        plateau: what an epoch without improvement does (None: count it towards ``config.early_stopping``).
     """
-    from accelerate import Accelerator, DistributedDataParallelKwargs
-
+    plateau = _CountPatience() if plateau is None else plateau
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     select_set = {"validation": val_set, "test": test_set, "last": None}[config.select_on]
     if config.select_on != "last" and (select_set is None or select_set.num_utterances == 0):
-        raise ValueError(f"train.select_on={config.select_on!r} but that part of the fold is empty; use a protocol "
-                         "with a validation part or set train.select_on=last.")
-    if config.threads > 0:
-        torch.set_num_threads(config.threads)
-    torch.set_flush_denormal(True)  # attention softmaxes without temperature yield denormals: ~7x slower matmuls
+        raise ValueError(
+            f"train.select_on={config.select_on!r} but that part of the fold is empty; use a protocol "
+            "with a validation part or set train.select_on=last."
+        )
     # models whose layers are skipped at random (HuBERT's layer drop) leave parameters without gradient in DDP
-    handlers = [DistributedDataParallelKwargs(find_unused_parameters=True)] if config.find_unused_parameters else []
-    accelerator = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=config.precision,
-                              kwargs_handlers=handlers,
-                              log_with="tensorboard" if config.tensorboard else None, project_dir=str(run_dir))
+    accelerator = make_accelerator(
+        precision=config.precision,
+        find_unused_parameters=config.find_unused_parameters,
+        log_with="tensorboard" if config.tensorboard else None,
+        project_dir=str(run_dir),
+    )
     if config.tensorboard:
         accelerator.init_trackers("tensorboard")
     num_classes = len(label_names)
     if train_set.multi_label and (config.loss != "bce" or config.class_weights):
-        raise ValueError(f"multi-label targets need train.loss=bce (got {config.loss!r}) and no class_weights.")
+        raise ValueError(
+            f"multi-label targets need train.loss=bce (got {config.loss!r}) and no class_weights."
+        )
     if not train_set.multi_label and config.loss == "bce":
-        raise ValueError("train.loss=bce is for multi-label targets (labels.target: mosei_emotions); "
-                         "use cross_entropy or focal for one class per utterance.")
+        raise ValueError(
+            "train.loss=bce is for multi-label targets (labels.target: mosei_emotions); "
+            "use cross_entropy or focal for one class per utterance."
+        )
     weight = balanced_class_weights(train_set.chunk_targets(), num_classes) if config.class_weights else None
     loss_fn = LOSSES.get(config.loss)
     contrastive_fn = CONTRASTIVE_LOSSES.get(config.contrastive)
-    loss_kwargs = {"weight": weight.to(accelerator.device) if weight is not None else None,
-                   "gamma": config.focal_gamma}
+    loss_kwargs = {
+        "weight": weight.to(accelerator.device) if weight is not None else None,
+        "gamma": config.focal_gamma,
+    }
     steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
-    trainable = [p for p in model.parameters() if p.requires_grad]  # frozen encoders stay out of the optimiser
+    trainable = [
+        p for p in model.parameters() if p.requires_grad
+    ]  # frozen encoders stay out of the optimiser
     if not trainable:
-        raise ValueError("the model has no trainable parameter (everything is frozen); unfreeze a part of it.")
-    optimizer = build_optimizer(config.optimizer, trainable, lr=config.lr,
-                                weight_decay=config.weight_decay, momentum=config.momentum)
-    schedule = build_scheduler(config.scheduler, optimizer, epochs=config.epochs, steps_per_epoch=steps_per_epoch,
-                               gamma=config.gamma, step_size=config.step_size, warmup=config.warmup,
-                               min_lr=config.min_lr)
+        raise ValueError(
+            "the model has no trainable parameter (everything is frozen); unfreeze a part of it."
+        )
+    optimizer = build_optimizer(
+        config.optimizer, trainable, lr=config.lr, weight_decay=config.weight_decay, momentum=config.momentum
+    )
+    schedule = build_scheduler(
+        config.scheduler,
+        optimizer,
+        epochs=config.epochs,
+        steps_per_epoch=steps_per_epoch,
+        gamma=config.gamma,
+        step_size=config.step_size,
+        warmup=config.warmup,
+        min_lr=config.min_lr,
+    )
     if config.contrastive_weight > 0 and config.mixup_alpha > 0:
-        raise ValueError("train.contrastive_weight and train.mixup_alpha cannot both be set: mixed examples have "
-                         "no single class for the contrastive term.")
+        raise ValueError(
+            "train.contrastive_weight and train.mixup_alpha cannot both be set: mixed examples have "
+            "no single class for the contrastive term."
+        )
     model, optimizer = accelerator.prepare(model, optimizer)
     plain = accelerator.unwrap_model  # forward_features / forward_head live on the unwrapped module
 
@@ -144,9 +201,17 @@ def train_one(
         started = time.monotonic()
         torch.manual_seed(seed * 100_003 + epoch)  # dropout draws depend only on (seed, epoch)
         mix_generator = torch.Generator().manual_seed(seed * 100_003 + epoch + 7)
-        loader = accelerator.prepare(make_loader(train_set, batch_size=config.batch_size, shuffle=True, seed=seed,
-                                                 num_workers=config.num_workers, epoch=epoch,
-                                                 balanced=config.sampler == "balanced"))
+        loader = accelerator.prepare(
+            make_loader(
+                train_set,
+                batch_size=config.batch_size,
+                shuffle=True,
+                seed=seed,
+                num_workers=config.num_workers,
+                epoch=epoch,
+                balanced=config.sampler == "balanced",
+            )
+        )
         model.train()
         total, count = 0.0, 0
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False, disable=not show_bar)
@@ -155,12 +220,17 @@ def train_one(
             with accelerator.autocast():
                 if config.mixup_alpha > 0:
                     mixed = mixup(features, targets, config.mixup_alpha, mix_generator)
-                    loss = mixed.loss(loss_fn, model(mixed.features, batch["lengths"], **extras), **loss_kwargs)
-                elif config.contrastive_weight > 0:  # CASE: class-aware contrastive term on the fused embedding
+                    loss = mixed.loss(
+                        loss_fn, model(mixed.features, batch["lengths"], **extras), **loss_kwargs
+                    )
+                elif (
+                    config.contrastive_weight > 0
+                ):  # CASE: class-aware contrastive term on the fused embedding
                     embedding = plain(model).forward_features(features, batch["lengths"], **extras)
                     loss = loss_fn(plain(model).forward_head(embedding), targets, **loss_kwargs)
                     loss = loss + config.contrastive_weight * contrastive_fn(
-                        embedding, targets, temperature=config.contrastive_temperature)
+                        embedding, targets, temperature=config.contrastive_temperature
+                    )
                 else:
                     loss = loss_fn(model(features, batch["lengths"], **extras), targets, **loss_kwargs)
             optimizer.zero_grad(set_to_none=True)
@@ -171,19 +241,32 @@ def train_one(
             schedule.step("step")
             total, count = total + loss.item() * len(targets), count + len(targets)
             bar.set_postfix(loss=f"{total / count:.4f}")
-        record = {"epoch": epoch + 1, "train_loss": total / max(1, count), "lr": optimizer.param_groups[0]["lr"]}
+        record = {
+            "epoch": epoch + 1,
+            "train_loss": total / max(1, count),
+            "lr": optimizer.param_groups[0]["lr"],
+        }
         schedule.step("epoch")
 
         plain_model = accelerator.unwrap_model(model)
         improved = config.select_on == "last"
         if val_set is not None and val_set.num_utterances:
             val = _evaluate(plain_model, val_set, config, label_names, accelerator.device)
-            record.update(val_loss=val["loss"], val_macro_f1=val["macro_f1"],
-                          **({"val_wa": val["wa"], "val_ua": val["ua"]} if "ua" in val else
-                             {"val_label_accuracy": val["label_accuracy"]}))
+            record.update(
+                val_loss=val["loss"],
+                val_macro_f1=val["macro_f1"],
+                **(
+                    {"val_wa": val["wa"], "val_ua": val["ua"]}
+                    if "ua" in val
+                    else {"val_label_accuracy": val["label_accuracy"]}
+                ),
+            )
         if select_set is not None:
-            chosen = val if select_set is val_set else _evaluate(plain_model, select_set, config, label_names,
-                                                                  accelerator.device)
+            chosen = (
+                val
+                if select_set is val_set
+                else _evaluate(plain_model, select_set, config, label_names, accelerator.device)
+            )
             score = selection_score(chosen, config.select_metric)
             record["selection_score"] = score
             improved = score > outcome.best_score
@@ -192,31 +275,44 @@ def train_one(
             outcome.best_epoch, outcome.best_score = epoch + 1, record.get("selection_score", math.nan)
             patience = 0
             if accelerator.is_main_process:
-                extra = {"optimizer": optimizer.state_dict()} if config.scheduler == "plateau_reload" else {}
-                save_checkpoint(best_path, {**checkpoint_meta, "epoch": epoch + 1,
-                                            "state_dict": plain_model.state_dict(), **extra})
-        elif config.scheduler == "plateau_reload" and decays < config.plateau_decays:
-            decays += 1  # MAT: reload the best weights and optimizer state, then decay the rate
-            best = load_checkpoint(best_path)
-            plain_model.load_state_dict(best["state_dict"])
-            optimizer.load_state_dict(best["optimizer"])
-            for group in optimizer.param_groups:
-                group["lr"] = config.lr * config.gamma ** decays
+                extra = {"optimizer": optimizer.state_dict()} if plateau.keeps_optimizer else {}
+                save_checkpoint(
+                    best_path,
+                    {**checkpoint_meta, "epoch": epoch + 1, "state_dict": plain_model.state_dict(), **extra},
+                )
+        elif (reloaded := plateau.after_plateau(plain_model, optimizer, best_path, decays)) is not None:
+            decays = reloaded
         else:
             patience += 1
         if config.tensorboard:
             accelerator.log({k: v for k, v in record.items() if isinstance(v, float)}, step=epoch + 1)
-        if accelerator.is_local_main_process:  # the one line per epoch (a multi-GPU run would print it per process)
-            logger.info("epoch %d/%d: %s, time=%.1fs", epoch + 1, config.epochs,
-                        ", ".join(f"{k}={v:.4g}" for k, v in record.items() if isinstance(v, float)),
-                        time.monotonic() - started)
+        if (
+            accelerator.is_local_main_process
+        ):  # the one line per epoch (a multi-GPU run would print it per process)
+            logger.info(
+                "epoch %d/%d: %s, time=%.1fs",
+                epoch + 1,
+                config.epochs,
+                ", ".join(f"{k}={v:.4g}" for k, v in record.items() if isinstance(v, float)),
+                time.monotonic() - started,
+            )
         stop = bool(config.early_stopping) and patience >= config.early_stopping
         if accelerator.is_main_process:
-            save_checkpoint(last_path, {"model": plain_model.state_dict(), "optimizer": optimizer.state_dict(),
-                                        "schedule": schedule.state_dict(), "epoch": epoch,
-                                        "patience": patience, "decays": decays, "history": outcome.history,
-                                        "best_epoch": outcome.best_epoch, "best_score": outcome.best_score,
-                                        "stopped": stop})
+            save_checkpoint(
+                last_path,
+                {
+                    "model": plain_model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "schedule": schedule.state_dict(),
+                    "epoch": epoch,
+                    "patience": patience,
+                    "decays": decays,
+                    "history": outcome.history,
+                    "best_epoch": outcome.best_epoch,
+                    "best_score": outcome.best_score,
+                    "stopped": stop,
+                },
+            )
         accelerator.wait_for_everyone()  # other processes read best.pt / last.pt only once they are complete
         if stop:
             outcome.stopped_early = True

@@ -1,8 +1,10 @@
 """Optimisers and learning-rate schedules, by name.
 
 Schedules step either once per epoch (``exponential``, ``step``, ``cosine``) or once per optimiser step
-(``linear_warmup``); ``plateau_reload`` is MAT's policy (reload the best weights and decay the learning rate when
-validation stops improving), which the engine carries out itself because it touches the model, not only the rate.
+(``linear_warmup``). ``train.scheduler: plateau_reload`` (MAT: reload the best weights and decay the learning rate
+when validation stops improving) is not a schedule but a training strategy, because it touches the model and the
+optimizer, not only the rate: :class:`serkit.training.strategies.PlateauReload`, which keeps the rate constant
+between reloads.
 """
 
 from __future__ import annotations
@@ -15,35 +17,86 @@ import torch
 
 from serkit.core.registry import Registry
 
-__all__ = ["OPTIMIZERS", "SCHEDULERS", "Schedule", "build_optimizer", "build_scheduler"]
+__all__ = [
+    "OPTIMIZERS",
+    "SCHEDULERS",
+    "Schedule",
+    "build_optimizer",
+    "build_scheduler",
+    "linear_warmup_decay",
+]
 
 OPTIMIZERS: Registry = Registry("optimizer")
 SCHEDULERS: Registry = Registry("scheduler")
 
 
+# every factory takes the same keywords; each uses those its optimiser has (Adam: betas/eps, SGD: momentum)
 @OPTIMIZERS.register("adam")
-def _adam(params: Iterable, *, lr: float, weight_decay: float, momentum: float) -> torch.optim.Optimizer:
-    return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+def _adam(
+    params: Iterable,
+    *,
+    lr: float,
+    weight_decay: float,
+    momentum: float,
+    betas: tuple[float, float],
+    eps: float,
+) -> torch.optim.Optimizer:
+    return torch.optim.Adam(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
 
 
 @OPTIMIZERS.register("adamw")
-def _adamw(params: Iterable, *, lr: float, weight_decay: float, momentum: float) -> torch.optim.Optimizer:
-    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+def _adamw(
+    params: Iterable,
+    *,
+    lr: float,
+    weight_decay: float,
+    momentum: float,
+    betas: tuple[float, float],
+    eps: float,
+) -> torch.optim.Optimizer:
+    return torch.optim.AdamW(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
 
 
 @OPTIMIZERS.register("sgd_nesterov")
-def _sgd_nesterov(params: Iterable, *, lr: float, weight_decay: float, momentum: float) -> torch.optim.Optimizer:
+def _sgd_nesterov(
+    params: Iterable,
+    *,
+    lr: float,
+    weight_decay: float,
+    momentum: float,
+    betas: tuple[float, float],
+    eps: float,
+) -> torch.optim.Optimizer:
     return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay, momentum=momentum, nesterov=True)
 
 
 @OPTIMIZERS.register("sgd")
-def _sgd(params: Iterable, *, lr: float, weight_decay: float, momentum: float) -> torch.optim.Optimizer:
+def _sgd(
+    params: Iterable,
+    *,
+    lr: float,
+    weight_decay: float,
+    momentum: float,
+    betas: tuple[float, float],
+    eps: float,
+) -> torch.optim.Optimizer:
     return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay, momentum=momentum)
 
 
-def build_optimizer(name: str, params: Iterable, *, lr: float, weight_decay: float = 0.0,
-                    momentum: float = 0.9) -> torch.optim.Optimizer:
-    return OPTIMIZERS.get(name)(params, lr=lr, weight_decay=weight_decay, momentum=momentum)
+def build_optimizer(
+    name: str,
+    params: Iterable,
+    *,
+    lr: float,
+    weight_decay: float = 0.0,
+    momentum: float = 0.9,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+) -> torch.optim.Optimizer:
+    """An optimiser by name; ``betas``/``eps`` (torch's defaults) are Adam's, e.g. HuBERT's (0.9, 0.98), 1e-6."""
+    return OPTIMIZERS.get(name)(
+        params, lr=lr, weight_decay=weight_decay, momentum=momentum, betas=tuple(betas), eps=eps
+    )
 
 
 @dataclass
@@ -71,52 +124,74 @@ class Schedule:
 
 
 @SCHEDULERS.register("none")
-def _none(optimizer, *, epochs: int, steps_per_epoch: int, gamma: float, step_size: int, warmup: float) -> Schedule:
+def _none(
+    optimizer, *, epochs: int, steps_per_epoch: int, gamma: float, step_size: int, warmup: float
+) -> Schedule:
     return Schedule(None)
 
 
-@SCHEDULERS.register("plateau_reload")
-def _plateau_reload(optimizer, *, epochs: int, steps_per_epoch: int, gamma: float, step_size: int,
-                    warmup: float) -> Schedule:
-    return Schedule(None)  # the engine reloads the best weights and multiplies the rate by ``gamma``
-
-
 @SCHEDULERS.register("exponential")
-def _exponential(optimizer, *, epochs: int, steps_per_epoch: int, gamma: float, step_size: int,
-                 warmup: float) -> Schedule:
+def _exponential(
+    optimizer, *, epochs: int, steps_per_epoch: int, gamma: float, step_size: int, warmup: float
+) -> Schedule:
     return Schedule(torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=gamma))
 
 
 @SCHEDULERS.register("warm_step")  # GLAM's WarmStepLR(10, 0.1): its warm_step only changes the closed form
 @SCHEDULERS.register("step")
-def _step(optimizer, *, epochs: int, steps_per_epoch: int, gamma: float, step_size: int, warmup: float) -> Schedule:
+def _step(
+    optimizer, *, epochs: int, steps_per_epoch: int, gamma: float, step_size: int, warmup: float
+) -> Schedule:
     return Schedule(torch.optim.lr_scheduler.StepLR(optimizer, step_size=step_size, gamma=gamma))
 
 
 @SCHEDULERS.register("cosine")
-def _cosine(optimizer, *, epochs: int, steps_per_epoch: int, gamma: float, step_size: int,
-            warmup: float) -> Schedule:
+def _cosine(
+    optimizer, *, epochs: int, steps_per_epoch: int, gamma: float, step_size: int, warmup: float
+) -> Schedule:
     return Schedule(torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, epochs)))
 
 
 @SCHEDULERS.register("linear_warmup")
-def _linear_warmup(optimizer, *, epochs: int, steps_per_epoch: int, gamma: float, step_size: int,
-                   warmup: float) -> Schedule:
+def _linear_warmup(
+    optimizer, *, epochs: int, steps_per_epoch: int, gamma: float, step_size: int, warmup: float
+) -> Schedule:
     """Linear warm-up over the first ``warmup`` fraction of all steps, then linear decay to 0 (CASE's option)."""
     total = max(1, epochs * steps_per_epoch)
     warm = max(1, math.ceil(warmup * total)) if warmup > 0 else 0
+    return linear_warmup_decay(optimizer, total_steps=total, warmup_steps=warm)
 
-    def factor(step: int) -> float:
-        if warm and step < warm:
-            return (step + 1) / warm
-        return max(0.0, (total - step) / max(1, total - warm))
+
+def linear_warmup_decay(optimizer: torch.optim.Optimizer, *, total_steps: int, warmup_steps: int) -> Schedule:
+    """Per optimiser step: rate x (step + 1) / warmup_steps while warming up, then linear decay to 0 at
+    ``total_steps`` (the ``linear_warmup`` scheduler; HuBERT pre-training calls it with update counts)."""
+
+    def factor(step: int) -> float:  # step = optimiser steps done so far
+        if warmup_steps and step < warmup_steps:
+            return (step + 1) / warmup_steps
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
 
     return Schedule(torch.optim.lr_scheduler.LambdaLR(optimizer, factor), interval="step")
 
 
-def build_scheduler(name: str, optimizer: torch.optim.Optimizer, *, epochs: int, steps_per_epoch: int,
-                    gamma: float = 0.95, step_size: int = 10, warmup: float = 0.1, min_lr: float = 0.0) -> Schedule:
-    schedule = SCHEDULERS.get(name)(optimizer, epochs=epochs, steps_per_epoch=steps_per_epoch, gamma=gamma,
-                                    step_size=step_size, warmup=warmup)
+def build_scheduler(
+    name: str,
+    optimizer: torch.optim.Optimizer,
+    *,
+    epochs: int,
+    steps_per_epoch: int,
+    gamma: float = 0.95,
+    step_size: int = 10,
+    warmup: float = 0.1,
+    min_lr: float = 0.0,
+) -> Schedule:
+    schedule = SCHEDULERS.get(name)(
+        optimizer,
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        gamma=gamma,
+        step_size=step_size,
+        warmup=warmup,
+    )
     schedule.min_lr = min_lr
     return schedule

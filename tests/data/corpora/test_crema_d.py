@@ -15,11 +15,13 @@ import soundfile as sf
 from conftest import shared_corpus
 
 from serkit.cli import main
-from serkit.data.corpora.crema_d import load_crema_d
 from serkit.core.errors import CorpusLayoutError
+from serkit.data.corpora.crema_d import load_crema_d
 
-DEMOGRAPHICS = '"ActorID","Age","Sex","Race","Ethnicity"\n1001,51,"Male","Caucasian","Not Hispanic"\n' \
-               '1002,21,"Female","Caucasian","Not Hispanic"\n'
+DEMOGRAPHICS = (
+    '"ActorID","Age","Sex","Race","Ethnicity"\n1001,51,"Male","Caucasian","Not Hispanic"\n'
+    '1002,21,"Female","Caucasian","Not Hispanic"\n'
+)
 
 
 def tiny_wav_bytes(samples: int = 160) -> bytes:
@@ -50,7 +52,12 @@ def test_official_file_names_reproduce_expected_utterances(tmp_path):
     for utt_id, want in expected.items():
         got = utterances[utt_id]
         assert (got.speaker, got.gender, got.emotion, got.text, got.extra["intensity"]) == (
-            want["speaker"], want["gender"], want["emotion"], want["text"], want["intensity"]), utt_id
+            want["speaker"],
+            want["gender"],
+            want["emotion"],
+            want["text"],
+            want["intensity"],
+        ), utt_id
         assert got.label == utt_id.split("_")[2]
 
 
@@ -60,9 +67,12 @@ def test_demographics_found_next_to_audio_and_mp3_copies_ignored(tmp_path):
     write_wav(tmp_path / "AudioMP3" / "1001_DFA_ANG_XX.mp3", b"mp3 copy of the same clip")
     (tmp_path / "VideoDemographics.csv").write_text(DEMOGRAPHICS, encoding="utf-8")
     utterances = load_crema_d(tmp_path)
-    assert [(u.id, u.speaker, u.gender, u.emotion, u.extra["intensity"], u.extra["sentence"]) for u in utterances] == [
+    assert [
+        (u.id, u.speaker, u.gender, u.emotion, u.extra["intensity"], u.extra["sentence"]) for u in utterances
+    ] == [
         ("1001_DFA_ANG_XX", "1001", "male", "angry", "unspecified", "DFA"),
-        ("1002_IEO_HAP_HI", "1002", "female", "happy", "high", "IEO")]
+        ("1002_IEO_HAP_HI", "1002", "female", "happy", "high", "IEO"),
+    ]
     assert utterances[1].text == "It's eleven o'clock."
     # ROOT may also be the AudioWAV folder itself; the demographics file is then found in its parent.
     assert [u.gender for u in load_crema_d(tmp_path / "AudioWAV")] == ["male", "female"]
@@ -97,11 +107,15 @@ def test_malformed_demographics_is_named(tmp_path):
         load_crema_d(tmp_path)
 
 
-@pytest.mark.parametrize("stem", ["1001_DFA_ANG", "1001_XYZ_ANG_XX", "1001_DFA_JOY_XX", "1001_DFA_ANG_ZZ", "a_b_c_d"])
+@pytest.mark.parametrize(
+    "stem", ["1001_DFA_ANG", "1001_XYZ_ANG_XX", "1001_DFA_JOY_XX", "1001_DFA_ANG_ZZ", "a_b_c_d"]
+)
 def test_name_breaking_the_scheme_is_named(tmp_path, stem):
     write_wav(tmp_path / "AudioWAV" / "1001_DFA_ANG_XX.wav")
     bad = write_wav(tmp_path / "AudioWAV" / f"{stem}.wav")
-    with pytest.raises(CorpusLayoutError, match=re.escape(str(bad)) + ".*<actor>_<sentence>_<emotion>_<level>"):
+    with pytest.raises(
+        CorpusLayoutError, match=re.escape(str(bad)) + ".*<actor>_<sentence>_<emotion>_<level>"
+    ):
         load_crema_d(tmp_path)
 
 
@@ -113,5 +127,10 @@ def test_prepare_through_the_cli(tmp_path):
     with open(output, encoding="utf-8", newline="") as handle:
         (row,) = list(csv.DictReader(handle))
     assert (row["utt_id"], row["gender"], row["emotion"], row["label"], row["intensity"]) == (
-        "1001_ITS_FEA_XX", "male", "fearful", "FEA", "unspecified")
+        "1001_ITS_FEA_XX",
+        "male",
+        "fearful",
+        "FEA",
+        "unspecified",
+    )
     assert row["text"] == "I think I've seen this before." and float(row["duration_s"]) == pytest.approx(0.01)

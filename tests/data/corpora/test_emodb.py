@@ -10,8 +10,8 @@ import pytest
 from conftest import shared_corpus, write_tone
 
 from serkit.cli import main
-from serkit.data.corpora.emodb import SENTENCES, load_emodb
 from serkit.core.errors import CorpusLayoutError
+from serkit.data.corpora.emodb import SENTENCES, load_emodb
 
 
 def read_rows(path: Path) -> dict[str, dict[str, str]]:
@@ -51,7 +51,10 @@ def test_fake_tree(tmp_path):
     utterances = {u.id: u for u in load_emodb(tmp_path)}
     assert sorted(utterances) == ["03a01Wa", "13a05Ec", "16b10Lb"]
     assert [(u.speaker, u.gender, u.emotion, u.label) for _, u in sorted(utterances.items())] == [
-        ("03", "male", "angry", "W"), ("13", "female", "disgust", "E"), ("16", "female", "boredom", "L")]
+        ("03", "male", "angry", "W"),
+        ("13", "female", "disgust", "E"),
+        ("16", "female", "boredom", "L"),
+    ]
     assert utterances["13a05Ec"].text.startswith("Das schwarze Blatt Papier")
     assert utterances["16b10Lb"].extra == {"text_code": "b10", "version": "b"}
     assert utterances["03a01Wa"].duration is None  # the loader reads no audio

@@ -9,15 +9,20 @@ from pathlib import Path
 import pytest
 from fake_trees import tree_state, write_bytes, write_silence
 
+from serkit.core.errors import CorpusLayoutError
 from serkit.data.corpora import load_corpus
 from serkit.data.corpora.iemocap import load_iemocap
 from serkit.data.labels import apply_label_set, get_label_set
-from serkit.core.errors import CorpusLayoutError
 
 # dialog -> [(utterance suffix, code, has wav)]; texts are invented.
 DIALOGS = {
-    "Ses01F_impro01": [("F000", "neu", True), ("M000", "exc", True), ("F001", "xxx", True),
-                       ("M001", "hap", True), ("M002", "sad", False)],
+    "Ses01F_impro01": [
+        ("F000", "neu", True),
+        ("M000", "exc", True),
+        ("F001", "xxx", True),
+        ("M001", "hap", True),
+        ("M002", "sad", False),
+    ],
     "Ses01F_script01_1": [("F000", "ang", True), ("M000", "sad", True), ("F001", "fru", True)],
     "Ses02M_impro03": [("F000", "sad", True), ("M000", "neu", True)],
     "Ses02M_script03_2": [("F032", "hap", True)],
@@ -31,9 +36,13 @@ def _evaluation_file(dialog: str, entries: list[tuple[str, str, bool]]) -> str:
     lines = ["% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]", ""]
     for index, (suffix, code, _) in enumerate(entries):
         start = 1.5 + 3 * index
-        lines += [f"[{start:.4f} - {start + 2.25:.4f}]\t{dialog}_{suffix}\t{code}\t[2.5000, 3.0000, 3.5000]",
-                  "C-E2:\tNeutral;\t()", "C-F1:\tNeutral; Other;\t(curious)",
-                  "A-E3:\tval 3; act 2; dom  2;\t()", ""]
+        lines += [
+            f"[{start:.4f} - {start + 2.25:.4f}]\t{dialog}_{suffix}\t{code}\t[2.5000, 3.0000, 3.5000]",
+            "C-E2:\tNeutral;\t()",
+            "C-F1:\tNeutral; Other;\t(curious)",
+            "A-E3:\tval 3; act 2; dom  2;\t()",
+            "",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -56,8 +65,10 @@ def build_iemocap(root: Path) -> Path:
             if has_wav:
                 write_silence(session / "sentences" / "wav" / dialog / f"{dialog}_{suffix}.wav")
     # Sub-folders of EmoEvaluation hold per-evaluator files that must not be read as summaries.
-    write_bytes(root / "Session1/dialog/EmoEvaluation/Categorical/Ses01F_impro01_e2_cat.txt",
-                "Ses01F_impro01_F000 :Anger;\n")
+    write_bytes(
+        root / "Session1/dialog/EmoEvaluation/Categorical/Ses01F_impro01_e2_cat.txt",
+        "Ses01F_impro01_F000 :Anger;\n",
+    )
     write_silence(root / "Session1/sentences/wav/Ses01F_impro01" / f"{UNEVALUATED}.wav")
     return root
 
@@ -74,14 +85,27 @@ def test_counts_fields_and_speaker_from_last_part(iemocap_root: Path, caplog):
     assert len(utterances) == 11 and UNEVALUATED not in by_id
     assert "1 audio file(s) without an EmoEvaluation line" in caplog.text
     assert "1 evaluated utterance(s) without an audio file" in caplog.text
-    assert Counter(u.label for u in utterances) == {"neu": 2, "exc": 2, "hap": 2, "sad": 2, "xxx": 1,
-                                                     "ang": 1, "fru": 1}
+    assert Counter(u.label for u in utterances) == {
+        "neu": 2,
+        "exc": 2,
+        "hap": 2,
+        "sad": 2,
+        "xxx": 1,
+        "ang": 1,
+        "fru": 1,
+    }
     male_turn = by_id["Ses01F_impro01_M000"]  # recorded in a session whose dialog id starts with F
     assert (male_turn.speaker, male_turn.gender, male_turn.session) == ("Ses01M", "male", "Ses01")
     assert male_turn.emotion == "excited" and male_turn.text == "invented line 1 of Ses01F_impro01."
-    assert male_turn.extra == {"subset": "improvised", "dialog": "Ses01F_impro01", "valence": "2.5000",
-                               "activation": "3.0000", "dominance": "3.5000", "start": "4.5000",
-                               "end": "6.7500"}
+    assert male_turn.extra == {
+        "subset": "improvised",
+        "dialog": "Ses01F_impro01",
+        "valence": "2.5000",
+        "activation": "3.0000",
+        "dominance": "3.5000",
+        "start": "4.5000",
+        "end": "6.7500",
+    }
     four_parts = by_id["Ses02M_script03_2_F032"]
     assert (four_parts.speaker, four_parts.gender, four_parts.session) == ("Ses02F", "female", "Ses02")
     assert four_parts.extra["dialog"] == "Ses02M_script03_2" and four_parts.extra["subset"] == "scripted"
@@ -104,8 +128,14 @@ def test_subset_and_sessions_filters(iemocap_root: Path):
     assert len(scripted) == 5 and all("script" in u.extra["dialog"] for u in scripted)
     assert {u.session for u in load_iemocap(iemocap_root, sessions=("2",))} == {"Ses02"}
     assert len(load_iemocap(iemocap_root, sessions=("Ses01", "Session2"))) == 11
-    assert len(load_corpus("iemocap", iemocap_root, options={"sessions": "1", "subset": "scripted"},
-                           durations=False)) == 3
+    assert (
+        len(
+            load_corpus(
+                "iemocap", iemocap_root, options={"sessions": "1", "subset": "scripted"}, durations=False
+            )
+        )
+        == 3
+    )
     with pytest.raises(CorpusLayoutError, match="Session3"):
         load_iemocap(iemocap_root, sessions=("3",))
     with pytest.raises(ValueError, match="not a session 1-5"):

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from fake_trees import tree_state, write_bytes, write_silence
 
+from serkit.core.errors import CorpusLayoutError
 from serkit.data.corpora import load_corpus
 from serkit.data.corpora.kemdy20 import clean_text, load_kemdy20
-from serkit.core.errors import CorpusLayoutError
 
 HEADER = "Numb,Wav,,Segment ID,Total Evaluation,,,Eval01F,,,Eval02M,,\n"
 SUB_HEADER = ",start,end,,Emotion,Valence,Arousal,Emotion,Valence,Arousal,Emotion,Valence,Arousal\n"
@@ -31,10 +31,14 @@ def _row(number: int, segment: str) -> str:
 
 def build_kemdy20(root: Path) -> Path:
     sess01 = [s for s in SEGMENTS if s.startswith("Sess01")]
-    write_bytes(root / "annotation" / "Sess01_eval.csv",
-                HEADER + SUB_HEADER + "".join(_row(i, s) for i, s in enumerate(sess01, start=1)))
-    write_bytes(root / "annotation" / "Sess02_eval.csv",
-                "\ufeff" + HEADER + SUB_HEADER + _row(1, "Sess02_script01_User003F_001") + ",,,,,,,,,,,,\n")
+    write_bytes(
+        root / "annotation" / "Sess01_eval.csv",
+        HEADER + SUB_HEADER + "".join(_row(i, s) for i, s in enumerate(sess01, start=1)),
+    )
+    write_bytes(
+        root / "annotation" / "Sess02_eval.csv",
+        "\ufeff" + HEADER + SUB_HEADER + _row(1, "Sess02_script01_User003F_001") + ",,,,,,,,,,,,\n",
+    )
     for segment, (_, _, _, text) in SEGMENTS.items():
         folder = root / "wav" / f"Session{segment[4:6]}"
         write_silence(folder / f"{segment}.wav")
@@ -61,14 +65,31 @@ def test_records_fields_and_transcripts(kemdy_root: Path):
     by_id = {u.id: u for u in utterances}
     assert sorted(by_id) == sorted(SEGMENTS)
     first = by_id["Sess01_script01_User001F_001"]
-    assert (first.speaker, first.gender, first.session, first.emotion, first.label) == \
-        ("User001F", "female", "Sess01", "neutral", "neutral")
+    assert (first.speaker, first.gender, first.session, first.emotion, first.label) == (
+        "User001F",
+        "female",
+        "Sess01",
+        "neutral",
+        "neutral",
+    )
     assert first.text == "안녕 하세요" and first.extra["raw_text"] == "n/ 안녕 (웃음) 하세요"
-    assert first.extra == {"script": "script01", "valence": "3", "arousal": "2.8", "multi_label": "0",
-                           "emotions": "neutral", "raw_text": "n/ 안녕 (웃음) 하세요"}
+    assert first.extra == {
+        "script": "script01",
+        "valence": "3",
+        "arousal": "2.8",
+        "multi_label": "0",
+        "emotions": "neutral",
+        "raw_text": "n/ 안녕 (웃음) 하세요",
+    }
     assert Path(first.path) == kemdy_root / "wav" / "Session01" / "Sess01_script01_User001F_001.wav"
-    assert [by_id[s].emotion for s in ("Sess01_script01_User002M_002", "Sess01_script02_User001F_001",
-                                       "Sess02_script01_User003F_001")] == ["disgust", "surprised", "fearful"]
+    assert [
+        by_id[s].emotion
+        for s in (
+            "Sess01_script01_User002M_002",
+            "Sess01_script02_User001F_001",
+            "Sess02_script01_User003F_001",
+        )
+    ] == ["disgust", "surprised", "fearful"]
     assert by_id["Sess01_script01_User002M_002"].label == "disqust"
     assert by_id["Sess02_script01_User003F_001"].session == "Sess02"
     assert by_id["Sess01_script02_User001F_001"].text == "어머"
@@ -78,8 +99,12 @@ def test_records_fields_and_transcripts(kemdy_root: Path):
 def test_multi_label_options(kemdy_root: Path):
     multi = "Sess01_script01_User002M_001"
     kept = {u.id: u for u in load_kemdy20(kemdy_root)}[multi]
-    assert (kept.emotion, kept.label, kept.extra["multi_label"], kept.extra["emotions"]) == \
-        ("neutral", "neutral;happy", "1", "neutral;happy")
+    assert (kept.emotion, kept.label, kept.extra["multi_label"], kept.extra["emotions"]) == (
+        "neutral",
+        "neutral;happy",
+        "1",
+        "neutral;happy",
+    )
     first = {u.id: u for u in load_kemdy20(kemdy_root, multi_label="first")}[multi]
     assert (first.emotion, first.label, first.extra["multi_label"]) == ("neutral", "neutral", "1")
     dropped = load_kemdy20(kemdy_root, multi_label="drop")
@@ -112,11 +137,14 @@ def test_upper_case_suffix_and_utf8_transcript(kemdy_root: Path):
     assert fear.path.endswith(".WAV") and fear.text == "좋아 진짜"
 
 
-@pytest.mark.parametrize(("replace", "by", "message"), [
-    (",fear,", ",scared,", r"Sess02_eval.csv:3: unknown label\(s\) \['scared'\]"),
-    ("Sess02_script01_User003F_001", "Sess02-script01-User003F-001", "does not follow"),
-    ("Total Evaluation", "Total", "no 'Segment ID' and 'Total Evaluation'"),
-])
+@pytest.mark.parametrize(
+    ("replace", "by", "message"),
+    [
+        (",fear,", ",scared,", r"Sess02_eval.csv:3: unknown label\(s\) \['scared'\]"),
+        ("Sess02_script01_User003F_001", "Sess02-script01-User003F-001", "does not follow"),
+        ("Total Evaluation", "Total", "no 'Segment ID' and 'Total Evaluation'"),
+    ],
+)
 def test_bad_annotations_fail_with_the_file(kemdy_root: Path, replace: str, by: str, message: str):
     annotation = kemdy_root / "annotation" / "Sess02_eval.csv"
     annotation.write_text(annotation.read_text(encoding="utf-8-sig").replace(replace, by), encoding="utf-8")

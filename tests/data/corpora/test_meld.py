@@ -10,20 +10,42 @@ import pytest
 from conftest import shared_corpus
 from fake_trees import tree_state, write_bytes, write_silence
 
+from serkit.core.errors import CorpusLayoutError
 from serkit.data.corpora import load_corpus
 from serkit.data.corpora.meld import decode_csv, load_meld
-from serkit.core.errors import CorpusLayoutError
 
-HEADER = ("Sr No.,Utterance,Speaker,Emotion,Sentiment,Dialogue_ID,Utterance_ID,Season,Episode,StartTime,"
-          "EndTime\n")
+HEADER = (
+    "Sr No.,Utterance,Speaker,Emotion,Sentiment,Dialogue_ID,Utterance_ID,Season,Episode,StartTime,EndTime\n"
+)
 # Per-split emotion counts of the real release (../shared/data/meld_text/README.md).
 REAL_COUNTS = {
-    "train": {"neutral": 4710, "joy": 1743, "surprise": 1205, "anger": 1109, "sadness": 683, "disgust": 271,
-              "fear": 268},
-    "dev": {"neutral": 470, "joy": 163, "anger": 153, "surprise": 150, "sadness": 111, "fear": 40,
-            "disgust": 22},
-    "test": {"neutral": 1256, "joy": 402, "anger": 345, "surprise": 281, "sadness": 208, "disgust": 68,
-             "fear": 50},
+    "train": {
+        "neutral": 4710,
+        "joy": 1743,
+        "surprise": 1205,
+        "anger": 1109,
+        "sadness": 683,
+        "disgust": 271,
+        "fear": 268,
+    },
+    "dev": {
+        "neutral": 470,
+        "joy": 163,
+        "anger": 153,
+        "surprise": 150,
+        "sadness": 111,
+        "fear": 40,
+        "disgust": 22,
+    },
+    "test": {
+        "neutral": 1256,
+        "joy": 402,
+        "anger": 345,
+        "surprise": 281,
+        "sadness": 208,
+        "disgust": 68,
+        "fear": 50,
+    },
 }
 
 
@@ -35,14 +57,21 @@ def _row(number: int, text: str, speaker: str, emotion: str, sentiment: str, dia
 def build_meld(root: Path, csv_folder: str = ".") -> Path:
     """Three splits with invented lines; train has a Windows-1252 line among UTF-8 ones."""
     folder = root / csv_folder
-    train = (HEADER + _row(1, "Hi, how’s it going?", "Alice", "neutral", "neutral", 0, 0)
-             + _row(2, "Great!", "Bob", "joy", "positive", 0, 1)
-             + _row(3, "Oh no.", "Alice", "sadness", "negative", 1, 0)).encode("utf-8")
+    train = (
+        HEADER
+        + _row(1, "Hi, how’s it going?", "Alice", "neutral", "neutral", 0, 0)
+        + _row(2, "Great!", "Bob", "joy", "positive", 0, 1)
+        + _row(3, "Oh no.", "Alice", "sadness", "negative", 1, 0)
+    ).encode("utf-8")
     train += _row(4, "Caf\xe9 again?", "Bob", "surprise", "positive", 1, 1).encode("cp1252")
     (folder).mkdir(parents=True, exist_ok=True)
     (folder / "train_sent_emo.csv").write_bytes(b"\xef\xbb\xbf" + train)
-    write_bytes(folder / "dev_sent_emo.csv", HEADER + _row(1, "Stop it.", "Carol", "anger", "negative", 0, 0)
-                + _row(2, "Ew.", "Dan", "disgust", "negative", 0, 1))
+    write_bytes(
+        folder / "dev_sent_emo.csv",
+        HEADER
+        + _row(1, "Stop it.", "Carol", "anger", "negative", 0, 0)
+        + _row(2, "Ew.", "Dan", "disgust", "negative", 0, 1),
+    )
     write_bytes(folder / "test_sent_emo.csv", HEADER + _row(1, "Watch out!", "Eve", "fear", "negative", 0, 0))
     return root
 
@@ -72,8 +101,9 @@ def test_real_csvs_text_only(caplog):
     assert first.speaker and first.text and first.path.endswith("dev_splits_complete/dia0_utt0.wav")
     assert Counter(u.emotion for u in utterances)["happy"] == 1743 + 163 + 402
     assert {u.extra["sentiment"] for u in utterances} == {"neutral", "positive", "negative"}
-    text_only = load_corpus("meld", root, options={"missing_audio": "keep", "splits": "test"},
-                            durations=False)
+    text_only = load_corpus(
+        "meld", root, options={"missing_audio": "keep", "splits": "test"}, durations=False
+    )
     assert len(text_only) == 2610
     with pytest.raises(CorpusLayoutError, match="no audio"):
         load_meld(root)
@@ -84,20 +114,44 @@ def test_fake_tree_with_audio(meld_root: Path):
     utterances = load_corpus("meld", meld_root)
     assert tree_state(meld_root) == before
     by_id = {u.id: u for u in utterances}
-    assert sorted(by_id) == ["dev_dia0_utt0", "dev_dia0_utt1", "test_dia0_utt0", "train_dia0_utt0",
-                             "train_dia0_utt1", "train_dia1_utt0", "train_dia1_utt1"]
+    assert sorted(by_id) == [
+        "dev_dia0_utt0",
+        "dev_dia0_utt1",
+        "test_dia0_utt0",
+        "train_dia0_utt0",
+        "train_dia0_utt1",
+        "train_dia1_utt0",
+        "train_dia1_utt1",
+    ]
     assert by_id["train_dia1_utt1"].path.endswith("train_splits/dia1_utt1.WAV")
     assert by_id["dev_dia0_utt0"].path.endswith("dev/dia0_utt0.flac")
     assert by_id["test_dia0_utt0"].path.endswith("test/output_repeated_splits_test/dia0_utt0.wav")
     first = by_id["train_dia0_utt0"]
-    assert (first.speaker, first.emotion, first.label, first.text) == ("Alice", "neutral", "neutral",
-                                                                       "Hi, how’s it going?")
-    assert first.extra == {"split": "train", "sentiment": "neutral", "dialogue_id": "0", "utterance_id": "0",
-                           "season": "1", "episode": "2", "start_time": "00:00:01,000",
-                           "end_time": "00:00:02,500"}
+    assert (first.speaker, first.emotion, first.label, first.text) == (
+        "Alice",
+        "neutral",
+        "neutral",
+        "Hi, how’s it going?",
+    )
+    assert first.extra == {
+        "split": "train",
+        "sentiment": "neutral",
+        "dialogue_id": "0",
+        "utterance_id": "0",
+        "season": "1",
+        "episode": "2",
+        "start_time": "00:00:01,000",
+        "end_time": "00:00:02,500",
+    }
     assert by_id["train_dia1_utt1"].text == "Café again?"  # the Windows-1252 line
-    ids = ("train_dia0_utt1", "train_dia1_utt0", "train_dia1_utt1", "dev_dia0_utt0", "dev_dia0_utt1",
-           "test_dia0_utt0")
+    ids = (
+        "train_dia0_utt1",
+        "train_dia1_utt0",
+        "train_dia1_utt1",
+        "dev_dia0_utt0",
+        "dev_dia0_utt1",
+        "test_dia0_utt0",
+    )
     assert [by_id[i].emotion for i in ids] == ["happy", "sad", "surprised", "angry", "disgust", "fearful"]
     assert all(u.duration == pytest.approx(0.05) for u in utterances)
 
@@ -117,8 +171,11 @@ def test_missing_audio_modes(meld_root: Path, caplog):
 
 def test_audio_dir_and_csvs_in_data_folder(tmp_path: Path):
     root = build_meld(tmp_path / "meld", csv_folder="data/MELD")
-    for split, stems in (("train", ("dia0_utt0", "dia0_utt1", "dia1_utt0", "dia1_utt1")),
-                         ("dev", ("dia0_utt0", "dia0_utt1")), ("test", ("dia0_utt0",))):
+    for split, stems in (
+        ("train", ("dia0_utt0", "dia0_utt1", "dia1_utt0", "dia1_utt1")),
+        ("dev", ("dia0_utt0", "dia0_utt1")),
+        ("test", ("dia0_utt0",)),
+    ):
         for stem in stems:
             write_silence(root / "wav16k" / split / f"{stem}.wav")
     utterances = load_meld(root, audio_dir="wav16k", splits=("dev", "test"))
@@ -142,8 +199,9 @@ def test_bad_inputs(meld_root: Path, tmp_path: Path):
     dev.write_text(HEADER.replace("Emotion,", "Feeling,") + _row(1, "x", "A", "joy", "positive", 0, 0))
     with pytest.raises(CorpusLayoutError, match=r"lacks column\(s\) \['Emotion'\]"):
         load_meld(meld_root)
-    dev.write_text(HEADER + _row(1, "x", "A", "joy", "positive", 0, 0)
-                   + _row(2, "y", "B", "joy", "positive", 0, 0))
+    dev.write_text(
+        HEADER + _row(1, "x", "A", "joy", "positive", 0, 0) + _row(2, "y", "B", "joy", "positive", 0, 0)
+    )
     with pytest.raises(CorpusLayoutError, match="both dia0_utt0"):
         load_meld(meld_root)
 

@@ -10,9 +10,9 @@ import pytest
 from conftest import shared_corpus, write_tone
 
 from serkit.cli import main
+from serkit.core.errors import CorpusLayoutError
 from serkit.data.corpora import load_corpus
 from serkit.data.corpora.ravdess import load_ravdess
-from serkit.core.errors import CorpusLayoutError
 
 
 def read_rows(path: Path) -> dict[str, dict[str, str]]:
@@ -59,7 +59,9 @@ def test_bad_option_value_names_the_allowed_values(tmp_path):
 
 def test_name_breaking_the_scheme_is_named(tmp_path):
     write_tone(tmp_path / "Actor_01" / "03-01-05-01-02-01-01.wav", seconds=0.01)
-    bad = write_tone(tmp_path / "Actor_01" / "03-01-09-01-02-01-01.wav", seconds=0.01)  # emotion 09 does not exist
+    bad = write_tone(
+        tmp_path / "Actor_01" / "03-01-09-01-02-01-01.wav", seconds=0.01
+    )  # emotion 09 does not exist
     with pytest.raises(CorpusLayoutError, match=re.escape(str(bad)) + ".*MM-VV-EE-II-SS-RR-AA"):
         load_ravdess(tmp_path)
 
@@ -73,8 +75,12 @@ def test_fake_actor_tree_ignores_video_and_other_modalities(tmp_path):
     write_tone(tmp_path / "Actor_01" / "03-01-05-01-02-01-01.wav", seconds=0.01)
     write_tone(tmp_path / "Actor_02" / "03-01-01-01-01-02-02.wav", seconds=0.01)
     write_tone(tmp_path / "Actor_02" / "03-02-03-02-01-01-02.wav", seconds=0.01)  # song
-    write_tone(tmp_path / "Actor_01" / "01-01-05-01-02-01-01.wav", seconds=0.01)  # audio track of an audio-video file
-    (tmp_path / "Actor_01" / "01-01-05-01-02-01-01.mp4").write_bytes(b"not audio")  # video: not an audio extension
+    write_tone(
+        tmp_path / "Actor_01" / "01-01-05-01-02-01-01.wav", seconds=0.01
+    )  # audio track of an audio-video file
+    (tmp_path / "Actor_01" / "01-01-05-01-02-01-01.mp4").write_bytes(
+        b"not audio"
+    )  # video: not an audio extension
     utterances = {u.id: u for u in load_corpus("ravdess", tmp_path, content_hashes=True)}
     assert sorted(utterances) == ["03-01-01-01-01-02-02", "03-01-05-01-02-01-01"]
     angry = utterances["03-01-05-01-02-01-01"]
@@ -83,7 +89,13 @@ def test_fake_actor_tree_ignores_video_and_other_modalities(tmp_path):
     assert angry.duration == pytest.approx(0.01)
     assert angry.corpus == "ravdess" and len(angry.content_hash) == 40
     neutral = utterances["03-01-01-01-01-02-02"]
-    assert (neutral.speaker, neutral.gender, neutral.text) == ("Actor_02", "female", "Kids are talking by the door.")
+    assert (neutral.speaker, neutral.gender, neutral.text) == (
+        "Actor_02",
+        "female",
+        "Kids are talking by the door.",
+    )
     assert neutral.extra["repetition"] == "02"
     song = load_ravdess(tmp_path, vocal_channel="song")
-    assert [(u.id, u.emotion, u.extra["intensity"]) for u in song] == [("03-02-03-02-01-01-02", "happy", "strong")]
+    assert [(u.id, u.emotion, u.extra["intensity"]) for u in song] == [
+        ("03-02-03-02-01-01-02", "happy", "strong")
+    ]

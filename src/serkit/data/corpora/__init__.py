@@ -25,11 +25,11 @@ from typing import Any
 
 from serkit.audio import io as audio_io
 from serkit.audio.io import find_audio
-from serkit.data.utterance import Utterance
 from serkit.core.errors import AudioError, CorpusLayoutError
 from serkit.core.fileio import file_digest
 from serkit.core.options import call_with_options
 from serkit.core.registry import Registry
+from serkit.data.utterance import Utterance
 
 __all__ = [
     "CORPORA",
@@ -69,8 +69,11 @@ def find_file(folder: Path, names: Iterable[str], listings: dict[Path, dict[str,
     tens of thousands of files.
     """
     if folder not in listings:
-        listings[folder] = ({p.name.lower(): p for p in folder.iterdir() if not p.name.startswith(".")}
-                            if folder.is_dir() else {})
+        listings[folder] = (
+            {p.name.lower(): p for p in folder.iterdir() if not p.name.startswith(".")}
+            if folder.is_dir()
+            else {}
+        )
     listing = listings[folder]
     return next((listing[name.lower()] for name in names if name.lower() in listing), None)
 
@@ -92,10 +95,14 @@ def fill_durations(utterances: list[Utterance], *, skip_unreadable: bool = False
         except AudioError as exc:
             problems.append(str(exc))
     if problems:
-        listing = "\n  ".join(problems[:20]) + (f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else "")
+        listing = "\n  ".join(problems[:20]) + (
+            f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
+        )
         if not skip_unreadable:
-            raise CorpusLayoutError(f"{len(problems)} audio file(s) could not be read:\n  {listing}\n"
-                                    "Fix or remove them, or pass --skip-unreadable to leave them out of the manifest.")
+            raise CorpusLayoutError(
+                f"{len(problems)} audio file(s) could not be read:\n  {listing}\n"
+                "Fix or remove them, or pass --skip-unreadable to leave them out of the manifest."
+            )
         logger.warning("left out %d unreadable audio file(s):\n  %s", len(problems), listing)
     return result
 
@@ -105,8 +112,10 @@ def fill_content_hashes(utterances: list[Utterance]) -> list[Utterance]:
 
     Files that do not exist (text-only use of a corpus without its audio) keep an empty hash.
     """
-    return [u if u.content_hash or not Path(u.path).is_file() else u.with_(content_hash=file_digest(u.path))
-            for u in utterances]
+    return [
+        u if u.content_hash or not Path(u.path).is_file() else u.with_(content_hash=file_digest(u.path))
+        for u in utterances
+    ]
 
 
 def load_corpus(
@@ -132,14 +141,18 @@ def load_corpus(
     loader = CORPORA.get(name)
     utterances = call_with_options(loader, root, options=options, what=f"option of corpus {name!r}")
     if not utterances:
-        raise CorpusLayoutError(f"{name}: no utterances found under {root}. Check the folder against the layout "
-                                f"documented in `serkit corpus list --verbose` / serkit.data.corpora.{name}.")
+        raise CorpusLayoutError(
+            f"{name}: no utterances found under {root}. Check the folder against the layout "
+            f"documented in `serkit corpus list --verbose` / serkit.data.corpora.{name}."
+        )
     seen: set[str] = set()
     duplicates = [u.id for u in utterances if u.id in seen or seen.add(u.id)]
     if duplicates:
-        raise CorpusLayoutError(f"{name}: {len(duplicates)} utterance id(s) occur twice under {root} (e.g. "
-                                f"{duplicates[:3]}); the folder probably holds two copies of the corpus (say .wav and "
-                                ".flac): point ROOT at one copy.")
+        raise CorpusLayoutError(
+            f"{name}: {len(duplicates)} utterance id(s) occur twice under {root} (e.g. "
+            f"{duplicates[:3]}); the folder probably holds two copies of the corpus (say .wav and "
+            ".flac): point ROOT at one copy."
+        )
     utterances = [u if u.corpus else u.with_(corpus=name) for u in utterances]
     if durations:
         utterances = fill_durations(utterances, skip_unreadable=skip_unreadable)

@@ -19,13 +19,20 @@ import logging
 import re
 from pathlib import Path
 
+from serkit.core.errors import CorpusLayoutError
 from serkit.data.corpora import find_audio, register_corpus, require_dir
 from serkit.data.utterance import Utterance
-from serkit.core.errors import CorpusLayoutError
 
 logger = logging.getLogger(__name__)
 
-EMOTIONS = {"ANG": "angry", "DIS": "disgust", "FEA": "fearful", "HAP": "happy", "NEU": "neutral", "SAD": "sad"}
+EMOTIONS = {
+    "ANG": "angry",
+    "DIS": "disgust",
+    "FEA": "fearful",
+    "HAP": "happy",
+    "NEU": "neutral",
+    "SAD": "sad",
+}
 INTENSITIES = {"LO": "low", "MD": "medium", "HI": "high", "XX": "unspecified"}
 SENTENCES = {
     "IEO": "It's eleven o'clock.",
@@ -51,9 +58,11 @@ def parse_name(stem: str, path: Path) -> dict[str, str]:
     """Fields of a CREMA-D file stem; CorpusLayoutError if it does not follow the naming scheme."""
     match = _NAME.match(stem)
     if not match or match[2] not in SENTENCES or match[3] not in EMOTIONS or match[4] not in INTENSITIES:
-        raise CorpusLayoutError(f"crema_d: {path} does not follow the CREMA-D naming scheme {_LAYOUT} with a known "
-                                f"sentence ({', '.join(SENTENCES)}), emotion ({', '.join(EMOTIONS)}) and level "
-                                f"({', '.join(INTENSITIES)}); rename it back or move it out of the corpus folder.")
+        raise CorpusLayoutError(
+            f"crema_d: {path} does not follow the CREMA-D naming scheme {_LAYOUT} with a known "
+            f"sentence ({', '.join(SENTENCES)}), emotion ({', '.join(EMOTIONS)}) and level "
+            f"({', '.join(INTENSITIES)}); rename it back or move it out of the corpus folder."
+        )
     actor, sentence, emotion, level = match.groups()
     return {"actor": actor, "sentence": sentence, "emotion": emotion, "level": level}
 
@@ -69,12 +78,16 @@ def read_demographics(path: Path) -> dict[str, str]:
         reader = csv.DictReader(handle)
         missing = {"ActorID", "Sex"} - set(reader.fieldnames or [])
         if missing:
-            raise CorpusLayoutError(f"crema_d: {path} lacks column(s) {sorted(missing)}; expected the release's "
-                                    "VideoDemographics.csv with columns ActorID, Age, Sex, Race, Ethnicity.")
+            raise CorpusLayoutError(
+                f"crema_d: {path} lacks column(s) {sorted(missing)}; expected the release's "
+                "VideoDemographics.csv with columns ActorID, Age, Sex, Race, Ethnicity."
+            )
         for line_no, row in enumerate(reader, start=2):
             sex = row["Sex"].strip().lower()
             if sex not in _SEXES:
-                raise CorpusLayoutError(f"crema_d: {path}:{line_no}: Sex {row['Sex']!r} is not Male or Female.")
+                raise CorpusLayoutError(
+                    f"crema_d: {path}:{line_no}: Sex {row['Sex']!r} is not Male or Female."
+                )
             genders[row["ActorID"].strip()] = _SEXES[sex]
     return genders
 
@@ -84,8 +97,10 @@ def _find_demographics(base: Path, demographics: str) -> Path | None:
     if demographics:
         path = Path(demographics).expanduser()
         if not path.is_file():
-            raise CorpusLayoutError(f"crema_d: demographics file {path} does not exist; point the option at the "
-                                    f"release's {DEMOGRAPHICS_FILE} or leave it empty to search next to ROOT.")
+            raise CorpusLayoutError(
+                f"crema_d: demographics file {path} does not exist; point the option at the "
+                f"release's {DEMOGRAPHICS_FILE} or leave it empty to search next to ROOT."
+            )
         return path
     for folder in (base, base.parent):
         if (folder / DEMOGRAPHICS_FILE).is_file():
@@ -105,8 +120,12 @@ def load_crema_d(root: str | Path, *, demographics: str = "") -> list[Utterance]
     demographics_path = _find_demographics(base, demographics)
     if demographics_path is None:
         genders = {}
-        logger.warning("crema_d: no %s in %s or %s; gender is left empty. Pass --opt demographics=PATH to set it.",
-                       DEMOGRAPHICS_FILE, base, base.parent)
+        logger.warning(
+            "crema_d: no %s in %s or %s; gender is left empty. Pass --opt demographics=PATH to set it.",
+            DEMOGRAPHICS_FILE,
+            base,
+            base.parent,
+        )
     else:
         genders = read_demographics(demographics_path)
     utterances, unknown_actors = [], set()
@@ -115,17 +134,22 @@ def load_crema_d(root: str | Path, *, demographics: str = "") -> list[Utterance]
         fields = parse_name(path.stem, path)
         if genders and fields["actor"] not in genders:
             unknown_actors.add(fields["actor"])
-        utterances.append(Utterance(
-            id=path.stem,
-            path=str(path),
-            speaker=fields["actor"],
-            emotion=EMOTIONS[fields["emotion"]],
-            label=fields["emotion"],
-            gender=genders.get(fields["actor"], ""),
-            text=SENTENCES[fields["sentence"]],
-            extra={"intensity": INTENSITIES[fields["level"]], "sentence": fields["sentence"]},
-        ))
+        utterances.append(
+            Utterance(
+                id=path.stem,
+                path=str(path),
+                speaker=fields["actor"],
+                emotion=EMOTIONS[fields["emotion"]],
+                label=fields["emotion"],
+                gender=genders.get(fields["actor"], ""),
+                text=SENTENCES[fields["sentence"]],
+                extra={"intensity": INTENSITIES[fields["level"]], "sentence": fields["sentence"]},
+            )
+        )
     if unknown_actors:
-        logger.warning("crema_d: actor(s) %s are not in %s; their gender is left empty.",
-                       ", ".join(sorted(unknown_actors)), demographics_path)
+        logger.warning(
+            "crema_d: actor(s) %s are not in %s; their gender is left empty.",
+            ", ".join(sorted(unknown_actors)),
+            demographics_path,
+        )
     return utterances

@@ -15,13 +15,31 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from serkit.core.errors import CorpusLayoutError
 from serkit.data.corpora import find_audio, register_corpus, require_dir
 from serkit.data.utterance import Utterance
-from serkit.core.errors import CorpusLayoutError
 
-EMOTIONS = {"W": "angry", "L": "boredom", "E": "disgust", "A": "fearful", "F": "happy", "T": "sad", "N": "neutral"}
-GENDERS = {"03": "male", "08": "female", "09": "female", "10": "male", "11": "male", "12": "male", "13": "female",
-           "14": "female", "15": "male", "16": "female"}
+EMOTIONS = {
+    "W": "angry",
+    "L": "boredom",
+    "E": "disgust",
+    "A": "fearful",
+    "F": "happy",
+    "T": "sad",
+    "N": "neutral",
+}
+GENDERS = {
+    "03": "male",
+    "08": "female",
+    "09": "female",
+    "10": "male",
+    "11": "male",
+    "12": "male",
+    "13": "female",
+    "14": "female",
+    "15": "male",
+    "16": "female",
+}
 SENTENCES = {
     "a01": "Der Lappen liegt auf dem Eisschrank.",
     "a02": "Das will sie am Mittwoch abgeben.",
@@ -42,9 +60,11 @@ def parse_name(stem: str, path: Path) -> dict[str, str]:
     """Fields of an EmoDB file stem; CorpusLayoutError if it does not follow the naming scheme."""
     match = _NAME.match(stem)
     if not match or match[1] not in GENDERS or match[2] not in SENTENCES or match[3] not in EMOTIONS:
-        raise CorpusLayoutError(f"emodb: {path} does not follow the EmoDB naming scheme {_LAYOUT} with a known "
-                                f"speaker ({', '.join(GENDERS)}), text code ({', '.join(SENTENCES)}) and emotion "
-                                f"letter ({''.join(EMOTIONS)}); rename it back or move it out of the corpus folder.")
+        raise CorpusLayoutError(
+            f"emodb: {path} does not follow the EmoDB naming scheme {_LAYOUT} with a known "
+            f"speaker ({', '.join(GENDERS)}), text code ({', '.join(SENTENCES)}) and emotion "
+            f"letter ({''.join(EMOTIONS)}); rename it back or move it out of the corpus folder."
+        )
     speaker, text_code, emotion, version = match.groups()
     return {"speaker": speaker, "text_code": text_code, "emotion": emotion, "version": version}
 
@@ -56,14 +76,16 @@ def load_emodb(root: str | Path) -> list[Utterance]:
     utterances = []
     for path in find_audio(base):
         fields = parse_name(path.stem, path)
-        utterances.append(Utterance(
-            id=path.stem,
-            path=str(path),
-            speaker=fields["speaker"],
-            emotion=EMOTIONS[fields["emotion"]],
-            label=fields["emotion"],
-            gender=GENDERS[fields["speaker"]],
-            text=SENTENCES[fields["text_code"]],
-            extra={"text_code": fields["text_code"], "version": fields["version"]},
-        ))
+        utterances.append(
+            Utterance(
+                id=path.stem,
+                path=str(path),
+                speaker=fields["speaker"],
+                emotion=EMOTIONS[fields["emotion"]],
+                label=fields["emotion"],
+                gender=GENDERS[fields["speaker"]],
+                text=SENTENCES[fields["text_code"]],
+                extra={"text_code": fields["text_code"], "version": fields["version"]},
+            )
+        )
     return utterances

@@ -19,15 +19,18 @@ import logging
 import re
 from pathlib import Path
 
+from serkit.core.errors import CorpusLayoutError
 from serkit.data.corpora import find_audio, register_corpus, require_dir
 from serkit.data.utterance import Utterance
-from serkit.core.errors import CorpusLayoutError
 
 logger = logging.getLogger(__name__)
 
 EMOTIONS = {"Neutral": "neutral", "Happy": "happy", "Sad": "sad", "Angry": "angry", "Surprise": "surprised"}
 OFFICIAL_SPLITS = ("train", "evaluation", "test")
-LANGUAGES = {"chinese": tuple(f"{i:04d}" for i in range(1, 11)), "english": tuple(f"{i:04d}" for i in range(11, 21))}
+LANGUAGES = {
+    "chinese": tuple(f"{i:04d}" for i in range(1, 11)),
+    "english": tuple(f"{i:04d}" for i in range(11, 21)),
+}
 _FEMALE = {"0001", "0002", "0003", "0007", "0009", "0015", "0016", "0017", "0018", "0019"}
 GENDERS = {spk: "female" if spk in _FEMALE else "male" for speakers in LANGUAGES.values() for spk in speakers}
 # Tried in order for files without a UTF-16 byte-order mark. UTF-16 is only used when the BOM is there, because
@@ -35,8 +38,10 @@ GENDERS = {spk: "female" if spk in _FEMALE else "male" for speakers in LANGUAGES
 TRANSCRIPT_ENCODINGS = ("utf-8-sig", "gb18030")
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _FILE = re.compile(r"^(\d{4})_\d{6}$")
-_LAYOUT = ("ROOT/<speaker 0001-0020>/<Neutral|Happy|Sad|Angry|Surprise>/[train|evaluation|test/]<speaker>_<nnnnnn>.wav"
-           ", transcripts ROOT/<speaker>/<speaker>.txt")
+_LAYOUT = (
+    "ROOT/<speaker 0001-0020>/<Neutral|Happy|Sad|Angry|Surprise>/[train|evaluation|test/]<speaker>_<nnnnnn>.wav"
+    ", transcripts ROOT/<speaker>/<speaker>.txt"
+)
 
 
 def read_transcripts(path: Path) -> dict[str, str]:
@@ -57,8 +62,10 @@ def read_transcripts(path: Path) -> dict[str, str]:
         except UnicodeDecodeError:
             continue
     else:
-        raise CorpusLayoutError(f"esd: {path} is not text in any of {', '.join(encodings)}; re-save it as UTF-8 "
-                                "(one line per utterance: id<TAB>text<TAB>emotion).")
+        raise CorpusLayoutError(
+            f"esd: {path} is not text in any of {', '.join(encodings)}; re-save it as UTF-8 "
+            "(one line per utterance: id<TAB>text<TAB>emotion)."
+        )
     texts = {}
     for line_no, line in enumerate(content.splitlines(), start=1):
         if not line.strip():
@@ -70,8 +77,10 @@ def read_transcripts(path: Path) -> dict[str, str]:
             utt_id, _, rest = line.strip().partition(" ")
             text = rest.rsplit(" ", 1)[0]
         if not _FILE.match(utt_id.strip()) or not rest.strip():
-            raise CorpusLayoutError(f"esd: {path}:{line_no}: {line.strip()!r} is not 'id<TAB>text<TAB>emotion' with an "
-                                    "id like 0011_000001; fix the line or delete the transcript to load without text.")
+            raise CorpusLayoutError(
+                f"esd: {path}:{line_no}: {line.strip()!r} is not 'id<TAB>text<TAB>emotion' with an "
+                "id like 0011_000001; fix the line or delete the transcript to load without text."
+            )
         texts[utt_id.strip()] = text.strip()
     return texts
 
@@ -81,10 +90,18 @@ def _parse_path(path: Path, base: Path) -> tuple[str, str]:
     parts = path.relative_to(base).parts
     split = parts[2] if len(parts) == 4 else ""
     match = _FILE.match(path.stem)
-    if len(parts) not in (3, 4) or parts[1] not in EMOTIONS or (split and split not in OFFICIAL_SPLITS) \
-            or not match or match[1] != parts[0] or parts[0] not in GENDERS:
-        raise CorpusLayoutError(f"esd: {path} does not follow the ESD layout {_LAYOUT}; move it out of the corpus "
-                                "folder or point ROOT at the folder that holds the speaker folders.")
+    if (
+        len(parts) not in (3, 4)
+        or parts[1] not in EMOTIONS
+        or (split and split not in OFFICIAL_SPLITS)
+        or not match
+        or match[1] != parts[0]
+        or parts[0] not in GENDERS
+    ):
+        raise CorpusLayoutError(
+            f"esd: {path} does not follow the ESD layout {_LAYOUT}; move it out of the corpus "
+            "folder or point ROOT at the folder that holds the speaker folders."
+        )
     return parts[1], split
 
 
@@ -116,17 +133,21 @@ def load_esd(root: str | Path, *, language: str = "english") -> list[Utterance]:
             extra = {"language": speaker_language}
             if split:
                 extra["official_split"] = split
-            utterances.append(Utterance(
-                id=path.stem,
-                path=str(path),
-                speaker=speaker,
-                emotion=EMOTIONS[emotion],
-                label=emotion,
-                gender=GENDERS[speaker],
-                text=texts.get(path.stem, ""),
-                extra=extra,
-            ))
+            utterances.append(
+                Utterance(
+                    id=path.stem,
+                    path=str(path),
+                    speaker=speaker,
+                    emotion=EMOTIONS[emotion],
+                    label=emotion,
+                    gender=GENDERS[speaker],
+                    text=texts.get(path.stem, ""),
+                    extra=extra,
+                )
+            )
     if not utterances and not any((base / spk).is_dir() for spk in speakers):
-        raise CorpusLayoutError(f"esd: {base} holds none of the speaker folders {speakers[0]}-{speakers[-1]} "
-                                f"(language={language}). Expected layout: {_LAYOUT}")
+        raise CorpusLayoutError(
+            f"esd: {base} holds none of the speaker folders {speakers[0]}-{speakers[-1]} "
+            f"(language={language}). Expected layout: {_LAYOUT}"
+        )
     return utterances

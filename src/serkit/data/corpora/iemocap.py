@@ -38,15 +38,25 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from serkit.core.errors import CorpusLayoutError
 from serkit.data.corpora import find_audio, register_corpus, require_dir
 from serkit.data.utterance import Utterance
-from serkit.core.errors import CorpusLayoutError
 
 logger = logging.getLogger(__name__)
 
-EMOTIONS = {"neu": "neutral", "hap": "happy", "exc": "excited", "sad": "sad", "ang": "angry",
-            "fru": "frustrated", "fea": "fearful", "sur": "surprised", "dis": "disgust", "oth": "other",
-            "xxx": ""}
+EMOTIONS = {
+    "neu": "neutral",
+    "hap": "happy",
+    "exc": "excited",
+    "sad": "sad",
+    "ang": "angry",
+    "fru": "frustrated",
+    "fea": "fearful",
+    "sur": "surprised",
+    "dis": "disgust",
+    "oth": "other",
+    "xxx": "",
+}
 SUBSETS = ("improvised", "scripted", "all")
 GENDERS = {"F": "female", "M": "male"}
 _ID = re.compile(r"^Ses(0[1-5])([FM])_(.+)_([FM])([0-9A-Za-z]+)$")
@@ -55,8 +65,10 @@ _EVALUATION = re.compile(
     r"^\[\s*(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\s*\]\s+(\S+)\s+(\S+)\s+\[\s*([^\]]*)\]\s*$"
 )
 _TRANSCRIPT = re.compile(r"^(Ses\S+)\s+\[\s*\d+(?:\.\d+)?\s*-\s*\d+(?:\.\d+)?\s*\]:\s?(.*)$")
-_LAYOUT = ("ROOT/Session{1..5}/sentences/wav/<dialog>/<utterance>.wav with labels in "
-           "ROOT/SessionN/dialog/EmoEvaluation/<dialog>.txt (ROOT = IEMOCAP_full_release)")
+_LAYOUT = (
+    "ROOT/Session{1..5}/sentences/wav/<dialog>/<utterance>.wav with labels in "
+    "ROOT/SessionN/dialog/EmoEvaluation/<dialog>.txt (ROOT = IEMOCAP_full_release)"
+)
 
 
 @dataclass(frozen=True)
@@ -86,16 +98,22 @@ def read_evaluations(path: Path) -> dict[str, Evaluation]:
         match = _EVALUATION.match(line)
         values = [v.strip() for v in match[5].split(",")] if match else []
         if not match or len(values) != 3:
-            raise CorpusLayoutError(f"iemocap: {path}:{line_no}: {line.strip()!r} is not a summary line "
-                                    "'[start - end]<TAB>utterance id<TAB>code<TAB>[V, A, D]'; restore the "
-                                    "file from the release.")
+            raise CorpusLayoutError(
+                f"iemocap: {path}:{line_no}: {line.strip()!r} is not a summary line "
+                "'[start - end]<TAB>utterance id<TAB>code<TAB>[V, A, D]'; restore the "
+                "file from the release."
+            )
         start, end, utt_id, code, _ = match.groups()
         if code not in EMOTIONS:
-            raise CorpusLayoutError(f"iemocap: {path}:{line_no}: unknown category {code!r} for {utt_id}; "
-                                    f"expected one of {', '.join(EMOTIONS)}.")
+            raise CorpusLayoutError(
+                f"iemocap: {path}:{line_no}: unknown category {code!r} for {utt_id}; "
+                f"expected one of {', '.join(EMOTIONS)}."
+            )
         if utt_id in evaluations:
-            raise CorpusLayoutError(f"iemocap: {path}:{line_no}: {utt_id} is evaluated twice in the same "
-                                    "file; restore the file from the release.")
+            raise CorpusLayoutError(
+                f"iemocap: {path}:{line_no}: {utt_id} is evaluated twice in the same "
+                "file; restore the file from the release."
+            )
         evaluations[utt_id] = Evaluation(code, start, end, *values)
     return evaluations
 
@@ -114,8 +132,10 @@ def _session_number(value: str) -> str:
     """``"1"``, ``"Ses01"``, ``"Session1"`` -> ``"1"``; ValueError for anything else."""
     match = re.fullmatch(r"(?:ses(?:sion)?)?0?([1-5])", value.strip().lower())
     if not match:
-        raise ValueError(f"iemocap: sessions entry {value!r} is not a session 1-5; write e.g. sessions=1,2 "
-                         "(or Ses01, Session1).")
+        raise ValueError(
+            f"iemocap: sessions entry {value!r} is not a session 1-5; write e.g. sessions=1,2 "
+            "(or Ses01, Session1)."
+        )
     return match[1]
 
 
@@ -123,14 +143,17 @@ def _session_dirs(base: Path, sessions: tuple[str, ...]) -> list[Path]:
     """The ``SessionN`` folders to read, checked against the ``sessions`` option."""
     present = {m[1]: p for p in base.iterdir() if p.is_dir() and (m := _SESSION_DIR.match(p.name))}
     if not present:
-        raise CorpusLayoutError(f"iemocap: {base} holds no Session1..Session5 folder. "
-                                f"Expected layout: {_LAYOUT}")
+        raise CorpusLayoutError(
+            f"iemocap: {base} holds no Session1..Session5 folder. Expected layout: {_LAYOUT}"
+        )
     wanted = sorted({_session_number(s) for s in sessions}) if sessions else sorted(present)
     missing = [f"Session{n}" for n in wanted if n not in present]
     if missing:
         found = ", ".join(f"Session{n}" for n in sorted(present))
-        raise CorpusLayoutError(f"iemocap: sessions={','.join(sessions)} asks for {', '.join(missing)}, "
-                                f"which is not in {base} (found: {found}).")
+        raise CorpusLayoutError(
+            f"iemocap: sessions={','.join(sessions)} asks for {', '.join(missing)}, "
+            f"which is not in {base} (found: {found})."
+        )
     return [present[n] for n in wanted]
 
 
@@ -139,8 +162,10 @@ def _subset_of(dialog: str, path: Path) -> str:
         return "improvised"
     if "script" in dialog:
         return "scripted"
-    raise CorpusLayoutError(f"iemocap: {path}: dialog {dialog!r} is neither improvised ('impro') nor "
-                            "scripted ('script'); rename it back to the release name.")
+    raise CorpusLayoutError(
+        f"iemocap: {path}: dialog {dialog!r} is neither improvised ('impro') nor "
+        "scripted ('script'); rename it back to the release name."
+    )
 
 
 def _parse_id(stem: str, path: Path, session: str) -> tuple[str, str]:
@@ -148,10 +173,16 @@ def _parse_id(stem: str, path: Path, session: str) -> tuple[str, str]:
     match = _ID.match(stem)
     dialog = stem.rsplit("_", 1)[0]
     if not match or match[1] != f"0{session}" or path.parent.name != dialog:
-        hint = (" GLAM's handleIEMOCAP.py renames files in place to Ses01F-impro01-01-01-F000.wav; restore "
-                "the original names from the release." if "-" in stem else "")
-        raise CorpusLayoutError(f"iemocap: {path} does not follow the IEMOCAP naming scheme "
-                                f"Session{session}/sentences/wav/<dialog>/<dialog>_<F|M><nnn>.wav.{hint}")
+        hint = (
+            " GLAM's handleIEMOCAP.py renames files in place to Ses01F-impro01-01-01-F000.wav; restore "
+            "the original names from the release."
+            if "-" in stem
+            else ""
+        )
+        raise CorpusLayoutError(
+            f"iemocap: {path} does not follow the IEMOCAP naming scheme "
+            f"Session{session}/sentences/wav/<dialog>/<dialog>_<F|M><nnn>.wav.{hint}"
+        )
     return dialog, match[4]
 
 
@@ -189,8 +220,10 @@ def load_iemocap(root: str | Path, *, subset: str = "all", sessions: tuple[str, 
         for path in find_audio(wav_dir, "*/*"):
             dialog, letter = _parse_id(path.stem, path, session)
             if path.stem in found:
-                raise CorpusLayoutError(f"iemocap: {path} and {found[path.stem]} are the same utterance; "
-                                        "keep one audio file per utterance.")
+                raise CorpusLayoutError(
+                    f"iemocap: {path} and {found[path.stem]} are the same utterance; "
+                    "keep one audio file per utterance."
+                )
             found[path.stem] = path
             evaluation = evaluations.get(path.stem)
             if evaluation is None:
@@ -199,24 +232,39 @@ def load_iemocap(root: str | Path, *, subset: str = "all", sessions: tuple[str, 
             dialog_subset = _subset_of(dialog, path)
             if subset != "all" and dialog_subset != subset:
                 continue
-            utterances.append(Utterance(
-                id=path.stem,
-                path=str(path),
-                speaker=f"Ses0{session}{letter}",
-                emotion=EMOTIONS[evaluation.code],
-                label=evaluation.code,
-                session=f"Ses0{session}",
-                gender=GENDERS[letter],
-                text=texts.get(path.stem, ""),
-                extra={"subset": dialog_subset, "dialog": dialog, "valence": evaluation.valence,
-                       "activation": evaluation.activation, "dominance": evaluation.dominance,
-                       "start": evaluation.start, "end": evaluation.end},
-            ))
+            utterances.append(
+                Utterance(
+                    id=path.stem,
+                    path=str(path),
+                    speaker=f"Ses0{session}{letter}",
+                    emotion=EMOTIONS[evaluation.code],
+                    label=evaluation.code,
+                    session=f"Ses0{session}",
+                    gender=GENDERS[letter],
+                    text=texts.get(path.stem, ""),
+                    extra={
+                        "subset": dialog_subset,
+                        "dialog": dialog,
+                        "valence": evaluation.valence,
+                        "activation": evaluation.activation,
+                        "dominance": evaluation.dominance,
+                        "start": evaluation.start,
+                        "end": evaluation.end,
+                    },
+                )
+            )
         unheard += sorted(set(evaluations) - set(found))
     if unlabelled:
-        logger.warning("iemocap: left out %d audio file(s) without an EmoEvaluation line (e.g. %s).",
-                       len(unlabelled), unlabelled[0])
+        logger.warning(
+            "iemocap: left out %d audio file(s) without an EmoEvaluation line (e.g. %s).",
+            len(unlabelled),
+            unlabelled[0],
+        )
     if unheard:
-        logger.warning("iemocap: left out %d evaluated utterance(s) without an audio file under "
-                       "sentences/wav (e.g. %s); is the copy complete?", len(unheard), unheard[0])
+        logger.warning(
+            "iemocap: left out %d evaluated utterance(s) without an audio file under "
+            "sentences/wav (e.g. %s); is the copy complete?",
+            len(unheard),
+            unheard[0],
+        )
     return utterances

@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from serkit.core.errors import CorpusLayoutError
 from serkit.data.corpora import find_audio, register_corpus, require_dir
 from serkit.data.utterance import Utterance
-from serkit.core.errors import CorpusLayoutError
 
 EMOTIONS = {"neu": "neutral", "joy": "happy", "sad": "sad", "ang": "angry"}
 GENDERS = {"f": "female", "m": "male"}
@@ -32,18 +32,23 @@ def load_jtes(root: str | Path) -> list[Utterance]:
         parts = path.relative_to(audio_dir).parts
         speaker = _SPEAKER.match(parts[0]) if len(parts) == 3 else None
         if speaker is None or parts[1] not in EMOTIONS:
-            raise CorpusLayoutError(f"jtes: {path} does not follow the JTES layout {_LAYOUT}; move it out of the "
-                                    "corpus folder.")
+            raise CorpusLayoutError(
+                f"jtes: {path} does not follow the JTES layout {_LAYOUT}; move it out of the corpus folder."
+            )
         if path.stem in first_path:
-            raise CorpusLayoutError(f"jtes: {path} and {first_path[path.stem]} have the same file stem, which is the "
-                                    "utterance id; remove the duplicate copy.")
+            raise CorpusLayoutError(
+                f"jtes: {path} and {first_path[path.stem]} have the same file stem, which is the "
+                "utterance id; remove the duplicate copy."
+            )
         first_path[path.stem] = path
-        utterances.append(Utterance(
-            id=path.stem,
-            path=str(path),
-            speaker=parts[0],
-            emotion=EMOTIONS[parts[1]],
-            label=parts[1],
-            gender=GENDERS[speaker[1]],
-        ))
+        utterances.append(
+            Utterance(
+                id=path.stem,
+                path=str(path),
+                speaker=parts[0],
+                emotion=EMOTIONS[parts[1]],
+                label=parts[1],
+                gender=GENDERS[speaker[1]],
+            )
+        )
     return utterances

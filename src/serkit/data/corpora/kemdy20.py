@@ -30,14 +30,22 @@ import logging
 import re
 from pathlib import Path
 
+from serkit.core.errors import CorpusLayoutError
 from serkit.data.corpora import find_file, register_corpus, require_dir
 from serkit.data.utterance import Utterance
-from serkit.core.errors import CorpusLayoutError
 
 logger = logging.getLogger(__name__)
 
-EMOTIONS = {"angry": "angry", "neutral": "neutral", "sad": "sad", "happy": "happy", "disqust": "disgust",
-            "disgust": "disgust", "surprise": "surprised", "fear": "fearful"}
+EMOTIONS = {
+    "angry": "angry",
+    "neutral": "neutral",
+    "sad": "sad",
+    "happy": "happy",
+    "disqust": "disgust",
+    "disgust": "disgust",
+    "surprise": "surprised",
+    "fear": "fearful",
+}
 GENDERS = {"F": "female", "M": "male"}
 MULTI_LABEL = ("keep", "first", "drop")
 MISSING_AUDIO = ("error", "skip", "keep")
@@ -47,8 +55,10 @@ _SEGMENT = re.compile(r"^(Sess(\d{2}))_([A-Za-z]+\d+)_(User\d+([MF]))_(\d+)$")
 _TAG = re.compile(r"[cnNulb*+/]/")
 _PARENTHESISED = re.compile(r"\([^)]*\)")
 _SPACES = re.compile(r" +")
-_LAYOUT = ("ROOT/annotation/SessNN_eval.csv (columns 'Segment ID', 'Total Evaluation', ...) and "
-           "ROOT/wav/SessionNN/<Segment ID>.wav + .txt (ROOT = KEMDy20_v1_1)")
+_LAYOUT = (
+    "ROOT/annotation/SessNN_eval.csv (columns 'Segment ID', 'Total Evaluation', ...) and "
+    "ROOT/wav/SessionNN/<Segment ID>.wav + .txt (ROOT = KEMDy20_v1_1)"
+)
 
 
 def clean_text(text: str) -> str:
@@ -70,8 +80,9 @@ def _decode(path: Path, encodings: tuple[str, ...]) -> str:
             return raw.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise CorpusLayoutError(f"kemdy20: {path} is not text in any of {', '.join(encodings)}; restore it from "
-                            "the release.")
+    raise CorpusLayoutError(
+        f"kemdy20: {path} is not text in any of {', '.join(encodings)}; restore it from the release."
+    )
 
 
 def read_transcript(path: Path) -> str:
@@ -97,8 +108,10 @@ def read_annotation(path: Path) -> list[dict[str, str]]:
     rows = list(csv.reader(io.StringIO(_decode(path, ("utf-8-sig", "cp949")), newline="")))
     header = [name.strip() for name in rows[0]] if rows else []
     if "Segment ID" not in header or "Total Evaluation" not in header:
-        raise CorpusLayoutError(f"kemdy20: {path} has no 'Segment ID' and 'Total Evaluation' columns in its "
-                                f"header {header[:8]}. Expected layout: {_LAYOUT}")
+        raise CorpusLayoutError(
+            f"kemdy20: {path} has no 'Segment ID' and 'Total Evaluation' columns in its "
+            f"header {header[:8]}. Expected layout: {_LAYOUT}"
+        )
     segment_col, label_col = header.index("Segment ID"), header.index("Total Evaluation")
     body = rows[1:]
 
@@ -111,7 +124,7 @@ def read_annotation(path: Path) -> list[dict[str, str]]:
     if body and not cell(body[0], segment_col) and cell(body[0], label_col).lower() == "emotion":
         sub_header = [value.strip().lower() for value in body[0]]
         for name in columns:
-            if name in sub_header[label_col + 1:label_col + 3]:
+            if name in sub_header[label_col + 1 : label_col + 3]:
                 columns[name] = sub_header.index(name, label_col + 1)
         body = body[1:]
     records = []
@@ -120,11 +133,19 @@ def read_annotation(path: Path) -> list[dict[str, str]]:
         if not segment:
             continue
         if not _SEGMENT.match(segment):
-            raise CorpusLayoutError(f"kemdy20: {path}:{row_no}: segment id {segment!r} does not follow "
-                                    "SessNN_<script>_UserNNN<M|F>_NNN (e.g. Sess01_script01_User002M_001).")
-        records.append({"segment": segment, "label": cell(values, label_col),
-                        "valence": cell(values, columns["valence"]),
-                        "arousal": cell(values, columns["arousal"]), "where": f"{path}:{row_no}"})
+            raise CorpusLayoutError(
+                f"kemdy20: {path}:{row_no}: segment id {segment!r} does not follow "
+                "SessNN_<script>_UserNNN<M|F>_NNN (e.g. Sess01_script01_User002M_001)."
+            )
+        records.append(
+            {
+                "segment": segment,
+                "label": cell(values, label_col),
+                "valence": cell(values, columns["valence"]),
+                "arousal": cell(values, columns["arousal"]),
+                "where": f"{path}:{row_no}",
+            }
+        )
     return records
 
 
@@ -133,16 +154,17 @@ def _emotions_of(label: str, where: str) -> list[str]:
     codes = [code.strip().lower() for code in label.split(";") if code.strip()]
     unknown = [code for code in codes if code not in EMOTIONS]
     if unknown:
-        raise CorpusLayoutError(f"kemdy20: {where}: unknown label(s) {unknown} in {label!r}; expected "
-                                f"{', '.join(EMOTIONS)} (several joined by ';').")
+        raise CorpusLayoutError(
+            f"kemdy20: {where}: unknown label(s) {unknown} in {label!r}; expected "
+            f"{', '.join(EMOTIONS)} (several joined by ';')."
+        )
     return [EMOTIONS[code] for code in codes]
 
 
-
-
 @register_corpus("kemdy20")
-def load_kemdy20(root: str | Path, *, multi_label: str = "keep",
-                 missing_audio: str = "error") -> list[Utterance]:
+def load_kemdy20(
+    root: str | Path, *, multi_label: str = "keep", missing_audio: str = "error"
+) -> list[Utterance]:
     """Load KEMDy20 segments with their agreed labels and cleaned transcripts.
 
     Args:
@@ -160,8 +182,9 @@ def load_kemdy20(root: str | Path, *, multi_label: str = "keep",
     annotation_dir = base / "annotation"
     if not annotation_dir.is_dir():
         raise CorpusLayoutError(f"kemdy20: {annotation_dir} is missing. Expected layout: {_LAYOUT}")
-    annotation_files = sorted(p for p in annotation_dir.iterdir()
-                              if p.suffix.lower() == ".csv" and not p.name.startswith("."))
+    annotation_files = sorted(
+        p for p in annotation_dir.iterdir() if p.suffix.lower() == ".csv" and not p.name.startswith(".")
+    )
     if not annotation_files:
         raise CorpusLayoutError(f"kemdy20: no .csv file in {annotation_dir}. Expected layout: {_LAYOUT}")
     listings: dict[Path, dict[str, Path]] = {}
@@ -172,8 +195,10 @@ def load_kemdy20(root: str | Path, *, multi_label: str = "keep",
         for record in read_annotation(annotation):
             segment, where = record["segment"], record["where"]
             if segment in seen:
-                raise CorpusLayoutError(f"kemdy20: {where}: segment {segment} is annotated twice (also "
-                                        f"{seen[segment]}); restore the annotation files from the release.")
+                raise CorpusLayoutError(
+                    f"kemdy20: {where}: segment {segment} is annotated twice (also "
+                    f"{seen[segment]}); restore the annotation files from the release."
+                )
             seen[segment] = where
             emotions = _emotions_of(record["label"], where)
             if not emotions:
@@ -197,41 +222,63 @@ def load_kemdy20(root: str | Path, *, multi_label: str = "keep",
             label = record["label"]
             if is_multi and multi_label == "first":
                 label = label.split(";")[0].strip()
-            utterances.append(Utterance(
-                id=segment,
-                path=str(audio),
-                speaker=speaker,
-                emotion=emotions[0] if emotions else "",
-                label=label,
-                session=session,
-                gender=GENDERS[letter],
-                text=clean_text(raw_text),
-                extra={"script": script, "valence": record["valence"], "arousal": record["arousal"],
-                       "multi_label": "1" if is_multi else "0", "emotions": ";".join(emotions),
-                       "raw_text": raw_text},
-            ))
+            utterances.append(
+                Utterance(
+                    id=segment,
+                    path=str(audio),
+                    speaker=speaker,
+                    emotion=emotions[0] if emotions else "",
+                    label=label,
+                    session=session,
+                    gender=GENDERS[letter],
+                    text=clean_text(raw_text),
+                    extra={
+                        "script": script,
+                        "valence": record["valence"],
+                        "arousal": record["arousal"],
+                        "multi_label": "1" if is_multi else "0",
+                        "emotions": ";".join(emotions),
+                        "raw_text": raw_text,
+                    },
+                )
+            )
     _report(no_audio, no_text, unlabelled, dropped, missing_audio, base)
     return utterances
 
 
-def _report(no_audio: list[str], no_text: list[str], unlabelled: list[str], dropped: int, missing_audio: str,
-            base: Path) -> None:
+def _report(
+    no_audio: list[str],
+    no_text: list[str],
+    unlabelled: list[str],
+    dropped: int,
+    missing_audio: str,
+    base: Path,
+) -> None:
     """Raise for missing audio (``missing_audio=error``), log everything else that was left out or empty."""
     if no_audio:
         examples = ", ".join(no_audio[:5]) + (", ..." if len(no_audio) > 5 else "")
         if missing_audio == "error":
-            raise CorpusLayoutError(f"kemdy20: no {base}/wav/SessionNN/<Segment ID>.wav for {len(no_audio)} "
-                                    f"annotated segment(s) ({examples}). Complete the copy, or pass "
-                                    "missing_audio=skip (leave them out) or missing_audio=keep (text-only "
-                                    "use).")
+            raise CorpusLayoutError(
+                f"kemdy20: no {base}/wav/SessionNN/<Segment ID>.wav for {len(no_audio)} "
+                f"annotated segment(s) ({examples}). Complete the copy, or pass "
+                "missing_audio=skip (leave them out) or missing_audio=keep (text-only "
+                "use)."
+            )
         action = "left out" if missing_audio == "skip" else "kept with their expected path"
-        logger.warning("kemdy20: %d segment(s) have no .wav and were %s (e.g. %s).", len(no_audio), action,
-                       examples)
+        logger.warning(
+            "kemdy20: %d segment(s) have no .wav and were %s (e.g. %s).", len(no_audio), action, examples
+        )
     if no_text:
-        logger.warning("kemdy20: %d segment(s) have no .txt transcript; their text is empty (e.g. %s).",
-                       len(no_text), no_text[0])
+        logger.warning(
+            "kemdy20: %d segment(s) have no .txt transcript; their text is empty (e.g. %s).",
+            len(no_text),
+            no_text[0],
+        )
     if unlabelled:
-        logger.warning("kemdy20: %d segment(s) have an empty 'Total Evaluation'; kept unlabelled (e.g. %s).",
-                       len(unlabelled), unlabelled[0])
+        logger.warning(
+            "kemdy20: %d segment(s) have an empty 'Total Evaluation'; kept unlabelled (e.g. %s).",
+            len(unlabelled),
+            unlabelled[0],
+        )
     if dropped:
         logger.info("kemdy20: left out %d multi-label segment(s) (multi_label=drop).", dropped)

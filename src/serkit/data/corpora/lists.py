@@ -24,11 +24,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from serkit.audio.io import AUDIO_EXTENSIONS
+from serkit.core.errors import ManifestError
+from serkit.core.options import parse_key_values
 from serkit.data.corpora import register_corpus
 from serkit.data.corpora.iemocap import EMOTIONS as IEMOCAP_EMOTIONS
 from serkit.data.utterance import CANONICAL_EMOTIONS, Utterance, read_manifest
-from serkit.core.errors import ManifestError
-from serkit.core.options import parse_key_values
 
 #: Speaker-id parsers for utterance names: name -> (speaker, session, gender), or None if the name does not fit.
 SpeakerParser = Callable[[str], tuple[str, str, str] | None]
@@ -67,11 +67,21 @@ SPEAKER_PARSERS: dict[str, SpeakerParser] = {
 DEFAULT_SCP_LABEL_MAP = ",".join(f"{code}={emotion}" for code, emotion in IEMOCAP_EMOTIONS.items())
 DCNN_EMOTIONS = {"0": "neutral", "1": "happy", "2": "sad", "3": "angry", "4": "surprised"}
 #: KEMDy20 label words as CASE writes them ('disqust' is the dataset's own spelling).
-CASE_EMOTIONS = {"angry": "angry", "neutral": "neutral", "sad": "sad", "happy": "happy", "disqust": "disgust",
-                 "disgust": "disgust", "surprise": "surprised", "fear": "fearful"}
+CASE_EMOTIONS = {
+    "angry": "angry",
+    "neutral": "neutral",
+    "sad": "sad",
+    "happy": "happy",
+    "disqust": "disgust",
+    "disgust": "disgust",
+    "surprise": "surprised",
+    "fear": "fearful",
+}
 
-_SCP_FORMAT = ("'<name> <path> <label>' separated by white space "
-               "(e.g. 'Ses01F_impro01_F000 wav/Ses01F_impro01_F000.wav neu')")
+_SCP_FORMAT = (
+    "'<name> <path> <label>' separated by white space "
+    "(e.g. 'Ses01F_impro01_F000 wav/Ses01F_impro01_F000.wav neu')"
+)
 _DCNN_FORMAT = "'<wavpath>|<speaker_id>|<text>|<emotion_id 0-4>[|<language_id>]'"
 _CASE_COLUMNS = ("audio", "text", "labels", "session")
 
@@ -80,7 +90,9 @@ def _list_file(root: str | Path, what: str) -> Path:
     """``root`` as a resolved path of an existing file, or ManifestError saying a list file is expected."""
     path = Path(root).expanduser()
     if not path.is_file():
-        raise ManifestError(f"{path}: not a file; this corpus reads a {what} list file, so ROOT must be that file.")
+        raise ManifestError(
+            f"{path}: not a file; this corpus reads a {what} list file, so ROOT must be that file."
+        )
     return path.resolve()
 
 
@@ -101,8 +113,10 @@ def _speaker_parser(speaker_from: str) -> SpeakerParser:
 
 def _check_new_id(utt_id: str, line_no: int, seen: dict[str, int], path: Path) -> None:
     if utt_id in seen:
-        raise ManifestError(f"{path}:{line_no}: duplicate utterance id {utt_id!r} (first on line {seen[utt_id]}); "
-                            "ids (file stems or names) must be unique within a list.")
+        raise ManifestError(
+            f"{path}:{line_no}: duplicate utterance id {utt_id!r} (first on line {seen[utt_id]}); "
+            "ids (file stems or names) must be unique within a list."
+        )
     seen[utt_id] = line_no
 
 
@@ -121,8 +135,10 @@ def parse_label_map(spec: str) -> dict[str, str]:
     mapping = parse_key_values([item for item in spec.split(",") if item.strip()], what="label_map item")
     for code, emotion in mapping.items():
         if emotion and emotion not in CANONICAL_EMOTIONS:
-            raise ValueError(f"label_map: {code}={emotion!r} is not a canonical emotion; use one of "
-                             f"{', '.join(CANONICAL_EMOTIONS)} (or nothing after '=' for unlabelled).")
+            raise ValueError(
+                f"label_map: {code}={emotion!r} is not a canonical emotion; use one of "
+                f"{', '.join(CANONICAL_EMOTIONS)} (or nothing after '=' for unlabelled)."
+            )
     return mapping
 
 
@@ -133,8 +149,13 @@ def load_manifest(root: str | Path) -> list[Utterance]:
 
 
 @register_corpus("scp")
-def load_scp(root: str | Path, *, label_map: str = DEFAULT_SCP_LABEL_MAP, speaker_from: str = "iemocap",
-             audio_root: str = "") -> list[Utterance]:
+def load_scp(
+    root: str | Path,
+    *,
+    label_map: str = DEFAULT_SCP_LABEL_MAP,
+    speaker_from: str = "iemocap",
+    audio_root: str = "",
+) -> list[Utterance]:
     """Read a Kaldi/CPT-HuBERT style ``<name> <path> <label>`` list.
 
     Args:
@@ -163,19 +184,30 @@ def load_scp(root: str | Path, *, label_map: str = DEFAULT_SCP_LABEL_MAP, speake
             name, audio, label = fields
             emotion = mapping.get(label, label)
             if emotion not in CANONICAL_EMOTIONS and emotion != "":
-                raise ManifestError(f"{path}:{line_no}: unknown label {label!r}; known: {', '.join(mapping)} and the "
-                                    f"canonical emotions. Add it with --opt label_map={label_map},{label}=EMOTION.")
+                raise ManifestError(
+                    f"{path}:{line_no}: unknown label {label!r}; known: {', '.join(mapping)} and the "
+                    f"canonical emotions. Add it with --opt label_map={label_map},{label}=EMOTION."
+                )
             utt_id = _stem(name)
             speaker = speaker_of(utt_id)
             if speaker is None:
-                raise ManifestError(f"{path}:{line_no}: cannot read a speaker from {name!r} with "
-                                    f"speaker_from={speaker_from}; use --opt speaker_from=none or one of "
-                                    f"{', '.join(SPEAKER_PARSERS)}.")
+                raise ManifestError(
+                    f"{path}:{line_no}: cannot read a speaker from {name!r} with "
+                    f"speaker_from={speaker_from}; use --opt speaker_from=none or one of "
+                    f"{', '.join(SPEAKER_PARSERS)}."
+                )
             _check_new_id(utt_id, line_no, seen, path)
-            utterances.append(Utterance(
-                id=utt_id, path=_audio_path(audio, base), speaker=speaker[0], session=speaker[1], gender=speaker[2],
-                emotion=emotion, label=label,
-            ))
+            utterances.append(
+                Utterance(
+                    id=utt_id,
+                    path=_audio_path(audio, base),
+                    speaker=speaker[0],
+                    session=speaker[1],
+                    gender=speaker[2],
+                    emotion=emotion,
+                    label=label,
+                )
+            )
     return utterances
 
 
@@ -203,27 +235,38 @@ def load_dcnn_filelist(root: str | Path, *, audio_root: str = "") -> list[Uttera
                 continue
             fields = line.split("|")
             if len(fields) not in (4, 5) or not fields[0].strip() or not fields[1].strip():
-                raise ManifestError(f"{path}:{line_no}: {len(fields)} field(s) or an empty path/speaker; expected "
-                                    f"{_DCNN_FORMAT}.")
+                raise ManifestError(
+                    f"{path}:{line_no}: {len(fields)} field(s) or an empty path/speaker; expected "
+                    f"{_DCNN_FORMAT}."
+                )
             audio, speaker, text, emotion_id = (field.strip() for field in fields[:4])
             if emotion_id not in DCNN_EMOTIONS:
                 known = ", ".join(f"{code} {emotion}" for code, emotion in DCNN_EMOTIONS.items())
-                raise ManifestError(f"{path}:{line_no}: emotion id {emotion_id!r} is not one of {known}; expected "
-                                    f"{_DCNN_FORMAT}.")
+                raise ManifestError(
+                    f"{path}:{line_no}: emotion id {emotion_id!r} is not one of {known}; expected "
+                    f"{_DCNN_FORMAT}."
+                )
             utt_id = Path(audio).stem
             _check_new_id(utt_id, line_no, seen, path)
-            utterances.append(Utterance(
-                id=utt_id, path=_audio_path(audio, base), speaker=speaker,
-                emotion=DCNN_EMOTIONS[emotion_id], label=emotion_id,
-                # The JTES recipe writes the literal string 'None' where it has no text.
-                text="" if text == "None" else text,
-                extra={"language_id": fields[4].strip()} if len(fields) == 5 else {},
-            ))
+            utterances.append(
+                Utterance(
+                    id=utt_id,
+                    path=_audio_path(audio, base),
+                    speaker=speaker,
+                    emotion=DCNN_EMOTIONS[emotion_id],
+                    label=emotion_id,
+                    # The JTES recipe writes the literal string 'None' where it has no text.
+                    text="" if text == "None" else text,
+                    extra={"language_id": fields[4].strip()} if len(fields) == 5 else {},
+                )
+            )
     return utterances
 
 
 @register_corpus("case_csv")
-def load_case_csv(root: str | Path, *, speaker_from: str = "kemdy20", audio_root: str = "") -> list[Utterance]:
+def load_case_csv(
+    root: str | Path, *, speaker_from: str = "kemdy20", audio_root: str = ""
+) -> list[Utterance]:
     """Read a CASE ``audio,text,labels,session`` CSV (KEMDy20 utterances).
 
     Args:
@@ -244,31 +287,46 @@ def load_case_csv(root: str | Path, *, speaker_from: str = "kemdy20", audio_root
         reader = csv.DictReader(handle)
         missing = [column for column in _CASE_COLUMNS if column not in (reader.fieldnames or [])]
         if missing:
-            raise ManifestError(f"{path}: header {reader.fieldnames} lacks column(s) {missing}; expected a CASE CSV "
-                                f"with columns {','.join(_CASE_COLUMNS)}.")
+            raise ManifestError(
+                f"{path}: header {reader.fieldnames} lacks column(s) {missing}; expected a CASE CSV "
+                f"with columns {','.join(_CASE_COLUMNS)}."
+            )
         for row in reader:
             line_no = reader.line_num
             # DictReader puts surplus fields under None and fills missing ones with None.
             if None in row or None in row.values():
-                raise ManifestError(f"{path}:{line_no}: row has a different number of fields than the header; quote "
-                                    "fields that contain commas.")
+                raise ManifestError(
+                    f"{path}:{line_no}: row has a different number of fields than the header; quote "
+                    "fields that contain commas."
+                )
             audio, labels = row["audio"].strip(), row["labels"].strip()
             if not audio:
                 raise ManifestError(f"{path}:{line_no}: empty audio path.")
             words = [word.strip() for word in labels.split(";")]
             unknown = [word for word in words if word not in CASE_EMOTIONS]
             if unknown:
-                raise ManifestError(f"{path}:{line_no}: unknown label(s) {unknown}; expected KEMDy20 words "
-                                    f"{', '.join(CASE_EMOTIONS)} (several joined by ';').")
+                raise ManifestError(
+                    f"{path}:{line_no}: unknown label(s) {unknown}; expected KEMDy20 words "
+                    f"{', '.join(CASE_EMOTIONS)} (several joined by ';')."
+                )
             utt_id = Path(audio).stem
             speaker = speaker_of(utt_id)
             if speaker is None:
-                raise ManifestError(f"{path}:{line_no}: cannot read a speaker from {utt_id!r} with "
-                                    f"speaker_from={speaker_from}; use --opt speaker_from=none.")
+                raise ManifestError(
+                    f"{path}:{line_no}: cannot read a speaker from {utt_id!r} with "
+                    f"speaker_from={speaker_from}; use --opt speaker_from=none."
+                )
             _check_new_id(utt_id, line_no, seen, path)
-            utterances.append(Utterance(
-                id=utt_id, path=_audio_path(audio, base), speaker=speaker[0],
-                session=row["session"].strip() or speaker[1], gender=speaker[2],
-                emotion=CASE_EMOTIONS[words[0]] if len(words) == 1 else "", label=labels, text=row["text"].strip(),
-            ))
+            utterances.append(
+                Utterance(
+                    id=utt_id,
+                    path=_audio_path(audio, base),
+                    speaker=speaker[0],
+                    session=row["session"].strip() or speaker[1],
+                    gender=speaker[2],
+                    emotion=CASE_EMOTIONS[words[0]] if len(words) == 1 else "",
+                    label=labels,
+                    text=row["text"].strip(),
+                )
+            )
     return utterances

@@ -30,28 +30,40 @@ import io
 import logging
 from pathlib import Path
 
+from serkit.core.errors import CorpusLayoutError
 from serkit.data.corpora import find_file, register_corpus, require_dir
 from serkit.data.utterance import Utterance
-from serkit.core.errors import CorpusLayoutError
 
 logger = logging.getLogger(__name__)
 
-EMOTIONS = {"neutral": "neutral", "joy": "happy", "surprise": "surprised", "anger": "angry", "sadness": "sad",
-            "disgust": "disgust", "fear": "fearful"}
+EMOTIONS = {
+    "neutral": "neutral",
+    "joy": "happy",
+    "surprise": "surprised",
+    "anger": "angry",
+    "sadness": "sad",
+    "disgust": "disgust",
+    "fear": "fearful",
+}
 SENTIMENTS = ("neutral", "positive", "negative")
 SPLITS = ("train", "dev", "test")
 #: Video folder of each split in MELD.Raw; audio extracted next to it usually keeps the name.
-RELEASE_FOLDERS = {"train": "train_splits", "dev": "dev_splits_complete",
-                   "test": "output_repeated_splits_test"}
+RELEASE_FOLDERS = {
+    "train": "train_splits",
+    "dev": "dev_splits_complete",
+    "test": "output_repeated_splits_test",
+}
 AUDIO_SUFFIXES = (".wav", ".flac")
 MISSING_AUDIO = ("error", "skip", "keep")
 REQUIRED_COLUMNS = ("Utterance", "Speaker", "Emotion", "Sentiment", "Dialogue_ID", "Utterance_ID")
 #: Optional CSV column -> extra name.
 EXTRA_COLUMNS = {"Season": "season", "Episode": "episode", "StartTime": "start_time", "EndTime": "end_time"}
 _CSV_DIRS = (".", "data/MELD", "MELD", "MELD.Raw", "data")
-_LAYOUT = ("ROOT/{train,dev,test}_sent_emo.csv (or under data/MELD, MELD, MELD.Raw, data) and audio "
-           "ROOT/{train_splits,dev_splits_complete,output_repeated_splits_test}/dia<D>_utt<U>.wav "
-           "(or ROOT/{train,dev,test}/, or under ROOT/<audio_dir>)")
+_LAYOUT = (
+    "ROOT/{train,dev,test}_sent_emo.csv (or under data/MELD, MELD, MELD.Raw, data) and audio "
+    "ROOT/{train_splits,dev_splits_complete,output_repeated_splits_test}/dia<D>_utt<U>.wav "
+    "(or ROOT/{train,dev,test}/, or under ROOT/<audio_dir>)"
+)
 
 
 def decode_csv(data: bytes) -> str:
@@ -83,16 +95,20 @@ def read_split_csv(path: Path) -> list[dict[str, str]]:
     header = [name.strip() for name in next(reader, [])]
     missing = [name for name in REQUIRED_COLUMNS if name not in header]
     if missing:
-        raise CorpusLayoutError(f"meld: {path} lacks column(s) {missing} (header: {header}); expected the "
-                                f"release's columns {', '.join(REQUIRED_COLUMNS)}, Season, Episode, "
-                                "StartTime, EndTime.")
+        raise CorpusLayoutError(
+            f"meld: {path} lacks column(s) {missing} (header: {header}); expected the "
+            f"release's columns {', '.join(REQUIRED_COLUMNS)}, Season, Episode, "
+            "StartTime, EndTime."
+        )
     rows = []
     for line_no, values in enumerate(reader, start=2):
         if not values or all(not v.strip() for v in values):
             continue
         if len(values) > len(header):
-            raise CorpusLayoutError(f"meld: {path}, row {line_no}: {len(values)} fields but the header has "
-                                    f"{len(header)}; a comma in the text is probably not quoted.")
+            raise CorpusLayoutError(
+                f"meld: {path}, row {line_no}: {len(values)} fields but the header has "
+                f"{len(header)}; a comma in the text is probably not quoted."
+            )
         rows.append(dict(zip(header, values + [""] * (len(header) - len(values)))))
     return rows
 
@@ -102,10 +118,10 @@ def _find_csv_dir(base: Path, splits: tuple[str, ...]) -> Path:
         folder = base / relative
         if all((folder / f"{split}_sent_emo.csv").is_file() for split in splits):
             return folder.resolve()
-    raise CorpusLayoutError(f"meld: no {', '.join(f'{s}_sent_emo.csv' for s in splits)} in {base} or its "
-                            f"{', '.join(_CSV_DIRS[1:])} folders. Expected layout: {_LAYOUT}")
-
-
+    raise CorpusLayoutError(
+        f"meld: no {', '.join(f'{s}_sent_emo.csv' for s in splits)} in {base} or its "
+        f"{', '.join(_CSV_DIRS[1:])} folders. Expected layout: {_LAYOUT}"
+    )
 
 
 def _audio_folders(bases: list[Path], split: str) -> tuple[list[Path], list[Path]]:
@@ -118,14 +134,16 @@ def _audio_folders(bases: list[Path], split: str) -> tuple[list[Path], list[Path
 def _int_field(row: dict[str, str], column: str, path: Path, line_no: int) -> int:
     value = row[column].strip()
     if not value.isdigit():
-        raise CorpusLayoutError(f"meld: {path}, data row {line_no}: {column} {value!r} is not a whole "
-                                "number.")
+        raise CorpusLayoutError(
+            f"meld: {path}, data row {line_no}: {column} {value!r} is not a whole number."
+        )
     return int(value)
 
 
 @register_corpus("meld")
-def load_meld(root: str | Path, *, splits: tuple[str, ...] = SPLITS, audio_dir: str = "",
-              missing_audio: str = "error") -> list[Utterance]:
+def load_meld(
+    root: str | Path, *, splits: tuple[str, ...] = SPLITS, audio_dir: str = "", missing_audio: str = "error"
+) -> list[Utterance]:
     """Load MELD utterances of the given official splits.
 
     Args:
@@ -145,8 +163,9 @@ def load_meld(root: str | Path, *, splits: tuple[str, ...] = SPLITS, audio_dir: 
     if audio_dir:
         audio_base = base / audio_dir
         if not audio_base.is_dir():
-            raise CorpusLayoutError(f"meld: audio_dir {audio_base} is not a folder. "
-                                    f"Expected layout: {_LAYOUT}")
+            raise CorpusLayoutError(
+                f"meld: audio_dir {audio_base} is not a folder. Expected layout: {_LAYOUT}"
+            )
         bases = [audio_base]
     else:
         bases = [base] if csv_dir == base else [base, csv_dir]
@@ -167,15 +186,19 @@ def load_meld(root: str | Path, *, splits: tuple[str, ...] = SPLITS, audio_dir: 
             stem = f"dia{dialogue}_utt{turn}"
             utt_id = f"{split}_{stem}"
             if utt_id in seen:
-                raise CorpusLayoutError(f"meld: {path}, data rows {seen[utt_id]} and {line_no} are both "
-                                        f"{stem}; restore the file from the release.")
+                raise CorpusLayoutError(
+                    f"meld: {path}, data rows {seen[utt_id]} and {line_no} are both "
+                    f"{stem}; restore the file from the release."
+                )
             seen[utt_id] = line_no
             code = row["Emotion"].strip().lower()
             sentiment = row["Sentiment"].strip().lower()
             if code not in EMOTIONS or sentiment not in SENTIMENTS:
-                raise CorpusLayoutError(f"meld: {path}, data row {line_no} ({stem}): emotion "
-                                        f"{row['Emotion']!r} / sentiment {row['Sentiment']!r} not in "
-                                        f"{', '.join(EMOTIONS)} / {', '.join(SENTIMENTS)}.")
+                raise CorpusLayoutError(
+                    f"meld: {path}, data row {line_no} ({stem}): emotion "
+                    f"{row['Emotion']!r} / sentiment {row['Sentiment']!r} not in "
+                    f"{', '.join(EMOTIONS)} / {', '.join(SENTIMENTS)}."
+                )
             names = [f"{stem}{suffix}" for suffix in AUDIO_SUFFIXES]
             audio = next((p for f in folders if (p := find_file(f, names, listings)) is not None), None)
             if audio is None:
@@ -184,18 +207,24 @@ def load_meld(root: str | Path, *, splits: tuple[str, ...] = SPLITS, audio_dir: 
                 if missing_audio != "keep":
                     continue
                 audio = fallback_folder / f"{stem}.wav"
-            extra = {"split": split, "sentiment": sentiment, "dialogue_id": str(dialogue),
-                     "utterance_id": str(turn)}
+            extra = {
+                "split": split,
+                "sentiment": sentiment,
+                "dialogue_id": str(dialogue),
+                "utterance_id": str(turn),
+            }
             extra.update({name: row[col].strip() for col, name in EXTRA_COLUMNS.items() if col in row})
-            utterances.append(Utterance(
-                id=utt_id,
-                path=str(audio),
-                speaker=row["Speaker"].strip(),
-                emotion=EMOTIONS[code],
-                label=code,
-                text=row["Utterance"],
-                extra=extra,
-            ))
+            utterances.append(
+                Utterance(
+                    id=utt_id,
+                    path=str(audio),
+                    speaker=row["Speaker"].strip(),
+                    emotion=EMOTIONS[code],
+                    label=code,
+                    text=row["Utterance"],
+                    extra=extra,
+                )
+            )
     if missing:
         _report_missing(missing, searched, videos_only, missing_audio)
     return utterances
@@ -205,12 +234,23 @@ def _report_missing(missing: list[str], searched: list[Path], videos_only: int, 
     examples = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
     where = ", ".join(str(p) for p in dict.fromkeys(searched))
     if missing_audio == "error":
-        hint = (f" {videos_only} of them exist only as .mp4 video: extract the audio first (e.g. `ffmpeg -i "
-                "dia0_utt0.mp4 -vn -ac 1 -ar 16000 dia0_utt0.wav`)." if videos_only else "")
-        raise CorpusLayoutError(f"meld: no audio (.wav/.flac) for {len(missing)} utterance(s) ({examples}); "
-                                f"looked in {where}.{hint} Set audio_dir to the folder holding the per-split "
-                                "audio folders, or pass missing_audio=skip (leave them out) or "
-                                "missing_audio=keep (text-only use).")
+        hint = (
+            f" {videos_only} of them exist only as .mp4 video: extract the audio first (e.g. `ffmpeg -i "
+            "dia0_utt0.mp4 -vn -ac 1 -ar 16000 dia0_utt0.wav`)."
+            if videos_only
+            else ""
+        )
+        raise CorpusLayoutError(
+            f"meld: no audio (.wav/.flac) for {len(missing)} utterance(s) ({examples}); "
+            f"looked in {where}.{hint} Set audio_dir to the folder holding the per-split "
+            "audio folders, or pass missing_audio=skip (leave them out) or "
+            "missing_audio=keep (text-only use)."
+        )
     action = "left out" if missing_audio == "skip" else "kept with their expected path (text-only use)"
-    logger.warning("meld: %d utterance(s) have no audio file and were %s (e.g. %s); looked in %s.",
-                   len(missing), action, examples, where)
+    logger.warning(
+        "meld: %d utterance(s) have no audio file and were %s (e.g. %s); looked in %s.",
+        len(missing),
+        action,
+        examples,
+        where,
+    )

@@ -28,8 +28,14 @@ EMOTION_COLUMNS = ("happy", "sad", "anger", "surprise", "disgust", "fear")
 
 
 @register_corpus("mosei")
-def load_mosei(root: str | Path, *, label_file: str = "", audio_dir: str = "", splits: tuple[str, ...] = (),
-               missing_audio: str = "error") -> list[Utterance]:
+def load_mosei(
+    root: str | Path,
+    *,
+    label_file: str = "",
+    audio_dir: str = "",
+    splits: tuple[str, ...] = (),
+    missing_audio: str = "error",
+) -> list[Utterance]:
     """Load CMU-MOSEI clips with sentiment scores and, when present, the six emotion scores.
 
     Args:
@@ -40,5 +46,12 @@ def load_mosei(root: str | Path, *, label_file: str = "", audio_dir: str = "", s
         missing_audio: clips whose audio is not found: ``error``, ``skip`` (logged count) or ``keep``
             (expected path, for text-only use).
     """
-    return load_mmsa_layout(root, corpus="mosei", label_file=label_file, audio_dir=audio_dir, splits=splits,
-                            missing_audio=missing_audio, emotion_columns=EMOTION_COLUMNS)
+    return load_mmsa_layout(
+        root,
+        corpus="mosei",
+        label_file=label_file,
+        audio_dir=audio_dir,
+        splits=splits,
+        missing_audio=missing_audio,
+        emotion_columns=EMOTION_COLUMNS,
+    )

@@ -32,9 +32,9 @@ import logging
 import math
 from pathlib import Path
 
+from serkit.core.errors import CorpusLayoutError
 from serkit.data.corpora import find_file, register_corpus, require_dir
 from serkit.data.utterance import Utterance
-from serkit.core.errors import CorpusLayoutError
 
 logger = logging.getLogger(__name__)
 
@@ -44,13 +44,16 @@ SPLITS = {"train": "train", "valid": "valid", "val": "valid", "dev": "valid", "t
 MISSING_AUDIO = ("error", "skip", "keep")
 AUDIO_SUFFIXES = (".wav", ".flac")
 #: Default audio places, relative to ROOT: (folder pattern, file stem pattern).
-AUDIO_PLACES = (("Raw/{video}", "{clip}"), ("Processed/audio/{video}", "{clip}"),
-                ("Audio/WAV_16000/Segmented", "{video}_{clip}"))
-_LAYOUT = ("ROOT/label.csv (video_id, clip_id, text, label, annotation, mode) and audio "
-           "ROOT/Raw/<video_id>/<clip_id>.wav (or Processed/audio/<video_id>/<clip_id>.wav, "
-           "Audio/WAV_16000/Segmented/<video_id>_<clip_id>.wav)")
-
-
+AUDIO_PLACES = (
+    ("Raw/{video}", "{clip}"),
+    ("Processed/audio/{video}", "{clip}"),
+    ("Audio/WAV_16000/Segmented", "{video}_{clip}"),
+)
+_LAYOUT = (
+    "ROOT/label.csv (video_id, clip_id, text, label, annotation, mode) and audio "
+    "ROOT/Raw/<video_id>/<clip_id>.wav (or Processed/audio/<video_id>/<clip_id>.wav, "
+    "Audio/WAV_16000/Segmented/<video_id>_<clip_id>.wav)"
+)
 
 
 def read_label_csv(path: Path, *, corpus: str, emotion_columns: tuple[str, ...] = ()) -> list[dict[str, str]]:
@@ -73,11 +76,14 @@ def read_label_csv(path: Path, *, corpus: str, emotion_columns: tuple[str, ...] 
     missing = [name for name in REQUIRED_COLUMNS if name not in header]
     partial = [name for name in emotion_columns if name not in header]
     if missing:
-        raise CorpusLayoutError(f"{corpus}: {path} lacks column(s) {missing} (header: {header}). "
-                                f"Expected layout: {_LAYOUT}")
+        raise CorpusLayoutError(
+            f"{corpus}: {path} lacks column(s) {missing} (header: {header}). Expected layout: {_LAYOUT}"
+        )
     if 0 < len(partial) < len(emotion_columns):
-        raise CorpusLayoutError(f"{corpus}: {path} lacks column(s) {partial} (header: {header}); emotion "
-                                f"columns come all or none: {', '.join(emotion_columns)}.")
+        raise CorpusLayoutError(
+            f"{corpus}: {path} lacks column(s) {partial} (header: {header}); emotion "
+            f"columns come all or none: {', '.join(emotion_columns)}."
+        )
     return [{key: (value or "").strip() for key, value in row.items() if key is not None} for row in reader]
 
 
@@ -103,8 +109,13 @@ def _number_cell(row: dict[str, str], column: str, where: str, corpus: str) -> s
     return value
 
 
-def _find_audio(base: Path, places: tuple[tuple[str, str], ...], video: str, clip: str,
-                listings: dict[Path, dict[str, Path]]) -> Path | None:
+def _find_audio(
+    base: Path,
+    places: tuple[tuple[str, str], ...],
+    video: str,
+    clip: str,
+    listings: dict[Path, dict[str, Path]],
+) -> Path | None:
     for folder, stem in places:
         names = [stem.format(video=video, clip=clip) + suffix for suffix in AUDIO_SUFFIXES]
         if (audio := find_file(base / folder.format(video=video), names, listings)) is not None:
@@ -112,9 +123,16 @@ def _find_audio(base: Path, places: tuple[tuple[str, str], ...], video: str, cli
     return None
 
 
-def load_mmsa_layout(root: str | Path, *, corpus: str, label_file: str, audio_dir: str,
-                     splits: tuple[str, ...], missing_audio: str,
-                     emotion_columns: tuple[str, ...] = ()) -> list[Utterance]:
+def load_mmsa_layout(
+    root: str | Path,
+    *,
+    corpus: str,
+    label_file: str,
+    audio_dir: str,
+    splits: tuple[str, ...],
+    missing_audio: str,
+    emotion_columns: tuple[str, ...] = (),
+) -> list[Utterance]:
     """Utterances of an MMSA-style corpus folder (the layout in this module's docstring), for mosi and mosei.
 
     Args:
@@ -131,14 +149,17 @@ def load_mmsa_layout(root: str | Path, *, corpus: str, label_file: str, audio_di
     if label_file:
         labels_path = base / label_file
         if not labels_path.is_file():
-            raise CorpusLayoutError(f"{corpus}: label_file {labels_path} is not a file. "
-                                    f"Expected layout: {_LAYOUT}")
+            raise CorpusLayoutError(
+                f"{corpus}: label_file {labels_path} is not a file. Expected layout: {_LAYOUT}"
+            )
     else:
         labels_path = next((base / name for name in LABEL_FILES if (base / name).is_file()), None)
         if labels_path is None:
-            raise CorpusLayoutError(f"{corpus}: no {' or '.join(LABEL_FILES)} in {base}; get the label file "
-                                    "of the MMSA release or name yours with the label_file option. "
-                                    f"Expected layout: {_LAYOUT}")
+            raise CorpusLayoutError(
+                f"{corpus}: no {' or '.join(LABEL_FILES)} in {base}; get the label file "
+                "of the MMSA release or name yours with the label_file option. "
+                f"Expected layout: {_LAYOUT}"
+            )
     rows = read_label_csv(labels_path, corpus=corpus, emotion_columns=emotion_columns)
     has_emotions = bool(rows and emotion_columns and emotion_columns[0] in rows[0])
     if audio_dir:
@@ -157,12 +178,15 @@ def load_mmsa_layout(root: str | Path, *, corpus: str, label_file: str, audio_di
         video, clip = row["video_id"], row["clip_id"]
         split = SPLITS.get(row["mode"].lower())
         if not video or not clip or split is None:
-            raise CorpusLayoutError(f"{corpus}: {where}: needs a video_id, a clip_id and a mode among "
-                                    f"{', '.join(SPLITS)} (got {video!r}, {clip!r}, {row['mode']!r}).")
+            raise CorpusLayoutError(
+                f"{corpus}: {where}: needs a video_id, a clip_id and a mode among "
+                f"{', '.join(SPLITS)} (got {video!r}, {clip!r}, {row['mode']!r})."
+            )
         utt_id = f"{video}_{clip}"
         if utt_id in seen:
-            raise CorpusLayoutError(f"{corpus}: {where}: clip {utt_id} is listed twice (also on line "
-                                    f"{seen[utt_id]}).")
+            raise CorpusLayoutError(
+                f"{corpus}: {where}: clip {utt_id} is listed twice (also on line {seen[utt_id]})."
+            )
         seen[utt_id] = line_no
         sentiment = _number_cell(row, "label", where, corpus)
         if splits and split not in wanted:
@@ -180,35 +204,56 @@ def load_mmsa_layout(root: str | Path, *, corpus: str, label_file: str, audio_di
                 transcript = base / "Transcript" / "Segmented" / f"{video}.annotprocessed"
                 transcripts[video] = read_annotprocessed(transcript) if transcript.is_file() else {}
             text = transcripts[video].get(clip, "")
-        extra = {"sentiment": sentiment, "annotation": row.get("annotation", ""), "split": split,
-                 "video_id": video, "clip_id": clip}
+        extra = {
+            "sentiment": sentiment,
+            "annotation": row.get("annotation", ""),
+            "split": split,
+            "video_id": video,
+            "clip_id": clip,
+        }
         if has_emotions:
             extra.update({name: _number_cell(row, name, where, corpus) for name in emotion_columns})
-        utterances.append(Utterance(id=utt_id, path=str(audio), speaker=video, label=row["label"], text=text,
-                                    extra=extra))
+        utterances.append(
+            Utterance(id=utt_id, path=str(audio), speaker=video, label=row["label"], text=text, extra=extra)
+        )
     if missing:
         _report_missing(corpus, missing, labels_path, base, places, missing_audio)
     return utterances
 
 
-def _report_missing(corpus: str, missing: list[str], labels_path: Path, base: Path,
-                    places: tuple[tuple[str, str], ...], missing_audio: str) -> None:
+def _report_missing(
+    corpus: str,
+    missing: list[str],
+    labels_path: Path,
+    base: Path,
+    places: tuple[tuple[str, str], ...],
+    missing_audio: str,
+) -> None:
     examples = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
     if missing_audio == "error":
         searched = ", ".join(f"ROOT/{folder}/{stem}.wav" for folder, stem in places)
-        raise CorpusLayoutError(f"{corpus}: no audio for {len(missing)} clip(s) of {labels_path} "
-                                f"({examples}) in {base}; looked for {searched} (.wav or .flac). Extract "
-                                "the audio from the videos (e.g. `ffmpeg -i 1.mp4 -vn -ac 1 -ar 16000 "
-                                "1.wav`), set audio_dir, or pass missing_audio=skip (leave them out) or "
-                                "missing_audio=keep (text-only use).")
+        raise CorpusLayoutError(
+            f"{corpus}: no audio for {len(missing)} clip(s) of {labels_path} "
+            f"({examples}) in {base}; looked for {searched} (.wav or .flac). Extract "
+            "the audio from the videos (e.g. `ffmpeg -i 1.mp4 -vn -ac 1 -ar 16000 "
+            "1.wav`), set audio_dir, or pass missing_audio=skip (leave them out) or "
+            "missing_audio=keep (text-only use)."
+        )
     action = "left out" if missing_audio == "skip" else "kept with their expected path"
-    logger.warning("%s: %d clip(s) have no audio and were %s (e.g. %s).", corpus, len(missing), action,
-                   examples)
+    logger.warning(
+        "%s: %d clip(s) have no audio and were %s (e.g. %s).", corpus, len(missing), action, examples
+    )
 
 
 @register_corpus("mosi")
-def load_mosi(root: str | Path, *, label_file: str = "", audio_dir: str = "", splits: tuple[str, ...] = (),
-              missing_audio: str = "error") -> list[Utterance]:
+def load_mosi(
+    root: str | Path,
+    *,
+    label_file: str = "",
+    audio_dir: str = "",
+    splits: tuple[str, ...] = (),
+    missing_audio: str = "error",
+) -> list[Utterance]:
     """Load CMU-MOSI clips with sentiment scores.
 
     Args:
@@ -219,5 +264,11 @@ def load_mosi(root: str | Path, *, label_file: str = "", audio_dir: str = "", sp
         missing_audio: clips whose audio is not found: ``error``, ``skip`` (logged count) or ``keep``
             (expected path, for text-only use).
     """
-    return load_mmsa_layout(root, corpus="mosi", label_file=label_file, audio_dir=audio_dir, splits=splits,
-                            missing_audio=missing_audio)
+    return load_mmsa_layout(
+        root,
+        corpus="mosi",
+        label_file=label_file,
+        audio_dir=audio_dir,
+        splits=splits,
+        missing_audio=missing_audio,
+    )

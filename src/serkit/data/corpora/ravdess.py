@@ -15,12 +15,20 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from serkit.core.errors import CorpusLayoutError
 from serkit.data.corpora import find_audio, register_corpus, require_dir
 from serkit.data.utterance import Utterance
-from serkit.core.errors import CorpusLayoutError
 
-EMOTIONS = {"01": "neutral", "02": "calm", "03": "happy", "04": "sad", "05": "angry", "06": "fearful",
-            "07": "disgust", "08": "surprised"}
+EMOTIONS = {
+    "01": "neutral",
+    "02": "calm",
+    "03": "happy",
+    "04": "sad",
+    "05": "angry",
+    "06": "fearful",
+    "07": "disgust",
+    "08": "surprised",
+}
 STATEMENTS = {"01": "Kids are talking by the door.", "02": "Dogs are sitting by the door."}
 VOCAL_CHANNELS = {"01": "speech", "02": "song"}
 INTENSITIES = {"01": "normal", "02": "strong"}
@@ -31,25 +39,43 @@ _LAYOUT = "ROOT/**/MM-VV-EE-II-SS-RR-AA.wav (e.g. Actor_01/03-01-05-01-02-01-01.
 def parse_name(stem: str, path: Path) -> dict[str, str]:
     """Fields of a RAVDESS file stem; CorpusLayoutError if it does not follow the naming scheme."""
     match = _NAME.match(stem)
-    if not match or match[3] not in EMOTIONS or match[5] not in STATEMENTS or match[2] not in VOCAL_CHANNELS \
-            or match[4] not in INTENSITIES:
-        raise CorpusLayoutError(f"ravdess: {path} does not follow the RAVDESS naming scheme {_LAYOUT}; "
-                                "rename it back or move it out of the corpus folder.")
+    if (
+        not match
+        or match[3] not in EMOTIONS
+        or match[5] not in STATEMENTS
+        or match[2] not in VOCAL_CHANNELS
+        or match[4] not in INTENSITIES
+    ):
+        raise CorpusLayoutError(
+            f"ravdess: {path} does not follow the RAVDESS naming scheme {_LAYOUT}; "
+            "rename it back or move it out of the corpus folder."
+        )
     modality, channel, emotion, intensity, statement, repetition, actor = match.groups()
-    return {"modality": modality, "vocal_channel": VOCAL_CHANNELS[channel], "emotion": emotion,
-            "intensity": INTENSITIES[intensity], "statement": statement, "repetition": repetition, "actor": actor}
+    return {
+        "modality": modality,
+        "vocal_channel": VOCAL_CHANNELS[channel],
+        "emotion": emotion,
+        "intensity": INTENSITIES[intensity],
+        "statement": statement,
+        "repetition": repetition,
+        "actor": actor,
+    }
 
 
 @register_corpus("ravdess")
-def load_ravdess(root: str | Path, *, vocal_channel: str = "speech", intensity: str = "all") -> list[Utterance]:
+def load_ravdess(
+    root: str | Path, *, vocal_channel: str = "speech", intensity: str = "all"
+) -> list[Utterance]:
     """Load RAVDESS audio-only files.
 
     Args:
         vocal_channel: ``speech``, ``song`` or ``all``.
         intensity: ``normal``, ``strong`` or ``all`` (the DCNN protocol uses ``normal`` only).
     """
-    for option, value, allowed in (("vocal_channel", vocal_channel, ("speech", "song", "all")),
-                                   ("intensity", intensity, ("normal", "strong", "all"))):
+    for option, value, allowed in (
+        ("vocal_channel", vocal_channel, ("speech", "song", "all")),
+        ("intensity", intensity, ("normal", "strong", "all")),
+    ):
         if value not in allowed:
             raise ValueError(f"ravdess: {option}={value!r}; use one of {', '.join(allowed)}.")
     base = require_dir(root, "ravdess", _LAYOUT)
@@ -63,15 +89,21 @@ def load_ravdess(root: str | Path, *, vocal_channel: str = "speech", intensity: 
         if intensity != "all" and fields["intensity"] != intensity:
             continue
         actor = int(fields["actor"])
-        utterances.append(Utterance(
-            id=path.stem,
-            path=str(path),
-            speaker=f"Actor_{actor:02d}",
-            emotion=EMOTIONS[fields["emotion"]],
-            label=fields["emotion"],
-            gender="male" if actor % 2 else "female",
-            text=STATEMENTS[fields["statement"]],
-            extra={"intensity": fields["intensity"], "vocal_channel": fields["vocal_channel"],
-                   "statement": fields["statement"], "repetition": fields["repetition"]},
-        ))
+        utterances.append(
+            Utterance(
+                id=path.stem,
+                path=str(path),
+                speaker=f"Actor_{actor:02d}",
+                emotion=EMOTIONS[fields["emotion"]],
+                label=fields["emotion"],
+                gender="male" if actor % 2 else "female",
+                text=STATEMENTS[fields["statement"]],
+                extra={
+                    "intensity": fields["intensity"],
+                    "vocal_channel": fields["vocal_channel"],
+                    "statement": fields["statement"],
+                    "repetition": fields["repetition"],
+                },
+            )
+        )
     return utterances

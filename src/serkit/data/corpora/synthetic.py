@@ -20,30 +20,37 @@ import csv
 import re
 from pathlib import Path
 
+from serkit.core.errors import CorpusLayoutError
 from serkit.data.corpora import find_audio, register_corpus, require_dir
 from serkit.data.utterance import CANONICAL_EMOTIONS, Utterance
-from serkit.core.errors import CorpusLayoutError
 
 _NAME = re.compile(r"^(spk\d+)_([a-z]+)_(\d+)$")
-_LAYOUT = ("ROOT/speakers.csv (speaker,gender,...) and ROOT/audio/SPEAKER_EMOTION_TAKE.flac "
-           "(e.g. audio/spk03_angry_005.flac), as written by serkit.data.synthetic.generate_corpus")
+_LAYOUT = (
+    "ROOT/speakers.csv (speaker,gender,...) and ROOT/audio/SPEAKER_EMOTION_TAKE.flac "
+    "(e.g. audio/spk03_angry_005.flac), as written by serkit.data.synthetic.generate_corpus"
+)
 
 
 def read_speakers(path: Path) -> dict[str, str]:
     """``speaker -> gender`` from ``speakers.csv``; CorpusLayoutError naming the file if it is missing or malformed."""
     if not path.is_file():
-        raise CorpusLayoutError(f"synthetic: {path} not found. Expected layout: {_LAYOUT}. "
-                                "Regenerate the corpus with serkit.data.synthetic.generate_corpus.")
+        raise CorpusLayoutError(
+            f"synthetic: {path} not found. Expected layout: {_LAYOUT}. "
+            "Regenerate the corpus with serkit.data.synthetic.generate_corpus."
+        )
     genders: dict[str, str] = {}
     with open(path, encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle)
         if reader.fieldnames is None or not {"speaker", "gender"} <= set(reader.fieldnames):
-            raise CorpusLayoutError(f"synthetic: {path} needs a header with columns speaker and gender "
-                                    f"(found {reader.fieldnames}).")
+            raise CorpusLayoutError(
+                f"synthetic: {path} needs a header with columns speaker and gender "
+                f"(found {reader.fieldnames})."
+            )
         for line_no, row in enumerate(reader, start=2):
             if row["gender"] not in ("male", "female"):
-                raise CorpusLayoutError(f"synthetic: {path}:{line_no}: gender {row['gender']!r} must be male or "
-                                        "female.")
+                raise CorpusLayoutError(
+                    f"synthetic: {path}:{line_no}: gender {row['gender']!r} must be male or female."
+                )
             genders[row["speaker"]] = row["gender"]
     return genders
 
@@ -58,20 +65,26 @@ def load_synthetic(root: str | Path) -> list[Utterance]:
     for path in find_audio(audio_dir):
         match = _NAME.match(path.stem)
         if not match or match[2] not in CANONICAL_EMOTIONS:
-            raise CorpusLayoutError(f"synthetic: {path} does not follow the naming scheme SPEAKER_EMOTION_TAKE "
-                                    "with a canonical emotion (e.g. spk03_angry_005.flac); move it out of the "
-                                    "corpus folder.")
+            raise CorpusLayoutError(
+                f"synthetic: {path} does not follow the naming scheme SPEAKER_EMOTION_TAKE "
+                "with a canonical emotion (e.g. spk03_angry_005.flac); move it out of the "
+                "corpus folder."
+            )
         speaker, emotion, take = match.groups()
         if speaker not in genders:
-            raise CorpusLayoutError(f"synthetic: {path} is by speaker {speaker!r}, who is not listed in "
-                                    f"{base / 'speakers.csv'}; regenerate the corpus into an empty folder.")
-        utterances.append(Utterance(
-            id=path.stem,
-            path=str(path),
-            speaker=speaker,
-            emotion=emotion,
-            label=emotion,
-            gender=genders[speaker],
-            extra={"take": take},
-        ))
+            raise CorpusLayoutError(
+                f"synthetic: {path} is by speaker {speaker!r}, who is not listed in "
+                f"{base / 'speakers.csv'}; regenerate the corpus into an empty folder."
+            )
+        utterances.append(
+            Utterance(
+                id=path.stem,
+                path=str(path),
+                speaker=speaker,
+                emotion=emotion,
+                label=emotion,
+                gender=genders[speaker],
+                extra={"take": take},
+            )
+        )
     return utterances

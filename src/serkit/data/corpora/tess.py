@@ -16,12 +16,19 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from serkit.core.errors import CorpusLayoutError
 from serkit.data.corpora import find_audio, register_corpus, require_dir
 from serkit.data.utterance import Utterance
-from serkit.core.errors import CorpusLayoutError
 
-EMOTIONS = {"angry": "angry", "disgust": "disgust", "fear": "fearful", "happy": "happy", "neutral": "neutral",
-            "ps": "surprised", "sad": "sad"}
+EMOTIONS = {
+    "angry": "angry",
+    "disgust": "disgust",
+    "fear": "fearful",
+    "happy": "happy",
+    "neutral": "neutral",
+    "ps": "surprised",
+    "sad": "sad",
+}
 SPEAKERS = ("OAF", "YAF")
 _NAME = re.compile(f"^({'|'.join(SPEAKERS)})_([a-z]+)_({'|'.join(EMOTIONS)})$", re.IGNORECASE)
 _LAYOUT = "ROOT/**/<OAF|YAF>_<word>_<emotion>.wav (e.g. OAF_angry/OAF_back_angry.wav)"
@@ -31,8 +38,10 @@ def parse_name(stem: str, path: Path) -> dict[str, str]:
     """Speaker, word and emotion code of a TESS file stem; CorpusLayoutError if it does not follow the scheme."""
     match = _NAME.match(stem)
     if not match:
-        raise CorpusLayoutError(f"tess: {path} does not follow the TESS naming scheme {_LAYOUT} with emotion one "
-                                f"of {', '.join(EMOTIONS)}; rename it back or move it out of the corpus folder.")
+        raise CorpusLayoutError(
+            f"tess: {path} does not follow the TESS naming scheme {_LAYOUT} with emotion one "
+            f"of {', '.join(EMOTIONS)}; rename it back or move it out of the corpus folder."
+        )
     return {"speaker": match[1].upper(), "word": match[2].lower(), "emotion": match[3].lower()}
 
 
@@ -46,17 +55,21 @@ def load_tess(root: str | Path) -> list[Utterance]:
         fields = parse_name(path.stem, path)
         utt_id = f"{fields['speaker']}_{fields['word']}_{fields['emotion']}"
         if utt_id in first_path:
-            raise CorpusLayoutError(f"tess: {path} and {first_path[utt_id]} are both utterance {utt_id}; the folder "
-                                    "probably holds two copies of the corpus: point ROOT at one of them.")
+            raise CorpusLayoutError(
+                f"tess: {path} and {first_path[utt_id]} are both utterance {utt_id}; the folder "
+                "probably holds two copies of the corpus: point ROOT at one of them."
+            )
         first_path[utt_id] = path
-        utterances.append(Utterance(
-            id=utt_id,
-            path=str(path),
-            speaker=fields["speaker"],
-            emotion=EMOTIONS[fields["emotion"]],
-            label=fields["emotion"],
-            gender="female",
-            text=f"Say the word {fields['word']}.",
-            extra={"word": fields["word"]},
-        ))
+        utterances.append(
+            Utterance(
+                id=utt_id,
+                path=str(path),
+                speaker=fields["speaker"],
+                emotion=EMOTIONS[fields["emotion"]],
+                label=fields["emotion"],
+                gender="female",
+                text=f"Say the word {fields['word']}.",
+                extra={"word": fields["word"]},
+            )
+        )
     return utterances

@@ -1,4 +1,6 @@
-"""Text inputs of fusion models: transcripts -> token ids or frozen token embeddings, per utterance.
+"""The text-input contract: :class:`TextInput`, the :data:`TEXT_INPUTS` registry and how recipes build them.
+
+Text inputs of fusion models turn transcripts into token ids or frozen token embeddings, per utterance.
 
 A recipe's ``text:`` section names a registered text input and its options (``text: {name: word_vocab,
 max_tokens: 60}``); an empty section means the model takes no text. For every fold the runner
@@ -13,6 +15,10 @@ max_tokens: 60}``); an empty section means the model takes no text. For every fo
    and, when the model has ``init_text_embeddings(matrix)``, calls it with :meth:`TextInput.embedding_matrix`,
 5. stores :meth:`TextInput.state` in the checkpoint, so :meth:`TextInput.from_state` tokenises new text for
    prediction exactly as in training.
+
+Implementations register themselves with ``@register_text_input(name)`` in their own module
+(:mod:`~serkit.features.text.vocab`: ``word_vocab``; :mod:`~serkit.features.text.encoders`: ``hf_encoder``);
+importing :mod:`serkit.features.text` imports them all.
 """
 
 from __future__ import annotations
@@ -25,11 +31,17 @@ import numpy as np
 from serkit.core.options import call_with_options
 from serkit.core.registry import Registry
 
-__all__ = ["TEXT_INPUTS", "TextInput", "list_text_inputs", "register_text_input", "text_input_from_dict",
-           "text_input_from_state"]
+__all__ = [
+    "TEXT_INPUTS",
+    "TextInput",
+    "list_text_inputs",
+    "register_text_input",
+    "text_input_from_dict",
+    "text_input_from_state",
+]
 
 #: Text input name -> TextInput subclass.
-TEXT_INPUTS: Registry[type["TextInput"]] = Registry("text input")
+TEXT_INPUTS: Registry[type[TextInput]] = Registry("text input")
 
 
 def register_text_input(name: str):
@@ -47,6 +59,9 @@ class TextInput:
     """Base class. Subclasses take their options as keyword-only ``__init__`` arguments."""
 
     name: ClassVar[str] = ""
+    #: Whether :meth:`fit` learns from the training utterances (a vocabulary): then each fold needs its own fitted
+    #: input; False (frozen encoders) lets the runner encode every transcript once for all folds.
+    learns_from_data: ClassVar[bool] = True
 
     def fit(self, utterances: Sequence[Any]) -> None:
         """Learn what depends on data (a vocabulary) from the training utterances; frozen encoders do nothing."""
@@ -83,8 +98,10 @@ def text_input_from_dict(spec: Mapping[str, Any]) -> TextInput:
         KeyError: unknown name (with the closest registered ones). ValueError: an unknown or bad option.
     """
     if not isinstance(spec, Mapping) or "name" not in spec:
-        raise ValueError(f"the text section needs a 'name' (one of {', '.join(TEXT_INPUTS.names()) or 'none yet'}), "
-                         f"got {spec!r}.")
+        raise ValueError(
+            f"the text section needs a 'name' (one of {', '.join(TEXT_INPUTS.names()) or 'none yet'}), "
+            f"got {spec!r}."
+        )
     cls = TEXT_INPUTS.get(str(spec["name"]))
     options = {k: v for k, v in spec.items() if k != "name"}
     return call_with_options(cls, options=options, what=f"option of text input {spec['name']!r}")
@@ -97,9 +114,3 @@ def text_input_from_state(state: Mapping[str, Any]) -> TextInput:
 
 def list_text_inputs() -> list[str]:
     return TEXT_INPUTS.names()
-
-
-# Text input implementations register themselves on import; one line per module (keep this block last).
-# -- registered text inputs --
-import serkit.features.word_text  # noqa: E402,F401  (word_vocab: MAT / MNT word ids)
-import serkit.features.text_encoders  # noqa: E402,F401  (hf_encoder: frozen BERT-style token embeddings)

@@ -24,31 +24,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from serkit.features.text_inputs import TextInput, register_text_input
+from serkit.backbones import hf
 from serkit.features.cache import FeatureCache
-from serkit.models import ssl as ssl_models
+from serkit.features.text.base import TextInput, register_text_input
 
-__all__ = ["HFTextEncoder", "load_text_encoder"]
+__all__ = ["HFTextEncoder"]
 
 
 @functools.lru_cache(maxsize=4)
-def load_text_encoder(model: str, device: str = "cpu") -> tuple[Any, Any]:
-    """(AutoModel in eval mode with frozen weights, AutoTokenizer) for a hub name, folder or package model.
-
-    Raises:
-        ValueError: the model or its tokenizer cannot be loaded (offline without a local folder, say).
-    """
-    transformers = ssl_models._transformers()
-    where = ssl_models.resolve_model_path(model)
-    try:
-        tokenizer = transformers.AutoTokenizer.from_pretrained(where)
-        encoder = transformers.AutoModel.from_pretrained(where)
-    except OSError as exc:
-        raise ValueError(f"text encoder {model!r}: cannot load the model and tokenizer ({exc}). Offline, give a "
-                         "local folder with both (save_pretrained of model and tokenizer).") from None
-    encoder.to(device).eval()
-    encoder.requires_grad_(False)
-    return encoder, tokenizer
+def _text_encoder(model: str, device: str) -> tuple[Any, Any]:
+    """One frozen encoder and tokenizer per (model, device) and process, from
+    :func:`serkit.backbones.hf.load_text_encoder`."""
+    return hf.load_text_encoder(model, device=device)
 
 
 @register_text_input("hf_encoder")
@@ -68,14 +55,26 @@ class HFTextEncoder(TextInput):
     #: Nothing is fitted on training transcripts: the runner encodes every utterance once for all folds and seeds.
     learns_from_data = False
 
-    def __init__(self, *, model: str, max_tokens: int = 128, layer: int = -1, batch_size: int = 32,
-                 device: str = "cpu", cache_dir: str = "") -> None:
+    def __init__(
+        self,
+        *,
+        model: str,
+        max_tokens: int = 128,
+        layer: int = -1,
+        batch_size: int = 32,
+        device: str = "cpu",
+        cache_dir: str = "",
+    ) -> None:
         if not model:
-            raise ValueError("text input 'hf_encoder' needs model: a hub name (klue/bert-base), a local folder or "
-                             "package:<module>.")
+            raise ValueError(
+                "text input 'hf_encoder' needs model: a hub name (klue/bert-base), a local folder or "
+                "package:<module>."
+            )
         if max_tokens < 2:
-            raise ValueError(f"text input 'hf_encoder': max_tokens={max_tokens} must be >= 2 (room for the "
-                             "special tokens).")
+            raise ValueError(
+                f"text input 'hf_encoder': max_tokens={max_tokens} must be >= 2 (room for the "
+                "special tokens)."
+            )
         if batch_size < 1:
             raise ValueError(f"text input 'hf_encoder': batch_size={batch_size} must be >= 1.")
         self.model, self.max_tokens, self.layer = model, max_tokens, layer
@@ -85,7 +84,7 @@ class HFTextEncoder(TextInput):
     @property
     def dim(self) -> int:
         """Size of each token embedding (the encoder's hidden size)."""
-        encoder, _ = load_text_encoder(self.model, self.device)
+        encoder, _ = _text_encoder(self.model, self.device)
         return int(encoder.config.hidden_size)
 
     def encode(self, text: str) -> np.ndarray:
@@ -110,7 +109,7 @@ class HFTextEncoder(TextInput):
                 results[index] = cached
         todo.sort(key=lambda i: len(texts[i]))
         for start in range(0, len(todo), self.batch_size):
-            group = todo[start:start + self.batch_size]
+            group = todo[start : start + self.batch_size]
             for index, array in zip(group, self._encode_batch([texts[i] for i in group])):
                 results[index] = array
                 self._store(texts[index], array)
@@ -118,8 +117,10 @@ class HFTextEncoder(TextInput):
 
     @torch.no_grad()
     def _encode_batch(self, texts: list[str]) -> list[np.ndarray]:
-        encoder, tokenizer = load_text_encoder(self.model, self.device)
-        batch = tokenizer(texts, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="pt")
+        encoder, tokenizer = _text_encoder(self.model, self.device)
+        batch = tokenizer(
+            texts, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="pt"
+        )
         batch = {k: v.to(self.device) for k, v in batch.items()}
         output = encoder(**batch, output_hidden_states=self.layer != -1)
         states = output.last_hidden_state if self.layer == -1 else output.hidden_states[self.layer]
@@ -133,9 +134,11 @@ class HFTextEncoder(TextInput):
         if not self.cache_dir:
             return None
         if self._cache_entry is None:
-            settings = json.dumps([ssl_models.model_fingerprint(self.model), self.max_tokens, self.layer])
-            self._cache_entry = (FeatureCache(self.cache_dir),
-                                 f"hf_encoder-{hashlib.sha1(settings.encode('utf-8')).hexdigest()[:12]}")
+            settings = json.dumps([hf.model_fingerprint(self.model), self.max_tokens, self.layer])
+            self._cache_entry = (
+                FeatureCache(self.cache_dir),
+                f"hf_encoder-{hashlib.sha1(settings.encode('utf-8')).hexdigest()[:12]}",
+            )
         return self._cache_entry
 
     @staticmethod
@@ -152,13 +155,22 @@ class HFTextEncoder(TextInput):
             cache[0].store(self._digest(text), cache[1], array)
 
     def state(self) -> dict[str, Any]:
-        return {"name": self.name, "model": self.model, "max_tokens": self.max_tokens, "layer": self.layer,
-                "batch_size": self.batch_size}
+        return {
+            "name": self.name,
+            "model": self.model,
+            "max_tokens": self.max_tokens,
+            "layer": self.layer,
+            "batch_size": self.batch_size,
+        }
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> HFTextEncoder:
-        return cls(model=str(state["model"]), max_tokens=int(state["max_tokens"]), layer=int(state["layer"]),
-                   batch_size=int(state.get("batch_size", 32)))
+        return cls(
+            model=str(state["model"]),
+            max_tokens=int(state["max_tokens"]),
+            layer=int(state["layer"]),
+            batch_size=int(state.get("batch_size", 32)),
+        )
 
     def model_args(self) -> dict[str, Any]:
         """``text_dim`` for fusion models (CASE and its baselines take it)."""

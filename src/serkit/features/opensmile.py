@@ -28,7 +28,8 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from serkit.features.spectral import FEATURES, FeatureConfig, _check_choice, _check_positive_int
+from serkit.features.base import FEATURES, FeatureConfig
+from serkit.features.validation import check_choice, check_positive_int
 
 __all__ = ["FEATURE_SET_SIZES", "MIN_SECONDS", "OpenSmileConfig"]
 
@@ -48,10 +49,12 @@ MIN_SECONDS = 0.06
 
 def _import_opensmile() -> Any:
     try:
-        import opensmile
+        import opensmile  # the PyPI package (absolute import), not this module
     except ImportError as exc:
-        raise ImportError("the 'egemaps' feature needs the opensmile package, which is not installed; run "
-                          "`pip install opensmile` (it ships the openSMILE binary) or pick another feature.") from exc
+        raise ImportError(
+            "the 'egemaps' feature needs the opensmile package, which is not installed; run "
+            "`pip install opensmile` (it ships the openSMILE binary) or pick another feature."
+        ) from exc
     return opensmile
 
 
@@ -82,9 +85,9 @@ class OpenSmileConfig(FeatureConfig):
     level: str = "functionals"
 
     def validate(self) -> None:
-        _check_positive_int("sample_rate", self.sample_rate)
-        _check_choice("feature_set", self.feature_set, FEATURE_SET_SIZES)
-        _check_choice("level", self.level, LEVELS)
+        check_positive_int("sample_rate", self.sample_rate)
+        check_choice("feature_set", self.feature_set, FEATURE_SET_SIZES)
+        check_choice("level", self.level, LEVELS)
 
     @property
     def feature_shape(self) -> tuple[int, ...]:
@@ -96,17 +99,25 @@ class OpenSmileConfig(FeatureConfig):
     def _compute_batch(self, waveforms: torch.Tensor) -> torch.Tensor:
         minimum = round(MIN_SECONDS * self.sample_rate)
         if waveforms.shape[-1] < minimum:
-            raise ValueError(f"feature {self.name!r} needs at least {MIN_SECONDS} s ({minimum} samples at "
-                             f"{self.sample_rate} Hz) per signal, got {waveforms.shape[-1]} samples; drop or pad "
-                             "shorter utterances.")
+            raise ValueError(
+                f"feature {self.name!r} needs at least {MIN_SECONDS} s ({minimum} samples at "
+                f"{self.sample_rate} Hz) per signal, got {waveforms.shape[-1]} samples; drop or pad "
+                "shorter utterances."
+            )
         smile = _smile(self.feature_set, self.level)
         signals = waveforms.detach().to("cpu", torch.float32).numpy()
         rows = []
         for signal in signals:
-            values = smile.process_signal(signal, self.sample_rate).to_numpy(dtype=np.float32)  # (1, num_features)
+            values = smile.process_signal(signal, self.sample_rate).to_numpy(
+                dtype=np.float32
+            )  # (1, num_features)
             if not np.isfinite(values).all():
-                raise ValueError(f"openSMILE returned non-finite {self.feature_set} values for a "
-                                 f"{len(signal)}-sample signal; check the audio (silence, clipping, length).")
+                raise ValueError(
+                    f"openSMILE returned non-finite {self.feature_set} values for a "
+                    f"{len(signal)}-sample signal; check the audio (silence, clipping, length)."
+                )
             rows.append(values[0])
         features = torch.from_numpy(np.stack(rows))  # (batch, num_features)
-        return features.unsqueeze(-1).to(device=waveforms.device, dtype=waveforms.dtype)  # (batch, num_features, 1)
+        return features.unsqueeze(-1).to(
+            device=waveforms.device, dtype=waveforms.dtype
+        )  # (batch, num_features, 1)

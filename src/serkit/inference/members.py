@@ -1,0 +1,126 @@
+"""The trained models behind a recogniser: one per checkpoint, loaded and checked against each other.
+
+A run folder written by ``serkit train`` holds one ``best.pt`` per (fold, seed); :func:`find_run_checkpoints` finds
+the finished ones and :func:`load_members` loads them, refusing checkpoints that do not classify the same labels
+from the same inputs (:func:`check_same_inputs`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from serkit.config import InputConfig, from_dict
+from serkit.features.pipeline import InputPipeline, Standardizer
+from serkit.features.text import TextInput, text_input_from_state
+from serkit.training.checkpoint import CheckpointError, load_model_checkpoint
+
+__all__ = ["Member", "check_same_inputs", "find_run_checkpoints", "load_members"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Member:
+    """One trained model of a recogniser (one checkpoint), with the input state fitted alongside its weights."""
+
+    model: torch.nn.Module
+    standardizer: Standardizer
+    text_input: TextInput | None
+    source: str = ""
+
+
+def find_run_checkpoints(run_dir: str | os.PathLike) -> list[Path]:
+    """The ``best.pt`` of every finished (fold, seed) run of a run folder written by ``serkit train``.
+
+    ``run_dir`` is the ``--out`` folder (models in ``runs/<fold>/seed<k>/best.pt``; a multi-stage recipe keeps
+    its last stage there and earlier stages in sub-folders, which are not used), its ``runs`` folder, one fold's
+    folder (its seeds), or one run's own folder. Runs without ``metrics.json`` (still training, or interrupted) are left out with a warning.
+
+    Raises:
+        CheckpointError: no finished run in the folder.
+    """
+    run_dir = Path(run_dir)
+    if (run_dir / "best.pt").is_file():  # one (fold, seed) run's folder
+        return [run_dir / "best.pt"]
+    found = next(
+        (
+            hits
+            for pattern in ("runs/*/seed*/best.pt", "*/seed*/best.pt", "seed*/best.pt")
+            if (hits := sorted(run_dir.glob(pattern)))
+        ),
+        [],
+    )
+    finished = [path for path in found if (path.parent / "metrics.json").is_file()]
+    for path in found:
+        if path not in finished:
+            logger.warning("leaving out %s: its run has not finished (no metrics.json next to it)", path)
+    if not finished:
+        state = f"{len(found)} best.pt file(s) but no finished run" if found else "no best.pt"
+        raise CheckpointError(
+            f"{run_dir}: {state} (looked for runs/<fold>/seed<k>/best.pt with metrics.json); "
+            "pass the folder `serkit train --out` wrote after training finished, or one best.pt."
+        )
+    return finished
+
+
+def load_members(paths: list[Path]) -> tuple[InputPipeline, list[str], list[Member]]:
+    """Load checkpoints as members of one recogniser.
+
+    Returns:
+        (the input pipeline rebuilt from the first checkpoint, its ``label_names``, one member per path).
+
+    Raises:
+        CheckpointError: a file that cannot be loaded or rebuilt, or two files that differ in labels, feature or
+            input config, or in using text (naming both files).
+    """
+    members: list[Member] = []
+    first: tuple[Path, dict] | None = None
+    for path in paths:
+        checkpoint, model = load_model_checkpoint(path)
+        if first is None:
+            first = (path, checkpoint)
+            try:
+                pipeline = InputPipeline(checkpoint["feature"], from_dict(InputConfig, checkpoint["input"]))
+            except (TypeError, ValueError, KeyError) as exc:
+                raise CheckpointError(
+                    f"{path}: the stored feature/input config is not valid ({exc}); the file "
+                    "was edited or written by another serkit version."
+                ) from None
+        else:
+            check_same_inputs(first, (path, checkpoint))
+        try:
+            member = Member(
+                model,
+                Standardizer.from_dict(checkpoint.get("standardizer")),
+                text_input_from_state(checkpoint["text"]) if checkpoint.get("text") else None,
+                str(path),
+            )
+        except (TypeError, ValueError, KeyError) as exc:
+            raise CheckpointError(
+                f"{path}: the stored standardizer or text input cannot be rebuilt "
+                f"({type(exc).__name__}: {exc})."
+            ) from None
+        members.append(member)
+    return pipeline, first[1]["label_names"], members
+
+
+def check_same_inputs(first: tuple[Path, dict], other: tuple[Path, dict]) -> None:
+    """Refuse to average two checkpoints that do not classify the same labels from the same inputs."""
+    (path_a, a), (path_b, b) = first, other
+    for key in ("label_names", "feature", "input"):
+        if a[key] != b[key]:
+            raise CheckpointError(
+                f"{path_a} and {path_b} cannot be averaged: their {key} differ ({a[key]!r} vs "
+                f"{b[key]!r}). An ensemble needs models trained with the same labels, features and "
+                "inputs; pass one best.pt instead."
+            )
+    if bool(a.get("text")) != bool(b.get("text")):
+        raise CheckpointError(
+            f"{path_a} and {path_b} cannot be averaged: one fuses audio with text, the other "
+            "does not; pass one best.pt instead."
+        )

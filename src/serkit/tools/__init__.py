@@ -1,1 +1,0 @@
-"""Small tools on recipe and config files (``serkit config``)."""
