@@ -12,5 +12,6 @@ Stages (each a library function and a ``serkit hubert`` command, writing into on
 =============== ====================================================================================================
 
 Pre-training's model and loss are in :mod:`serkit.cpt.pretrain_model`, its length-bucketed, stride-aligned batches
-in :mod:`serkit.cpt.batching`. Fine-tuning is the registered model ``hubert_ser`` (:mod:`serkit.models.hubert`).
+in :mod:`serkit.cpt.batching`, its settings in :mod:`serkit.cpt.pretrain_config`. Fine-tuning is the registered
+model ``hubert_ser`` (:mod:`serkit.models.hubert`).
 """

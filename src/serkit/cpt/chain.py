@@ -36,7 +36,7 @@ from serkit.core.errors import SerkitError
 from serkit.core.fileio import atomic_write_json, atomic_write_text
 from serkit.core.torch_settings import configure_torch
 from serkit.core.values import read_yaml, to_dict, write_yaml
-from serkit.cpt.pretrain import PretrainConfig
+from serkit.cpt.pretrain_config import PretrainConfig
 from serkit.data.protocols import Fold, make_folds
 from serkit.data.utterance import Utterance, write_manifest
 from serkit.recipe import load_experiment

@@ -1,8 +1,9 @@
 """Stage ``pretrain``: HuBERT masked prediction on frame pseudo-labels, on Accelerate (SEEDS.md 5.3b, 5.4).
 
-The model and loss are in :mod:`serkit.cpt.pretrain_model`, the batches in :mod:`serkit.cpt.batching`; this module
-holds the settings and the update loop. The summed loss of a batch is divided by the number of masked frames of all
-processes (times the number of processes, because DDP averages gradients).
+The model and loss are in :mod:`serkit.cpt.pretrain_model`, the batches in :mod:`serkit.cpt.batching`, the settings
+and the run-folder check in :mod:`serkit.cpt.pretrain_config`; this module holds the set-up and the update loop. The
+summed loss of a batch is divided by the number of masked frames of all processes (times the number of processes,
+because DDP averages gradients).
 
 Training follows the original recipe: convolutional front end frozen, masks of 10 frames with probability 0.8,
 AdamW (betas 0.9/0.98, eps 1e-6, weight decay 0.01), learning rate 5e-4 warmed up linearly over 4000 updates and
@@ -37,19 +38,18 @@ from __future__ import annotations
 import json
 import logging
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
-from serkit.config import from_dict
 from serkit.core.errors import SerkitError
 from serkit.core.fileio import atomic_write_json
-from serkit.core.values import read_yaml, to_dict, write_yaml
+from serkit.core.values import to_dict, write_yaml
 from serkit.cpt.batching import batch_loader, epoch_batches, frame_geometry
 from serkit.cpt.labels import LabelledUtterance, read_label_list
+from serkit.cpt.pretrain_config import PretrainConfig, claim_run_folder, load_pretrain_config, run_identity
 from serkit.cpt.pretrain_model import HubertPretrainModel, masked_prediction_loss
 from serkit.models.layers import span_mask
 from serkit.training.checkpoint import load_checkpoint, save_checkpoint
@@ -61,92 +61,9 @@ __all__ = ["PretrainConfig", "load_pretrain_config", "pretrain"]
 
 logger = logging.getLogger(__name__)
 
-#: Settings that do not change the result: a run folder may be resumed with other values.
-_RUNTIME_SETTINGS = ("progress", "threads", "num_workers")
-
-
-@dataclass(frozen=True)
-class PretrainConfig:
-    """Settings of one pre-training run; defaults are the original's (``train.py`` of HFLEA, torchaudio's recipe).
-
-    ``num_classes`` must equal the k-means cluster count of the labels. ``precision``: Accelerate's mixed
-    precision (``no``, ``fp16``, ``bf16``; the original used fp16 on GPUs; without a GPU it runs in float32, with
-    a warning). ``save_every``: updates between resume
-    states. ``normalize_waveform``: None follows the starting model's feature extractor (``do_normalize``).
-    """
-
-    num_classes: int = 0
-    max_updates: int = 20000
-    warmup_updates: int = 4000
-    lr: float = 5e-4
-    betas: tuple[float, ...] = (0.9, 0.98)
-    eps: float = 1e-6
-    weight_decay: float = 0.01
-    clip_norm: float = 10.0
-    seconds_per_batch: float = 87.5
-    min_samples: int = 16000
-    max_samples: int = 250000
-    num_buckets: int = 1000
-    mask_prob: float = 0.8
-    mask_length: int = 10
-    mask_min_masks: int = 2
-    final_dim: int = 256
-    logit_temperature: float = 0.1
-    masked_weight: float = 1.0
-    unmasked_weight: float = 0.0
-    feature_weight: float = 10.0
-    freeze_feature_encoder: bool = True
-    precision: str = "no"
-    seed: int = 0
-    save_every: int = 500
-    num_workers: int = 0
-    sample_rate: int = 16000
-    normalize_waveform: bool | None = None
-    threads: int = 0
-    progress: bool = True
-
-    def __post_init__(self) -> None:
-        if self.max_updates < 1 or self.warmup_updates < 0 or self.warmup_updates > self.max_updates:
-            raise ValueError(
-                f"max_updates={self.max_updates}, warmup_updates={self.warmup_updates}: need "
-                "max_updates >= 1 and 0 <= warmup_updates <= max_updates."
-            )
-        if len(self.betas) != 2:
-            raise ValueError(f"betas={self.betas}: give two numbers, e.g. [0.9, 0.98].")
-        if self.precision not in ("no", "fp16", "bf16"):
-            raise ValueError(f"precision={self.precision!r}: use no, fp16 or bf16.")
-        if self.min_samples > self.max_samples:
-            raise ValueError(f"min_samples={self.min_samples} > max_samples={self.max_samples}.")
-
-
-def load_pretrain_config(
-    path: str | Path | None, overrides: list[str] | None = None, base: dict[str, Any] | None = None
-) -> PretrainConfig:
-    """A :class:`PretrainConfig` from a YAML mapping (optional) plus ``key=value`` overrides."""
-    from serkit.core.values import apply_overrides
-
-    data = dict(base or {})
-    if path is not None:
-        data.update(read_yaml(path))
-    return from_dict(PretrainConfig, apply_overrides(data, overrides))
-
-
 # --------------------------------------------------------------------------------------------------------------------
-# Set-up: the run folder, the label lists, the encoder
+# Set-up: the label lists, the encoder (the run folder: serkit.cpt.pretrain_config)
 # --------------------------------------------------------------------------------------------------------------------
-
-
-def _claim_folder(out_dir: Path, resolved: dict[str, Any]) -> None:
-    """Refuse a folder that holds a run with other result-changing settings."""
-    saved = out_dir / "config.yaml"
-    if not saved.is_file():
-        return
-    old = read_yaml(saved)
-    old["settings"] = {k: v for k, v in old.get("settings", {}).items() if k not in _RUNTIME_SETTINGS}
-    if old != json.loads(json.dumps(resolved)):
-        raise SerkitError(
-            f"{out_dir} holds another pre-training run (see {saved}); use a new folder or delete it."
-        )
 
 
 def _load_items(
@@ -353,13 +270,8 @@ def pretrain(
         )
     out_dir = Path(out_dir)
     done_path = out_dir / "done.json"
-    resolved = {
-        "init": str(init),
-        "train_labels": str(Path(train_labels).resolve()),
-        "valid_labels": str(Path(valid_labels).resolve()) if valid_labels else "",
-        "settings": {k: v for k, v in to_dict(config).items() if k not in _RUNTIME_SETTINGS},
-    }
-    _claim_folder(out_dir, resolved)
+    resolved = run_identity(config, init=init, train_labels=train_labels, valid_labels=valid_labels)
+    claim_run_folder(out_dir, resolved)
     if done_path.is_file():
         logger.info("pretrain: %s already done", out_dir)
         return json.loads(done_path.read_text(encoding="utf-8"))
