@@ -23,6 +23,8 @@ __all__ = [
 ]
 
 LOSSES: Registry = Registry("loss")
+#: Contrastive terms for ``train.contrastive`` (used when ``train.contrastive_weight`` > 0).
+CONTRASTIVE_LOSSES: Registry = Registry("contrastive loss")
 
 
 @LOSSES.register("cross_entropy")
@@ -65,6 +67,7 @@ def focal_loss(
     return loss.mean()
 
 
+@CONTRASTIVE_LOSSES.register("supervised")
 def supervised_contrastive(
     embeddings: torch.Tensor, targets: torch.Tensor, *, temperature: float = 0.1
 ) -> torch.Tensor:
@@ -90,6 +93,7 @@ def supervised_contrastive(
     return per_anchor[has_positive].mean()
 
 
+@CONTRASTIVE_LOSSES.register("case_pairwise")
 def pairwise_contrastive(
     embeddings: torch.Tensor, targets: torch.Tensor, *, temperature: float = 0.05
 ) -> torch.Tensor:
@@ -107,12 +111,6 @@ def pairwise_contrastive(
     logits = (z @ z.T / temperature)[off_diagonal]  # (batch * (batch - 1),)
     same = (targets[:, None] == targets[None, :])[off_diagonal].float()
     return F.binary_cross_entropy_with_logits(logits, same)
-
-
-#: Contrastive terms for ``train.contrastive`` (used when ``train.contrastive_weight`` > 0).
-CONTRASTIVE_LOSSES: Registry = Registry("contrastive loss")
-CONTRASTIVE_LOSSES.register("supervised")(supervised_contrastive)
-CONTRASTIVE_LOSSES.register("case_pairwise")(pairwise_contrastive)
 
 
 def balanced_class_weights(targets: np.ndarray, num_classes: int) -> torch.Tensor:
