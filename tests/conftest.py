@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 import torch
+
+# `runner.jobs: 0` (automatic) trains the runs of a recipe in worker processes; the tests run them in-process (as
+# the monkeypatches of some tests need) unless a test asks for jobs (tests/training/test_jobs.py)
+os.environ.setdefault("SERKIT_JOBS", "1")
 
 #: ``../shared/data`` next to the checkout (present in CI, absent in a user's fresh clone).
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -7,25 +7,26 @@ range-checked there too (``train.epochs: 0``, ``input.hop: -0.2``, a dropout of 
 value and the allowed range.
 
 Values are read by the one parser of :mod:`serkit.core.values` (recipe files, ``--set key=value`` and
-``serkit config set`` alike); this module only knows the schema.
+``serkit config set`` alike); this module only knows the schema (the schema-agnostic machinery, type checks and
+dotted-key lookups, is :mod:`serkit.core.typed`).
 
 See ``tests/test_config.py`` for examples.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import re
-import types
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from serkit.core.errors import ConfigError
-from serkit.core.registry import closest_names
-from serkit.core.values import describe_value, read_yaml
+from serkit.core.typed import FieldError as _FieldError
+from serkit.core.typed import check_value, from_dict, schema_type
+from serkit.core.typed import deep_copy as _deep_copy
+from serkit.core.typed import require as _require
+from serkit.core.values import read_yaml
 
 __all__ = [
     "ConfigError",
@@ -35,6 +36,7 @@ __all__ = [
     "LabelsConfig",
     "ModelConfig",
     "ProtocolConfig",
+    "RunnerConfig",
     "StageConfig",
     "TrainConfig",
     "check_value",
@@ -43,154 +45,6 @@ __all__ = [
     "resolve_base",
     "schema_type",
 ]
-
-T = TypeVar("T")
-
-
-def _unknown_key(key: str, valid: list[str], where: str) -> ConfigError:
-    hint = closest_names(key, valid)
-    did_you_mean = f" Did you mean {', '.join(repr(f'{where}{h}') for h in hint)}?" if hint else ""
-    return ConfigError(
-        f"unknown config key {where + key!r}.{did_you_mean} Valid keys here: {', '.join(valid)}."
-    )
-
-
-# -- the schema: types of dotted keys ----------------------------------------------------------------------------
-
-
-def _type_name(annotation: Any) -> str:
-    return getattr(annotation, "__name__", str(annotation))
-
-
-def _coerce(value: Any, annotation: Any, key: str) -> Any:
-    """Check ``value`` against ``annotation`` (converting int->float, list->tuple) or raise ConfigError."""
-    origin = typing.get_origin(annotation)
-    args = typing.get_args(annotation)
-    if annotation is Any:
-        return value
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for option in (a for a in args if a is not type(None)):
-            try:
-                return _coerce(value, option, key)
-            except ConfigError as exc:
-                errors.append(str(exc))
-        if len(errors) == 1:  # `float | None`: the one real type's message says what is expected
-            raise ConfigError(errors[0])
-        raise ConfigError(
-            f"{key}: expected {' | '.join(_type_name(a) for a in args)}, got {describe_value(value)}."
-        )
-    if dataclasses.is_dataclass(annotation):
-        if not isinstance(value, Mapping):
-            raise ConfigError(
-                f"{key}: expected a mapping of {annotation.__name__} fields, got {describe_value(value)}."
-            )
-        return from_dict(annotation, value, prefix=f"{key}.")
-    if origin in (tuple, list):
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{key}: expected a list, got {describe_value(value)}.")
-        item_type = args[0] if args else Any
-        return tuple(_coerce(v, item_type, f"{key}[{i}]") for i, v in enumerate(value))
-    if origin in (dict, Mapping) or annotation in (dict, Mapping):
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"{key}: expected a mapping, got {describe_value(value)}.")
-        return dict(value)
-    if annotation is bool:
-        if isinstance(value, bool):
-            return value
-        raise ConfigError(f"{key}: expected true or false, got {describe_value(value)}.")
-    if annotation is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        raise ConfigError(f"{key}: expected a number, got {describe_value(value)}.")
-    if annotation is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise ConfigError(f"{key}: expected an integer, got {describe_value(value)}.")
-    if annotation is str:
-        if isinstance(value, str):
-            return value
-        hint = (
-            "; quote it to keep it as text" if isinstance(value, (int, float, bool)) or value is None else ""
-        )
-        raise ConfigError(f"{key}: expected a string, got {describe_value(value)}{hint}.")
-    return value
-
-
-class _FieldError(ValueError):
-    """A value check whose message already names the full dotted key (``train.epochs=0 ...``)."""
-
-
-def _require(key: str, value: Any, ok: bool, allowed: str) -> None:
-    # callers pass comparisons such as `x > 0` or `0 <= x <= 1`, which are False for NaN: NaN fails too
-    if not ok:
-        raise _FieldError(f"{key}={value!r} is out of range: {allowed}.")
-
-
-def from_dict(cls: type[T], data: Mapping[str, Any] | None, *, prefix: str = "") -> T:
-    """Build dataclass ``cls`` from ``data``; unknown keys and wrong types raise ConfigError."""
-    data = dict(data or {})
-    hints = typing.get_type_hints(cls)
-    valid = [f.name for f in dataclasses.fields(cls) if f.init]
-    for key in data:
-        if key not in valid:
-            raise _unknown_key(key, valid, prefix)
-    values = {key: _coerce(value, hints[key], f"{prefix}{key}") for key, value in data.items()}
-    try:
-        return cls(**values)
-    except _FieldError as exc:
-        raise ConfigError(str(exc)) from None
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{prefix.rstrip('.') or cls.__name__}: {exc}") from None
-
-
-def schema_type(cls: type, key: str) -> Any:
-    """The annotation of dotted ``key`` (``train.lr``, ``stages.0.name``) in dataclass ``cls``.
-
-    Keys inside a free-form mapping (``model.args.dropout``, ``features.n_mfcc``) give ``Any``: those are checked
-    by the validation of the whole recipe (the model's or feature's own arguments).
-
-    Raises:
-        ConfigError: ``key`` is not in the schema (naming the closest valid keys).
-    """
-    annotation: Any = cls
-    parts = key.split(".")
-    for position, part in enumerate(parts):
-        where = ".".join(parts[:position])
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        if typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(args) == 1:
-            annotation = args[0]  # `X | None`: the schema below is X's
-        if dataclasses.is_dataclass(annotation):
-            valid = [f.name for f in dataclasses.fields(annotation) if f.init]
-            if part not in valid:
-                raise _unknown_key(part, valid, f"{where}." if where else "")
-            annotation = typing.get_type_hints(annotation)[part]
-        elif typing.get_origin(annotation) in (tuple, list):
-            if not re.fullmatch(r"-?\d+", part):
-                raise ConfigError(
-                    f"{where} is a list; {part!r} is not an index (write {where}.0 for its first item)."
-                )
-            annotation = typing.get_args(annotation)[0] if typing.get_args(annotation) else Any
-        else:
-            return Any
-    return annotation
-
-
-def check_value(cls: type, key: str, value: Any) -> Any:
-    """``value`` converted to the schema type of dotted ``key`` in ``cls`` (int -> float, list -> tuple).
-
-    Raises:
-        ConfigError: unknown key, or a value of the wrong type: ``train.lr: expected a number, got 'abc' (a
-            string).``
-    """
-    return _coerce(value, schema_type(cls, key), key)
-
-
-def _deep_copy(data: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _deep_copy(v) if isinstance(v, Mapping) else v for k, v in data.items()}
-
 
 # --------------------------------------------------------------------------------------------------------------
 # The experiment recipe schema. Every key a recipe may use is a field below; defaults are defined once, here.
@@ -311,7 +165,7 @@ class TrainConfig:
     """The training loop. ``select_on`` picks the checkpoint: ``validation`` (default), ``last`` epoch, or
     ``test`` (the original papers' behaviour: every report then says the test set was used for selection).
     ``threads`` caps torch's CPU threads per process (0 = torch's default).
-    ``precision`` is Accelerate's mixed precision (``no``, ``fp16``, ``bf16``) where the device supports it.
+    ``precision``: ``auto`` (bf16 where the CPU or GPU computes it natively, else fp32), ``no``, ``fp16``, ``bf16``.
     ``sampler: balanced`` draws training chunks class-balanced, with replacement (CPT-HuBERT).
     ``contrastive_weight`` > 0 adds a contrastive term on the model's embedding: ``contrastive: supervised``
     (Khosla et al.) or ``case_pairwise`` (CASE's pairwise BCE on cosine similarities, its temperature 0.05).
@@ -319,7 +173,7 @@ class TrainConfig:
 
     epochs: int = 30
     batch_size: int = 32
-    eval_batch_size: int = 64
+    eval_batch_size: int = 64  # on CPU larger is slower (benchmarks/precision.py --eval-batches)
     optimizer: str = "adam"
     lr: float = 1e-3
     weight_decay: float = 0.0
@@ -335,13 +189,14 @@ class TrainConfig:
     loss: str = "cross_entropy"
     focal_gamma: float = 2.0
     grad_clip: float | None = None
-    precision: str = "no"
+    precision: str = "auto"
     early_stopping: int = 0
     select_on: str = "validation"
     select_metric: str = "ua"
     num_workers: int = 0
     threads: int = 0
     tensorboard: bool = False
+    tsne: bool = True  # the t-SNE figure of the first run (PCA to 50 dims, at most 2,000 points)
     progress: bool = True
     sampler: str = "shuffle"
     contrastive_weight: float = 0.0
@@ -352,6 +207,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.sampler not in ("shuffle", "balanced"):
             raise _FieldError(f"train.sampler={self.sampler!r}: use shuffle or balanced.")
+        if self.precision not in ("auto", "no", "bf16", "fp16"):
+            raise _FieldError(f"train.precision={self.precision!r}: use auto, no, bf16 or fp16.")
         positive_int, at_least_0 = "use an integer >= 1", "use a value >= 0"
         checks = [
             ("epochs", self.epochs >= 1, positive_int),
@@ -397,6 +254,22 @@ class StageConfig:
 
 
 @dataclass(frozen=True)
+class RunnerConfig:
+    """How the (fold, seed) runs are executed; never what they compute (a run folder resumes under other values).
+
+    ``jobs``: runs trained at once in worker processes, each with ``train.threads`` (default: cores / jobs) torch
+    threads; ``0`` = auto: as many as cores and runs for models under 5 M parameters, 1 for larger ones and on a
+    GPU (see :func:`serkit.training.jobs.auto_jobs`). Every run's results are the same whatever the value."""
+
+    jobs: int = 0
+
+    def __post_init__(self) -> None:
+        _require(
+            "runner.jobs", self.jobs, self.jobs >= 0, "use an integer >= 0 (0 = chosen from the machine)"
+        )
+
+
+@dataclass(frozen=True)
 class ExperimentConfig:
     """A whole recipe: data, labels, protocol, input, features, model, training and the seeds to run.
 
@@ -416,6 +289,7 @@ class ExperimentConfig:
     features: dict = field(default_factory=lambda: {"name": "mfcc", "n_mfcc": 26})
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    runner: RunnerConfig = field(default_factory=RunnerConfig)
     text: dict = field(default_factory=dict)
     stages: tuple[StageConfig, ...] = ()
     notes: tuple[str, ...] = ()

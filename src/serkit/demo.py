@@ -37,7 +37,7 @@ DEMO_RECIPE: dict[str, Any] = {
 }
 
 
-def run_demo(output: str | Path, *, seed: int = 0, epochs: int | None = None) -> int:
+def run_demo(output: str | Path, *, seed: int = 0, epochs: int | None = None, jobs: int | None = None) -> int:
     from serkit.data.corpora import load_corpus
     from serkit.data.synthetic import generate_corpus
     from serkit.data.utterance import write_manifest
@@ -55,6 +55,8 @@ def run_demo(output: str | Path, *, seed: int = 0, epochs: int | None = None) ->
     overrides = [f"corpus.root={corpus_dir}", f"seeds=[{seed}]"]
     if epochs is not None:
         overrides.append(f"train.epochs={epochs}")
+    if jobs is not None:
+        overrides.append(f"runner.jobs={jobs}")
     config = load_experiment(base=DEMO_RECIPE, overrides=overrides)
     print(
         f"[2/3] training {config.model.name} on {config.features['name']} segments, "

@@ -118,3 +118,49 @@ def test_tsne_refuses_identical_embeddings_instead_of_crashing():
     # scikit-learn's Barnes-Hut t-SNE segfaults on identical points (a model that ignores its input makes them)
     with pytest.raises(ValueError, match="identical"):
         tsne_embedding(np.ones((6, 4)))
+
+
+def test_tsne_bound_is_respected_with_a_stratified_subsample(tmp_path: Path, monkeypatch, caplog):
+    import logging
+
+    from serkit.evaluation import plots
+
+    monkeypatch.setattr(plots, "TSNE_MAX_POINTS", 12)
+    rng = np.random.default_rng(0)
+    labels = np.array([0] * 30 + [1] * 15 + [2] * 15)  # shares 1/2, 1/4, 1/4
+    embeddings = rng.normal(size=(60, 4)) + labels[:, None]
+    coordinates, indices = tsne_embedding(embeddings, seed=0, labels=labels)
+    assert coordinates.shape == (12, 2) and len(indices) == 12 and np.all(np.diff(indices) > 0)
+    assert np.bincount(labels[indices]).tolist() == [6, 3, 3]  # each class keeps its share
+    caplog.set_level(logging.INFO, logger="serkit.evaluation.plots")
+    plot_tsne(embeddings, labels, NAMES, tmp_path / "tsne.png", seed=0)  # the default bound is the module's
+    assert_only_png(tmp_path, "tsne.png")
+    assert any("t-SNE of 12 of 60 utterances" in r.getMessage() for r in caplog.records)
+
+
+def test_stratified_subsample_rounds_to_exactly_max_points():
+    labels = np.array([0] * 7 + [1] * 7 + [2] * 7)
+    indices = _subsample(21, 10, seed=3, labels=labels)
+    assert len(indices) == 10 and sorted(np.bincount(labels[indices]).tolist()) == [3, 3, 4]
+    np.testing.assert_array_equal(indices, _subsample(21, 10, seed=3, labels=labels))
+
+
+def test_tsne_reduces_wide_embeddings_by_pca_first(monkeypatch):
+    from sklearn import manifold
+
+    from serkit.evaluation import plots
+
+    monkeypatch.setattr(plots, "TSNE_PCA_DIMS", 3)
+    widths = []
+    real = manifold.TSNE.fit_transform
+
+    def spy(self, points, *args, **kwargs):
+        widths.append(points.shape[1])
+        return real(self, points, *args, **kwargs)
+
+    monkeypatch.setattr(manifold.TSNE, "fit_transform", spy)
+    embeddings = np.random.default_rng(1).normal(size=(20, 16))
+    first, _ = tsne_embedding(embeddings, seed=0)
+    again, _ = tsne_embedding(embeddings, seed=0)
+    assert widths == [3, 3]
+    np.testing.assert_allclose(first, again)  # the PCA is seeded: the same map

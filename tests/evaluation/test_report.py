@@ -248,3 +248,27 @@ def test_compare_argument_errors():
         compare_summaries([base], ["a", "b"])
     with pytest.raises(ValueError, match="at least one"):
         compare_summaries([], [])
+
+
+def test_time_line_sums_the_timed_runs():
+    runs = [
+        {**run_with_accuracy("fold0", 0, 5), "timing": {"wall_seconds": 30.0, "cpu_seconds": 50.0}},
+        {**run_with_accuracy("fold1", 0, 7), "timing": {"wall_seconds": 90.0, "cpu_seconds": 130.0}},
+    ]
+    summary = summarize(runs)
+    assert summary["time"] == {
+        "n_timed": 2,
+        "wall_seconds": 120.0,
+        "cpu_seconds": 180.0,
+        "wall_seconds_per_run": 60.0,
+        "cpu_seconds_per_run": 90.0,
+    }
+    assert [run["wall_seconds"] for run in summary["runs"]] == [30.0, 90.0]
+    text = format_summary(summary)
+    assert "- Time: 2.0 min wall, 3.0 min CPU summed over the runs; 60.0 s wall, 90.0 s CPU per run" in text
+    # a run finished before timings were written is left out of the totals, and the line says so
+    partial = summarize([runs[0], run_with_accuracy("fold1", 0, 7)])
+    assert partial["time"]["n_timed"] == 1 and partial["runs"][1]["wall_seconds"] is None
+    assert "summed over the 1 of 2 runs" in format_summary(partial)
+    untimed = summarize([run_with_accuracy("fold0", 0, 5)])
+    assert untimed["time"] is None and "- Time:" not in format_summary(untimed)

@@ -188,3 +188,20 @@ def test_fixed_shape_models_reject_other_shapes(name):
         pytest.skip("variable-length model")
     with pytest.raises(ValueError, match="input_shape"):
         model(features[:, :-1], lengths - 1)
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_trains_and_evaluates_under_bf16_autocast(name):
+    """``train.precision: auto`` runs training steps and evaluation in bfloat16 autocast on CPUs that have it."""
+    model, features, lengths, text = _build(name)
+    model.train()
+    targets = torch.arange(BATCH) % NUM_CLASSES
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = model(features, lengths, **text)
+    torch.nn.functional.cross_entropy(logits.float(), targets).backward()
+    bad = [n for n, p in model.named_parameters() if p.grad is not None and not torch.isfinite(p.grad).all()]
+    assert not bad, f"non-finite gradients in {bad}"
+    model.eval()
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = model.forward_head(model.forward_features(features, lengths, **text))
+    assert logits.shape == (BATCH, NUM_CLASSES) and torch.isfinite(logits.float()).all()

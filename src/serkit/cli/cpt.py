@@ -126,7 +126,7 @@ def _cmd_chain(args: argparse.Namespace) -> int:
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
-    from serkit.cpt.export import EXPORT_CHOICES
+    from serkit.cpt.pretrain_config import EXPORT_CHOICES  # torch-free, unlike serkit.cpt.export
 
     hubert = commands.add_parser(
         "hubert", help="CPT-HuBERT stages: features, kmeans, labels, pretrain, export, chain"

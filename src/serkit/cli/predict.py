@@ -12,12 +12,28 @@ from serkit.cli.paths import CorpusPath, InputPath, OutputPath
 
 __all__ = ["add_commands"]
 
+#: ``--batch-size`` default: serkit.inference.export.DEFAULT_BATCH_FILES, written out so that building the parser
+#: imports no torch (tests/inference/test_batching.py checks they agree).
+DEFAULT_BATCH_FILES = 16
+
+
+def _files_per_batch(text: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of files, at least 1")
+    return int(text)
+
+
+def _threads(text: str) -> int:
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of threads (0: all cores)")
+    return int(text)
+
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     from serkit.inference import Recognizer, configure_torch
     from serkit.inference.export import read_transcripts, write_predictions
 
-    configure_torch()
+    configure_torch(args.threads)
     recognizer = Recognizer.from_checkpoint(args.model)
     transcripts = read_transcripts(args.transcripts) if args.transcripts else None
     return write_predictions(
@@ -29,6 +45,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         window=args.window,
         hop=args.hop,
         transcripts=transcripts,
+        batch_size=args.batch_size,
     )
 
 
@@ -47,5 +64,18 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     predict.add_argument("--hop", type=float, default=1.0, help="timeline hop (s)")
     predict.add_argument(
         "--transcripts", type=InputPath, help="CSV path,text: the transcript of each file (fusion models)"
+    )
+    predict.add_argument(
+        "--batch-size",
+        type=_files_per_batch,
+        default=DEFAULT_BATCH_FILES,
+        metavar="N",
+        help=f"files predicted together, their chunks in shared model batches (default {DEFAULT_BATCH_FILES})",
+    )
+    predict.add_argument(
+        "--threads",
+        type=_threads,
+        default=0,
+        help="CPU threads of the model (default 0: all cores; 1 is often faster)",
     )
     predict.set_defaults(func=_cmd_predict)

@@ -9,11 +9,16 @@ from serkit.cli.paths import InputPath, OutputPath, manifest_corpus
 
 __all__ = ["add_commands"]
 
+_JOBS_HELP = (
+    "train the (fold, seed) runs in N worker processes, each with cores/N threads (runner.jobs; "
+    "default 0 = automatic: one per core for models under 5 M parameters, else 1); results are the same"
+)
+
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from serkit.demo import run_demo
 
-    return run_demo(args.output, seed=args.seed, epochs=args.epochs)
+    return run_demo(args.output, seed=args.seed, epochs=args.epochs, jobs=args.jobs)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -22,7 +27,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from serkit.recipe import load_experiment
     from serkit.training.runner import run_experiment
 
-    config = load_experiment(args.recipe, args.set)
+    overrides = [*(args.set or []), *([f"runner.jobs={args.jobs}"] if args.jobs is not None else [])]
+    config = load_experiment(args.recipe, overrides)
     output = args.out or Path("runs") / config.name
     # the recipe names further inputs: its corpus folder (or manifest) is never written into
     corpus = config.corpus
@@ -79,6 +85,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     demo.add_argument("-o", "--output", type=OutputPath, default=Path("serkit_demo"), help="output folder")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--epochs", type=int, default=None, help="training epochs (default: the demo recipe's)")
+    demo.add_argument("--jobs", type=int, default=None, metavar="N", help=_JOBS_HELP)
     demo.set_defaults(func=_cmd_demo)
 
     train = commands.add_parser("train", help="run a recipe: every fold x seed, then the summary")
@@ -92,6 +99,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="start the run folder afresh (the old results are moved aside) instead of resuming",
     )
+    train.add_argument("--jobs", type=int, default=None, metavar="N", help=_JOBS_HELP)
     train.set_defaults(func=_cmd_train)
 
     report = commands.add_parser("report", help="print the summary of a run folder")

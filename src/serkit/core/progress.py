@@ -3,6 +3,8 @@
 A tqdm bar redraws its line with carriage returns many times a second. In a log file, a CI log, ``nohup.out`` or a
 captured test run that is thousands of lines of noise, so code that shows a bar asks :func:`progress_enabled`
 first and, when it says no, logs one line per unit of work (an epoch) or a summary at the end instead.
+``SERKIT_PROGRESS=0`` in the environment turns every bar off (the worker processes of ``--jobs`` set it: several
+bars on one terminal would overwrite each other).
 
 Example:
     >>> import io, sys
@@ -14,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 import sys
 
 __all__ = ["progress_enabled"]
@@ -28,7 +31,7 @@ def _in_notebook() -> bool:
 
 def progress_enabled(requested: bool) -> bool:
     """True when a bar was asked for and stderr (where tqdm draws) is a terminal or a notebook."""
-    if not requested:
+    if not requested or os.environ.get("SERKIT_PROGRESS", "").strip() == "0":
         return False
     try:
         interactive = sys.stderr is not None and sys.stderr.isatty()

@@ -18,12 +18,10 @@ from typing import Any
 
 from serkit.core.errors import SerkitError
 from serkit.core.fileio import atomic_write_json
+from serkit.cpt.pretrain_config import EXPORT_CHOICES
 from serkit.training.checkpoint import load_checkpoint
 
 __all__ = ["EXPORT_CHOICES", "export_finetuned", "export_pretrained"]
-
-#: Which weights of a pre-training run to export.
-EXPORT_CHOICES = ("best_valid", "best_train", "last")
 
 
 def _save(

@@ -17,7 +17,18 @@ from serkit.config import from_dict
 from serkit.core.errors import SerkitError
 from serkit.core.values import read_yaml, to_dict
 
-__all__ = ["RUNTIME_SETTINGS", "PretrainConfig", "claim_run_folder", "load_pretrain_config", "run_identity"]
+__all__ = [
+    "EXPORT_CHOICES",
+    "RUNTIME_SETTINGS",
+    "PretrainConfig",
+    "claim_run_folder",
+    "load_pretrain_config",
+    "run_identity",
+]
+
+#: The weights a pre-training run saves (``<name>.pt``), any of which stage ``export`` can export. Here, not in
+#: :mod:`serkit.cpt.export`, so that ``serkit hubert export --which`` is built without importing torch.
+EXPORT_CHOICES = ("best_valid", "best_train", "last")
 
 #: Settings that do not change the result: a run folder may be resumed with other values.
 RUNTIME_SETTINGS = ("progress", "threads", "num_workers")

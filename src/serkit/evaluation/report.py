@@ -57,6 +57,25 @@ def _selection_text(summary: Mapping[str, Any]) -> str:
     return text
 
 
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.2f} h"
+
+
+def _time_text(summary: Mapping[str, Any]) -> str | None:
+    """The report's time line: wall and CPU time summed over the runs and per run (None without times)."""
+    time = summary.get("time")
+    if not time:
+        return None
+    runs = f"{time['n_timed']} of {summary['n_runs']} runs" if time["n_timed"] < summary["n_runs"] else "runs"
+    return (
+        f"{_duration(time['wall_seconds'])} wall, {_duration(time['cpu_seconds'])} CPU summed over the {runs}; "
+        f"{_duration(time['wall_seconds_per_run'])} wall, {_duration(time['cpu_seconds_per_run'])} CPU per run "
+        "(CPU: the process that trained the run)"
+    )
+
+
 def format_summary(summary: Mapping[str, Any]) -> str:
     """The Markdown report of a :func:`summarize_runs` summary (what ``serkit train`` and ``serkit report`` print)."""
     names = summary["label_names"]
@@ -79,6 +98,8 @@ def format_summary(summary: Mapping[str, Any]) -> str:
         ),
         f"- ±: {summary['std_definition']}",
     ]
+    if _time_text(summary):
+        lines.append(f"- Time: {_time_text(summary)}")
     if "session_independent" in info:  # IEMOCAP-style protocols also guarantee disjoint sessions
         lines.insert(
             lines.index(f"- Speaker-independent: {speaker}") + 1,
@@ -199,7 +220,8 @@ def write_summary(summary: Mapping[str, Any], out_dir: str | os.PathLike) -> dic
 
     ``summary.csv`` has one row per metric (``metric, mean, std, n``; fractions in [0, 1]): all-run rows first,
     then the same metrics over seeds named ``over_seeds.<metric>`` (``n`` = number of seeds). ``runs.csv`` has
-    one row per (fold, seed) run with its metrics. ``summary.json`` holds the whole summary dict.
+    one row per (fold, seed) run with its metrics, wall and CPU seconds. ``summary.json`` holds the whole summary
+    dict.
 
     Returns:
         ``{"summary_md", "summary_csv", "summary_json", "runs_csv"}`` -> path written.
@@ -215,7 +237,16 @@ def write_summary(summary: Mapping[str, Any], out_dir: str | os.PathLike) -> dic
         [f"over_seeds.{key}", stats["mean"], stats["std"], stats["n"]]
         for key, stats in summary["over_seeds"].items()
     ]
-    run_header = ["fold", "seed", "num_epochs", "best_epoch", "num_utterances", *keys]
+    run_header = [
+        "fold",
+        "seed",
+        "num_epochs",
+        "best_epoch",
+        "num_utterances",
+        *keys,
+        "wall_seconds",
+        "cpu_seconds",
+    ]
     run_rows = [
         [
             run["fold"],
@@ -224,6 +255,8 @@ def write_summary(summary: Mapping[str, Any], out_dir: str | os.PathLike) -> dic
             run["best_epoch"],
             run["num_utterances"],
             *(run["metrics"][key] for key in keys),
+            run.get("wall_seconds"),
+            run.get("cpu_seconds"),
         ]
         for run in summary["runs"]
     ]

@@ -2,9 +2,11 @@
 
 The runner gives one dict per (fold, seed) run::
 
-    {"fold": "fold0", "seed": 0, "metrics": classification_metrics(...), "num_epochs": 30, "best_epoch": 21}
+    {"fold": "fold0", "seed": 0, "metrics": classification_metrics(...), "num_epochs": 30, "best_epoch": 21,
+     "timing": {"wall_seconds": 812.4, "cpu_seconds": 1530.2, ...}}
 
-and :func:`summarize_runs` turns them into one JSON-serialisable summary dict, which
+(``timing`` is the run's ``timing.json``, see :mod:`serkit.training.timing`; a run without it is left out of the
+time totals) and :func:`summarize_runs` turns them into one JSON-serialisable summary dict, which
 :mod:`serkit.evaluation.report` formats and writes. Every summary states the protocol, whether it is
 speaker-independent, the label set and how the model was selected; a model selected on the test data is marked
 with :data:`TEST_SELECTION_WARNING`.
@@ -130,6 +132,24 @@ def _references(runs: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> dict[
     }
 
 
+def _time_totals(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """Wall and CPU seconds summed over the timed runs and their mean per run; None when no run is timed."""
+    timed = [
+        row for row in rows if row.get("wall_seconds") is not None and row.get("cpu_seconds") is not None
+    ]
+    if not timed:
+        return None
+    wall = float(sum(row["wall_seconds"] for row in timed))
+    cpu = float(sum(row["cpu_seconds"] for row in timed))
+    return {
+        "n_timed": len(timed),
+        "wall_seconds": wall,
+        "cpu_seconds": cpu,
+        "wall_seconds_per_run": wall / len(timed),
+        "cpu_seconds_per_run": cpu / len(timed),
+    }
+
+
 def _std_definition(n: int, what: str) -> str:
     if n >= 2:
         return f"sample standard deviation (ddof=1) over {n} {what}"
@@ -160,8 +180,8 @@ def summarize_runs(
 
     Args:
         runs: one dict per run with ``fold`` (str), ``seed`` (int), ``metrics`` (the output of
-            :func:`~serkit.evaluation.metrics.classification_metrics`) and optionally ``num_epochs`` and
-            ``best_epoch``.
+            :func:`~serkit.evaluation.metrics.classification_metrics`) and optionally ``num_epochs``,
+            ``best_epoch`` and ``timing`` (``wall_seconds``, ``cpu_seconds``).
         label_names: the ordered label set every run was evaluated on.
         protocol: name of the split protocol.
         protocol_info: at least ``speaker_independent``, ``selects_on_test`` and ``description`` (the dict of
@@ -180,7 +200,9 @@ def summarize_runs(
         ``normalized`` (each true-class row divided by its total; rows with no utterance stay 0).
         Also: ``title``, ``protocol``, ``protocol_info``, ``speaker_independent``, ``selection``,
         ``selected_on_test``, ``warnings``, ``label_names``, ``notes``, ``n_runs``, ``folds``, ``seeds``,
-        ``std_definition``, ``runs`` and ``serkit_version``.
+        ``std_definition``, ``runs`` (each with its ``wall_seconds`` and ``cpu_seconds``, None when untimed),
+        ``time`` (``wall_seconds`` and ``cpu_seconds`` summed over the ``n_timed`` timed runs, and their means
+        ``wall_seconds_per_run`` and ``cpu_seconds_per_run``; None when no run is timed) and ``serkit_version``.
 
     Raises:
         ValueError: no runs, a duplicate (fold, seed), a bad ``selection``, incomplete ``protocol_info``, or a
@@ -218,6 +240,7 @@ def summarize_runs(
                     f"{where}: confusion matrix has shape {matrix.shape}, expected {confusion.shape}."
                 )
             confusion += matrix
+        timing = run.get("timing") or {}
         rows.append(
             {
                 "fold": fold,
@@ -225,6 +248,8 @@ def summarize_runs(
                 "num_epochs": run.get("num_epochs"),
                 "best_epoch": run.get("best_epoch"),
                 "num_utterances": run["metrics"].get("num_utterances"),
+                "wall_seconds": timing.get("wall_seconds"),
+                "cpu_seconds": timing.get("cpu_seconds"),
                 "metrics": flat,
             }
         )
@@ -275,5 +300,6 @@ def summarize_runs(
             MULTILABEL_HEADLINE_METRICS if multi_label else (*HEADLINE_METRICS, *optional)
         ),
         "references": _references(runs, [*HEADLINE_METRICS, *optional]),
+        "time": _time_totals(rows),
         "runs": rows,
     }

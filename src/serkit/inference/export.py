@@ -18,7 +18,10 @@ from serkit.core.errors import AudioError
 from serkit.core.fileio import atomic_open, atomic_write_text
 from serkit.inference.recognizer import Recognizer, expand_audio_paths
 
-__all__ = ["prediction_rows", "read_transcripts", "write_predictions"]
+__all__ = ["DEFAULT_BATCH_FILES", "prediction_rows", "read_transcripts", "write_predictions"]
+
+#: Files predicted together by default (``serkit predict --batch-size``): their chunks share the model's batches.
+DEFAULT_BATCH_FILES = 16
 
 
 def read_transcripts(path: str | os.PathLike) -> dict[str, str]:
@@ -61,8 +64,13 @@ def prediction_rows(
     hop: float = 1.0,
     failures: list[str] | None = None,
     transcripts: dict[str, str] | None = None,
+    batch_size: int = DEFAULT_BATCH_FILES,
 ) -> Iterator[dict[str, Any]]:
     """One dict per file (or per timeline window): path, [start, end,] label, one ``p_<class>`` per class, speech.
+
+    Files are predicted ``batch_size`` at a time (:meth:`~serkit.inference.recognizer.Recognizer.analyse_each`:
+    their chunks share the model's batches), in order; rows come out batch by batch. A timeline reads one file
+    window by window.
 
     ``speech`` is a bool: False when the energy gate finds no speech in the file (or window), whose ``label`` is
     then :data:`~serkit.inference.recognizer.NO_SPEECH`; the probabilities are the model's all the same.
@@ -71,8 +79,10 @@ def prediction_rows(
 
     Raises:
         AudioFileNotFoundError, NoAudioFilesError: a path that does not exist or a folder without audio, before
-            any row is produced.
+            any row is produced. ValueError: ``batch_size`` below 1.
     """
+    if batch_size < 1:
+        raise ValueError(f"batch_size={batch_size}: predict at least 1 file at a time.")
     if recognizer.needs_text and transcripts is None:
         raise ValueError("this model fuses audio with text: pass --transcripts FILE.csv (columns path,text).")
     # expanded before the first row, so a wrong path fails at once instead of after part of the output
@@ -85,6 +95,7 @@ def prediction_rows(
         hop=hop,
         failures=failures,
         transcripts=transcripts,
+        batch_size=batch_size,
     )
 
 
@@ -97,13 +108,19 @@ def _rows(
     hop: float,
     failures: list[str] | None,
     transcripts: dict[str, str] | None,
+    batch_size: int,
 ) -> Iterator[dict[str, Any]]:
     def probability_columns(probabilities: Iterable[float]) -> dict[str, float]:
         return {f"p_{c}": float(p) for c, p in zip(recognizer.classes_, probabilities)}
 
-    for path in files:
-        try:
-            if timeline and not recognizer.needs_text:
+    def failed(path: Path, exc: Exception) -> None:
+        if failures is None:
+            raise exc
+        failures.append(_failure(path, exc))
+
+    if timeline and not recognizer.needs_text:
+        for path in files:
+            try:
                 for entry in recognizer.timeline(path, window=window, hop=hop):
                     yield {
                         "path": str(path),
@@ -113,19 +130,53 @@ def _rows(
                         **probability_columns(entry.probabilities),
                         "speech": entry.speech,
                     }
+            except (AudioError, ValueError) as exc:
+                failed(path, exc)
+        return
+    for first in range(0, len(files), batch_size):
+        batch, texts = [], []
+        for path in files[first : first + batch_size]:
+            try:
+                texts.append(_transcript(transcripts, path) if recognizer.needs_text else "")
+                batch.append(path)
+            except ValueError as exc:
+                failed(path, exc)
+        for path, result in zip(batch, _predict_batch(recognizer, batch, texts)):
+            if isinstance(result, Exception):
+                failed(path, result)
             else:
-                texts = [_transcript(transcripts, path)] if recognizer.needs_text else None
-                probabilities, speech = recognizer.analyse([path], texts)
+                probabilities, speech = result
                 yield {
                     "path": str(path),
-                    "label": recognizer.labels_from(probabilities, speech)[0],
-                    **probability_columns(probabilities[0]),
-                    "speech": bool(speech[0]),
+                    "label": recognizer.labels_from([probabilities], [speech])[0],
+                    **probability_columns(probabilities),
+                    "speech": bool(speech),
                 }
-        except (AudioError, ValueError) as exc:
-            if failures is None:
-                raise
-            failures.append(_failure(path, exc))
+
+
+def _predict_batch(
+    recognizer: Recognizer, batch: list[Path], texts: list[str]
+) -> list[tuple[np.ndarray, bool] | Exception]:
+    """(probabilities, speech) of each file of a batch, or the error of a file that failed.
+
+    A batch whose model step fails (a fault no file can be blamed for from the batch) is predicted again file by
+    file, so that each failure is reported with its own file, as when files were predicted one at a time.
+    """
+    if not batch:
+        return []
+    try:
+        probabilities, speech, errors = recognizer.analyse_each(
+            batch, texts if recognizer.needs_text else None
+        )
+    except (AudioError, ValueError) as exc:
+        if len(batch) == 1:
+            return [exc]
+        return [
+            result
+            for path, text in zip(batch, texts)
+            for result in _predict_batch(recognizer, [path], [text])
+        ]
+    return [errors.get(i, (probabilities[i], bool(speech[i]))) for i in range(len(batch))]
 
 
 def _format_value(value: Any, digits: int) -> str:
@@ -142,6 +193,7 @@ def write_predictions(
     window: float = 3.0,
     hop: float = 1.0,
     transcripts: dict[str, str] | None = None,
+    batch_size: int = DEFAULT_BATCH_FILES,
 ) -> int:
     """Predict and write rows in ``fmt`` (table, csv, json, npz) to ``output`` or stdout; returns the exit code.
 
@@ -168,6 +220,7 @@ def write_predictions(
         hop=hop,
         failures=failures,
         transcripts=transcripts,
+        batch_size=batch_size,
     )
     columns = [
         "path",

@@ -44,7 +44,7 @@ import numpy as np
 import torch
 
 from serkit.audio import io as audio_io
-from serkit.core.errors import NoAudioFilesError
+from serkit.core.errors import AudioError, NoAudioFilesError
 from serkit.features.pipeline import InputPipeline, Standardizer
 from serkit.features.text import TextInput
 from serkit.inference.inputs import as_waveform, expand_audio_paths
@@ -266,11 +266,17 @@ class Recognizer:
         return file_source(path, self.sample_rate, self._max_samples(), reads_audio=self.reads_audio)
 
     def _analyse(
-        self, sources: Iterable[Source], texts: Sequence[str] | None
+        self,
+        sources: Iterable[Source | None],
+        texts: Sequence[str] | None,
+        *,
+        failures: dict[int, Exception] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Probabilities (n, num_classes) and speech flags (n,) of n sources, each read block by block.
 
-        Blocks of several inputs share batches; at most one block plus ``batch_size`` chunks is in memory.
+        Blocks of several inputs share batches; at most one block plus ``batch_size`` chunks is in memory. An input
+        that cannot be read or cut into chunks (AudioError, ValueError) raises, or with ``failures`` is recorded
+        there by index and its row is NaN and not speech, as the rows of ``None`` sources (failed before).
         """
         sources = list(sources)
         if self.needs_text and (texts is None or len(texts) != len(sources)):
@@ -295,32 +301,54 @@ class Recognizer:
             np.add.at(counts, owners, [len(chunks) for _, chunks in pending])
             pending.clear()
 
-        for index, (name, read, length) in enumerate(sources):
-            num_chunks = 0
-            for start, stop, first_new in self._blocks(length):
-                waveform = read(start, stop)
-                frames[index] += (
-                    self._speech_frames(waveform[first_new - start :]) if self.reads_audio else (1, 1)
-                )
-                chunks = self._chunks(waveform)
-                del waveform
-                num_chunks += len(chunks)
+        for index, source in enumerate(sources):
+            if source is None:  # failed before (analyse_each)
+                continue
+            blocks = self._source_chunks(source, frames[index])
+            while True:
+                try:  # only reading and cutting this input: a failing batch is no fault of one input
+                    chunks = next(blocks, None)
+                except (AudioError, ValueError) as exc:
+                    if failures is None:
+                        raise
+                    failures[index] = exc
+                    pending[:] = [(owner, c) for owner, c in pending if owner != index]
+                    break
+                if chunks is None:
+                    break
                 if len(chunks):
                     pending.append((index, chunks))
                 if sum(len(c) for _, c in pending) >= self.batch_size:
                     flush()
-            if num_chunks == 0:
-                raise ValueError(
-                    f"{name}: shorter than one {self.pipeline.inputs.window} s window and "
-                    "input.short_policy=drop, so the model has nothing to classify."
-                )
         if pending:
             flush()
+        failed = np.asarray([s is None or i in (failures or {}) for i, s in enumerate(sources)], dtype=bool)
+        counts[failed] = np.nan  # NaN rows, without a 0/0 warning
         mean_logits = torch.from_numpy(logit_sums / counts[None, :, None])  # (members, n, num_classes)
         probabilities = torch.softmax(mean_logits, dim=-1).mean(dim=0).float().numpy()
-        return probabilities, np.asarray(
-            [self._is_speech(active, total) for active, total in frames], dtype=bool
-        )
+        speech = [not bad and self._is_speech(a, t) for bad, (a, t) in zip(failed, frames)]
+        return probabilities, np.asarray(speech, dtype=bool)
+
+    def _source_chunks(self, source: Source, frames: np.ndarray) -> Iterator[np.ndarray]:
+        """The chunks of one input, block by block; adds its (active, total) speech frames to ``frames``.
+
+        Raises:
+            AudioError: unreadable audio. ValueError: no chunk at all (shorter than one window, short_policy=drop).
+        """
+        name, read, length = source
+        num_chunks = 0
+        for start, stop, first_new in self._blocks(length):
+            waveform = read(start, stop)
+            frames += self._speech_frames(waveform[first_new - start :]) if self.reads_audio else (1, 1)
+            chunks = self._chunks(waveform)
+            del waveform
+            num_chunks += len(chunks)
+            yield chunks
+        if num_chunks == 0:
+            raise ValueError(
+                f"{name}: shorter than one {self.pipeline.inputs.window} s window and "
+                "input.short_policy=drop, so the model has nothing to classify."
+            )
 
     def _speech_frames(self, waveform: np.ndarray) -> tuple[int, int]:
         if self.speech_level_dbfs is None:
@@ -359,6 +387,27 @@ class Recognizer:
                 f"no audio files given (folders are searched for {', '.join(audio_io.AUDIO_EXTENSIONS)})."
             )
         return self._analyse((self._file_source(path) for path in files), texts)
+
+    def analyse_each(
+        self, files: Sequence[str | os.PathLike], texts: Sequence[str] | None = None
+    ) -> tuple[np.ndarray, np.ndarray, dict[int, Exception]]:
+        """:meth:`analyse` of audio files (not folders) in shared batches, where a file that fails spares the others.
+
+        Returns:
+            probabilities (num_files, num_classes) and speech flags (num_files,) as :meth:`analyse`, NaN and False
+            in the rows of failed files, and ``{index: error}`` of the files that could not be read or classified
+            (AudioError, or ValueError such as shorter than one window with ``input.short_policy=drop``).
+        """
+        failures: dict[int, Exception] = {}
+        sources: list[Source | None] = []
+        for index, path in enumerate(files):
+            try:
+                sources.append(self._file_source(Path(path)))
+            except (AudioError, ValueError) as exc:  # missing, unreadable header
+                failures[index] = exc
+                sources.append(None)
+        probabilities, speech = self._analyse(sources, texts, failures=failures)
+        return probabilities, speech, dict(sorted(failures.items()))
 
     def predict_proba(
         self, paths: str | os.PathLike | Iterable[str | os.PathLike], texts: Sequence[str] | None = None

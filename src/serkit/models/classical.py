@@ -27,7 +27,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from serkit.evaluation.metrics import classification_metrics
 from serkit.models import register_model
 from serkit.models.base import ChunkData, InputSpec, SERModel
 from serkit.models.layers import masked_mean
@@ -178,6 +177,8 @@ class LinearSVMClassifier(SERModel):
         """
         from sklearn.preprocessing import StandardScaler
 
+        from serkit.evaluation.metrics import classification_metrics  # scikit-learn: only when fitting
+
         x_train, y_train = self._check_data("train", train_features, train_targets)
         if (val_features is None) != (val_targets is None):
             raise ValueError("give both val_features and val_targets, or neither.")
@@ -259,6 +260,8 @@ class LinearSVMClassifier(SERModel):
     @torch.no_grad()
     def _scores(self, part: str, x: np.ndarray, y: np.ndarray, label_names: list[str]) -> dict[str, float]:
         """Loss and metrics of the torch model on utterance vectors, keyed like the training loop's history."""
+        from serkit.evaluation.metrics import classification_metrics
+
         features = torch.as_tensor(x, dtype=self.mean.dtype).unsqueeze(1)  # (batch, 1 frame, num_features)
         logits = self(features, torch.ones(len(x), dtype=torch.long))
         loss = torch.nn.functional.cross_entropy(logits, torch.as_tensor(y)).item()

@@ -216,7 +216,8 @@ class AttentionFlattening(nn.Module):
         self.merge = nn.Linear(hidden_dim, out_dim)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        scores = self.score(x).squeeze(-1).masked_fill(~mask, torch.finfo(x.dtype).min)  # (batch, frames)
+        scores = self.score(x).squeeze(-1)  # (batch, frames); bfloat16 under autocast, whatever x is
+        scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
         weights = scores.softmax(dim=1)
         return self.merge(torch.einsum("bt,bth->bh", weights, x))
 

@@ -14,7 +14,7 @@ and ``text_lengths (batch,)``; the model receives them as keyword arguments (:fu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +22,18 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
-__all__ = ["ChunkSet", "collate_chunks", "make_loader", "model_inputs", "pad_along_first", "utterance_logits"]
+from serkit.training.accelerator import eval_autocast
+
+__all__ = [
+    "EVAL_CACHE_BYTES",
+    "ChunkSet",
+    "collate_chunks",
+    "eval_batches",
+    "make_loader",
+    "model_inputs",
+    "pad_along_first",
+    "utterance_logits",
+]
 
 #: Batch keys that are not model inputs.
 _BOOKKEEPING = ("features", "lengths", "targets", "utterance")
@@ -151,6 +162,24 @@ def make_loader(
     )
 
 
+#: Padded evaluation batches kept between epochs (:func:`eval_batches`) up to this many bytes; a larger set is padded
+#: again at every pass rather than held twice in memory.
+EVAL_CACHE_BYTES = 1 << 30
+
+
+def eval_batches(dataset: ChunkSet, batch_size: int) -> list[dict[str, torch.Tensor]] | None:
+    """The evaluation batches of a set, in the order :func:`utterance_logits` uses, padded once to be reused at
+    every epoch (a validation set does not change); None when they would exceed :data:`EVAL_CACHE_BYTES`."""
+    size = 0
+    for start in range(0, len(dataset), batch_size):
+        chunks = dataset.chunks[start : start + batch_size]
+        longest = max(chunk.shape[0] for chunk in chunks)
+        size += len(chunks) * longest * chunks[0][:1].nbytes
+        if size > EVAL_CACHE_BYTES:
+            return None
+    return list(make_loader(dataset, batch_size=batch_size, shuffle=False))
+
+
 @torch.no_grad()
 def utterance_logits(
     model: torch.nn.Module,
@@ -159,28 +188,38 @@ def utterance_logits(
     batch_size: int,
     device: torch.device | str = "cpu",
     with_embeddings: bool = False,
+    precision: str = "no",
+    batches: Iterable[dict[str, torch.Tensor]] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Mean chunk logits per utterance.
+
+    Args:
+        precision: a resolved mixed precision (``no``, ``bf16``, ``fp16``;
+            :func:`serkit.training.accelerator.resolve_precision`): the model runs under that autocast, as in
+            training. Logits and embeddings come back in float32.
+        batches: the set's batches from :func:`eval_batches` (same ``batch_size``), or None to pad them here.
 
     Returns:
         logits: (num_utterances, num_classes); embeddings: (num_utterances, hidden_dim) mean of chunk embeddings,
         or None.
     """
     model.eval()
-    loader = make_loader(dataset, batch_size=batch_size, shuffle=False)
+    if batches is None:
+        batches = make_loader(dataset, batch_size=batch_size, shuffle=False)
     logit_sum = emb_sum = None
     counts = torch.zeros(dataset.num_utterances)
-    for batch in loader:
-        features, lengths = batch["features"].to(device), batch["lengths"].to(device)
-        embedding = model.forward_features(features, lengths, **model_inputs(batch, device))
-        logits = model.forward_head(embedding).float().cpu()
-        if logit_sum is None:
-            logit_sum = torch.zeros(dataset.num_utterances, logits.shape[1])
-            emb_sum = torch.zeros(dataset.num_utterances, embedding.shape[1]) if with_embeddings else None
-        logit_sum.index_add_(0, batch["utterance"], logits)
-        if emb_sum is not None:
-            emb_sum.index_add_(0, batch["utterance"], embedding.float().cpu())
-        counts.index_add_(0, batch["utterance"], torch.ones(len(logits)))
+    with eval_autocast(precision, device):
+        for batch in batches:
+            features, lengths = batch["features"].to(device), batch["lengths"].to(device)
+            embedding = model.forward_features(features, lengths, **model_inputs(batch, device))
+            logits = model.forward_head(embedding).float().cpu()
+            if logit_sum is None:
+                logit_sum = torch.zeros(dataset.num_utterances, logits.shape[1])
+                emb_sum = torch.zeros(dataset.num_utterances, embedding.shape[1]) if with_embeddings else None
+            logit_sum.index_add_(0, batch["utterance"], logits)
+            if emb_sum is not None:
+                emb_sum.index_add_(0, batch["utterance"], embedding.float().cpu())
+            counts.index_add_(0, batch["utterance"], torch.ones(len(logits)))
     if logit_sum is None:
         raise ValueError("cannot evaluate an empty set of utterances.")
     denominator = counts.clamp_min(1).unsqueeze(1)

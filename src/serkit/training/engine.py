@@ -5,6 +5,11 @@ selection rule, stops early, and can be interrupted at any point: ``last.pt`` (w
 epoch) holds everything to continue, and the data order, dropout and mixup draws depend only on (seed, epoch), so a
 resumed run ends with the same weights as an uninterrupted one.
 
+Each epoch's record (``history.json``) also says where the time went: ``train_seconds`` (wall time of the training
+pass), ``eval_seconds`` (the validation and selection evaluation of that epoch, 0 without either) and
+``train_items`` (training segments or utterances seen that epoch). They are measured, so they are the only values
+of a history that differ between two otherwise identical runs.
+
 What happens after an epoch that did not improve the selection score is the caller's :class:`PlateauRule`: by
 default the epoch counts towards early stopping; MAT's plateau-reload (reload the best weights, decay the rate) is
 a rule of :mod:`serkit.training.strategies`, which also chooses between this loop and closed-form fitting.
@@ -30,14 +35,26 @@ from serkit.config import TrainConfig
 from serkit.core.progress import progress_enabled
 from serkit.evaluation.metrics import metrics_from_logits
 from serkit.models.losses import CONTRASTIVE_LOSSES, LOSSES, balanced_class_weights, mixup
-from serkit.training.accelerator import make_accelerator
+from serkit.training.accelerator import describe_precision, make_accelerator
 from serkit.training.checkpoint import load_checkpoint, save_checkpoint
-from serkit.training.data import ChunkSet, make_loader, model_inputs, utterance_logits
+from serkit.training.data import ChunkSet, eval_batches, make_loader, model_inputs, utterance_logits
 from serkit.training.optim import build_optimizer, build_scheduler
 
-__all__ = ["PlateauRule", "TrainOutcome", "selection_score", "train_one"]
+__all__ = ["TIMING_KEYS", "PlateauRule", "TrainOutcome", "selection_score", "timing_record", "train_one"]
 
 logger = logging.getLogger(__name__)
+
+#: The measured keys of an epoch record (every other value is the same in a rerun of the same recipe).
+TIMING_KEYS = ("train_seconds", "eval_seconds", "train_items")
+
+
+def timing_record(train_seconds: float, eval_seconds: float, train_items: int) -> dict[str, Any]:
+    """The timing part of an epoch record (seconds to the 0.1 ms)."""
+    return {
+        "train_seconds": round(train_seconds, 4),
+        "eval_seconds": round(eval_seconds, 4),
+        "train_items": int(train_items),
+    }
 
 
 class PlateauRule(Protocol):
@@ -86,8 +103,20 @@ def selection_score(metrics: dict[str, Any], name: str) -> float:
     return float(metrics[name])
 
 
-def _evaluate(model, dataset: ChunkSet, config: TrainConfig, label_names, device) -> dict[str, Any]:
-    logits, _ = utterance_logits(model, dataset, batch_size=config.eval_batch_size, device=device)
+def _evaluate(
+    model, dataset: ChunkSet, config: TrainConfig, label_names, device, precision: str, cache: dict
+) -> dict[str, Any]:
+    """Metrics of ``dataset`` in the training precision; its padded batches are built once, kept in ``cache``."""
+    if id(dataset) not in cache:
+        cache[id(dataset)] = eval_batches(dataset, config.eval_batch_size)
+    logits, _ = utterance_logits(
+        model,
+        dataset,
+        batch_size=config.eval_batch_size,
+        device=device,
+        precision=precision,
+        batches=cache[id(dataset)],
+    )
     targets = torch.from_numpy(dataset.targets)
     if dataset.multi_label:
         loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets.float()).item()
@@ -180,6 +209,11 @@ def train_one(
             "no single class for the contrastive term."
         )
     model, optimizer = accelerator.prepare(model, optimizer)
+    # train.precision resolved: auto is bf16 where the hardware has it, and evaluation runs in it too
+    precision = accelerator.mixed_precision
+    precision_name = describe_precision(config.precision, precision)
+    logger.info("training %s in %s", run_dir, precision_name)
+    eval_cache: dict[int, Any] = {}  # the validation (and test) batches, padded once for every epoch
     plain = accelerator.unwrap_model  # forward_features / forward_head live on the unwrapped module
 
     outcome, start_epoch, patience, decays = TrainOutcome(), 0, 0, 0
@@ -213,7 +247,7 @@ def train_one(
             )
         )
         model.train()
-        total, count = 0.0, 0
+        total, count = 0.0, 0  # count: training items (segments or utterances) seen this epoch
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False, disable=not show_bar)
         for batch in bar:
             features, targets, extras = batch["features"], batch["targets"], model_inputs(batch)
@@ -245,13 +279,18 @@ def train_one(
             "epoch": epoch + 1,
             "train_loss": total / max(1, count),
             "lr": optimizer.param_groups[0]["lr"],
+            "precision": precision_name,  # "bf16 (auto)": the report names it (runner.py notes)
         }
         schedule.step("epoch")
+        train_seconds = time.monotonic() - started
 
+        evaluated = time.monotonic()
         plain_model = accelerator.unwrap_model(model)
         improved = config.select_on == "last"
         if val_set is not None and val_set.num_utterances:
-            val = _evaluate(plain_model, val_set, config, label_names, accelerator.device)
+            val = _evaluate(
+                plain_model, val_set, config, label_names, accelerator.device, precision, eval_cache
+            )
             record.update(
                 val_loss=val["loss"],
                 val_macro_f1=val["macro_f1"],
@@ -265,11 +304,14 @@ def train_one(
             chosen = (
                 val
                 if select_set is val_set
-                else _evaluate(plain_model, select_set, config, label_names, accelerator.device)
+                else _evaluate(
+                    plain_model, select_set, config, label_names, accelerator.device, precision, eval_cache
+                )
             )
             score = selection_score(chosen, config.select_metric)
             record["selection_score"] = score
             improved = score > outcome.best_score
+        record.update(timing_record(train_seconds, time.monotonic() - evaluated, count))
         outcome.history.append(record)
         if improved:
             outcome.best_epoch, outcome.best_score = epoch + 1, record.get("selection_score", math.nan)
@@ -290,10 +332,15 @@ def train_one(
             accelerator.is_local_main_process
         ):  # the one line per epoch (a multi-GPU run would print it per process)
             logger.info(
-                "epoch %d/%d: %s, time=%.1fs",
+                "epoch %d/%d: %s, train=%.1fs (%d items), eval=%.1fs, time=%.1fs",
                 epoch + 1,
                 config.epochs,
-                ", ".join(f"{k}={v:.4g}" for k, v in record.items() if isinstance(v, float)),
+                ", ".join(
+                    f"{k}={v:.4g}" for k, v in record.items() if isinstance(v, float) and k not in TIMING_KEYS
+                ),
+                record["train_seconds"],
+                record["train_items"],
+                record["eval_seconds"],
                 time.monotonic() - started,
             )
         stop = bool(config.early_stopping) and patience >= config.early_stopping

@@ -27,17 +27,19 @@ logger = logging.getLogger(__name__)
 
 
 #: Keys that choose which runs to do, how fast and under which title, not what a run computes: a run folder can
-#: be continued with more seeds or folds, another thread count, cache folder, title or notes.
+#: be continued with more seeds or folds, another thread or job count, cache folder, title or notes.
 _EXECUTION_KEYS = {
     ("name",),
     ("notes",),
     ("seeds",),
     ("cache_dir",),
+    ("runner",),
     ("protocol", "folds"),
     ("train", "threads"),
     ("train", "progress"),
     ("train", "num_workers"),
     ("train", "tensorboard"),
+    ("train", "tsne"),
 }
 
 #: What run_experiment writes at the top of a run folder; ``restart=True`` moves exactly these aside. The feature

@@ -6,7 +6,8 @@ Output folder layout::
       config.yaml               resolved recipe (every default written out)
       folds.json                the folds used, with the protocol's guarantees
       runs/<fold>/seed<k>/      config.yaml, history.json, metrics.json, predictions.csv, outputs.npz (validation
-                                and test logits, for ensembles), embeddings.npz (first run), best.pt
+                                and test logits, for ensembles), timing.json (wall / CPU seconds),
+                                embeddings.npz (first run, unless train.tsne is false), best.pt
                                 (self-describing), last.pt (resume state); a multi-stage recipe keeps every stage
                                 but the last in a sub-folder named after it (same files) and the last one here
       summary.md / .csv / .json, runs.csv, confusion_matrix.png, training_curves.png, tsne.png
@@ -15,6 +16,7 @@ Output folder layout::
       feature_cache/            features by content digest (unless cache_dir is set)
 
 A run whose ``metrics.json`` exists is finished and skipped; an interrupted run continues from its ``last.pt``.
+``runner.jobs`` trains the runs in parallel worker processes (:mod:`serkit.training.jobs`), with the same results.
 Rerunning a folder with a changed recipe is refused with the list of changed keys, unless ``restart=True``
 (``serkit train --restart``) moves the old results aside. Unreadable audio files are skipped with a warning,
 counted in the summary and listed in ``skipped_files.txt``.
@@ -46,8 +48,10 @@ from serkit.evaluation.plots import plot_confusion_matrix, plot_training_curves,
 from serkit.evaluation.report import summarize_runs, write_summary
 from serkit.features.base import FeatureConfig, feature_from_dict
 from serkit.recipe import resolve, resolve_label_set, resolve_stages
+from serkit.training.jobs import Unit, choose_jobs, run_in_workers
 from serkit.training.resume import check_resumable, move_old_run
 from serkit.training.stages import ExperimentData, build_stages, run_stages, skipped_files
+from serkit.training.timing import with_timings
 
 __all__ = ["class_index", "load_utterances", "resolve_label_set", "run_experiment"]
 
@@ -116,7 +120,11 @@ def run_experiment(
 
     Finished runs are skipped and interrupted ones resumed, so rerunning the same command after a crash or a
     kill completes the experiment with the same numbers as an uninterrupted run. Keys that do not change results
-    (seeds, folds, threads, workers, progress, tensorboard, cache_dir, name, notes) may differ between calls.
+    (seeds, folds, threads, workers, jobs, progress, tensorboard, cache_dir, name, notes) may differ between calls.
+
+    With ``runner.jobs`` > 1 (or automatically, :func:`serkit.training.jobs.choose_jobs`) the pending runs are
+    trained in worker processes, with the same results (:mod:`serkit.training.jobs`); the summary and figures are
+    written here once all have finished.
 
     Args:
         restart: start afresh even if ``output_dir`` holds runs of another recipe: the files a run writes there
@@ -144,9 +152,10 @@ def run_experiment(
     recipe = recipe.with_protocol(protocol)
     notes = [*config.notes, *protocol_notes, *notes]
     data = ExperimentData(utterances, label_set, {u.id: class_index(label_set, u) for u in utterances})
-    stages = build_stages(resolve_stages(recipe), config.cache_dir or output_dir / "feature_cache")
+    cache_dir = Path(config.cache_dir or output_dir / "feature_cache")
+    stages = build_stages(resolve_stages(recipe), cache_dir)
     info = protocol_info(protocol.name)
-    records, histories, selections = [], {}, set()
+    units: list[Unit] = []  # every (fold, seed) in order; the first one keeps the t-SNE figure's embeddings
     for seed in config.seeds:
         folds = protocol.make_folds(utterances, seed)
         if seed == config.seeds[0] or protocol.split_seed is None:
@@ -157,27 +166,38 @@ def run_experiment(
                 seed=seed,
                 options=protocol.options,
             )
-        for fold in folds:
-            run_dir = output_dir / "runs" / fold.name / f"seed{seed}"
-            finished = run_dir / "metrics.json"
-            if finished.is_file():
-                record = json.loads(finished.read_text(encoding="utf-8"))
-                logger.info("skipping finished run %s", run_dir)
-            else:
-                logger.info(
-                    "run %s / seed %d: %d train, %d val, %d test utterances",
-                    fold.name,
-                    seed,
-                    len(fold.train),
-                    len(fold.val),
-                    len(fold.test),
-                )
-                record = run_stages(stages, fold, seed, run_dir, data, keep_embeddings=not records)
-            records.append(record)
-            selections.add(record["selection"])
-            histories[f"{fold.name}/seed{seed}"] = json.loads(
-                (run_dir / "history.json").read_text(encoding="utf-8")
+        units += [Unit(f, seed, output_dir / "runs" / f.name / f"seed{seed}", not units) for f in folds]
+    pending = [unit for unit in units if not (unit.run_dir / "metrics.json").is_file()]
+    jobs = choose_jobs(config, [stage.recipe for stage in stages], len(label_set.labels), len(pending))
+    done = (
+        run_in_workers(config, protocol, stages, data, pending, cache_dir=cache_dir, jobs=jobs)
+        if jobs > 1
+        else {}
+    )
+    records, histories, selections = [], {}, set()
+    for unit in units:
+        fold, seed, run_dir = unit.fold, unit.seed, unit.run_dir
+        finished = run_dir / "metrics.json"
+        if run_dir in done:  # trained by a worker process just now
+            record = done[run_dir]
+        elif finished.is_file():
+            record = json.loads(finished.read_text(encoding="utf-8"))
+            logger.info("skipping finished run %s", run_dir)
+        else:
+            logger.info(
+                "run %s / seed %d: %d train, %d val, %d test utterances",
+                fold.name,
+                seed,
+                len(fold.train),
+                len(fold.val),
+                len(fold.test),
             )
+            record = run_stages(stages, fold, seed, run_dir, data, keep_embeddings=unit.keep_embeddings)
+        records.append(record)
+        selections.add(record["selection"])
+        histories[f"{fold.name}/seed{seed}"] = json.loads(
+            (run_dir / "history.json").read_text(encoding="utf-8")
+        )
     for stage in stages:
         skipped, listed_in = skipped_files(stage, output_dir)
         if skipped:
@@ -199,7 +219,7 @@ def run_experiment(
         notes.append(note)
     selection = "test" if "test" in selections else min(selections)
     summary = summarize_runs(
-        records,
+        with_timings(records, output_dir / "runs"),  # each run's wall and CPU time (its timing.json)
         label_names=list(label_set.labels),
         protocol=protocol.name,
         protocol_info=info.to_dict(),
@@ -208,12 +228,17 @@ def run_experiment(
         notes=notes,
     )
     write_summary(summary, output_dir)
-    _write_figures(summary, histories, output_dir, list(label_set.labels), config.seeds[0])
+    _write_figures(summary, histories, output_dir, list(label_set.labels), config.seeds[0], config.train.tsne)
     return summary
 
 
 def _write_figures(
-    summary: dict[str, Any], histories: dict[str, list], output_dir: Path, label_names: list[str], seed: int
+    summary: dict[str, Any],
+    histories: dict[str, list],
+    output_dir: Path,
+    label_names: list[str],
+    seed: int,
+    tsne: bool = True,
 ) -> None:
     if summary["confusion"] is not None:  # multi-label runs have none
         plot_confusion_matrix(
@@ -227,7 +252,7 @@ def _write_figures(
     # (embeddings of different folds come from different models and cannot share one map)
     first = summary["runs"][0]
     path = output_dir / "runs" / first["fold"] / f"seed{first['seed']}" / "embeddings.npz"
-    if not path.is_file():
+    if not tsne or not path.is_file():  # train.tsne: false
         return
     with np.load(path, allow_pickle=False) as data:
         embeddings, classes = data["embeddings"], data["targets"]

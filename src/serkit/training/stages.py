@@ -5,7 +5,10 @@ strategy (chosen once, :func:`serkit.training.strategies.choose_strategy`) and, 
 fold and seed, the chunks of every utterance. :func:`run_stages` trains the stages of one (fold, seed): a later
 stage starts from an earlier stage's ``best.pt`` (:meth:`SERModel.init_from_stage`), earlier stages live in
 ``run_dir/<stage>/`` and the last one writes into ``run_dir`` (``metrics.json``, ``predictions.csv``,
-``outputs.npz``, ``history.json``, ``best.pt``, and ``embeddings.npz`` for the first run).
+``outputs.npz``, ``history.json``, ``best.pt``, ``timing.json``, and ``embeddings.npz`` for the first run when
+``train.tsne`` is on).
+
+``timing.json`` (where the run's time went) is described in :mod:`serkit.training.timing`.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from serkit.recipe import Recipe, TextSpec
 from serkit.training.checkpoint import load_checkpoint
 from serkit.training.data import ChunkSet, utterance_logits
 from serkit.training.strategies import FoldSets, Strategy, choose_strategy
+from serkit.training.timing import RunClock
 
 __all__ = [
     "ExperimentData",
@@ -252,6 +256,7 @@ def run_stages(
     """
     stage_metrics: dict[str, Any] = {}
     stage_notes: list[str] = []
+    stage_timings: dict[str, dict[str, Any]] = {}
     for position, stage in enumerate(stages):
         last = position == len(stages) - 1
         stage_dir = run_dir if last else run_dir / stage.name
@@ -260,24 +265,32 @@ def run_stages(
         if not last and finished.is_file():
             record = json.loads(finished.read_text(encoding="utf-8"))
         else:
+            clock = RunClock(earlier=dict(stage_timings) if last else {})
             stage_dir.mkdir(parents=True, exist_ok=True)
             write_yaml(stage_dir / "config.yaml", replace(stage.recipe.config, seeds=(seed,)))
             if stage.name:
                 logger.info("stage %s of %s / seed %d", stage.name, fold.name, seed)
-            stage.chunks(data.utterances, stages)
+            if stage.prepared is None:  # the first run computes or reads every run's features
+                started = time.monotonic()
+                stage.chunks(data.utterances, stages)
+                clock.add("features_seconds", time.monotonic() - started)
             record = _run_one(
                 stage,
                 fold,
                 seed,
                 stage_dir,
                 data,
-                keep_embeddings=keep_embeddings and last,
+                clock=clock,
+                keep_embeddings=keep_embeddings and last and stage.recipe.config.train.tsne,
                 init_from=init_from,
                 earlier_stages=stage_metrics if last else None,
                 earlier_notes=[*stage_notes, f"stage {stage.name}"] if last and stage_notes else None,
             )
         if stage.name and not last:
             stage_metrics[stage.name] = record["metrics"]
+            timing = stage_dir / "timing.json"  # absent in a stage finished before timings were written
+            if timing.is_file():
+                stage_timings[stage.name] = json.loads(timing.read_text(encoding="utf-8"))
             if record.get("model_note"):
                 stage_notes.append(f"stage {stage.name}: {record['model_note']}")
     return record
@@ -316,6 +329,7 @@ def _run_one(
     run_dir: Path,
     data: ExperimentData,
     *,
+    clock: RunClock,
     keep_embeddings: bool,
     init_from: Path | None = None,
     earlier_stages: dict[str, Any] | None = None,
@@ -361,9 +375,13 @@ def _run_one(
     )
     best = load_checkpoint(run_dir / "best.pt", require=("state_dict",))
     model.load_state_dict(best["state_dict"])
+    started = time.monotonic()
     metrics = _evaluate_and_write(
         model, sets, run_dir, data, batch_size=config.train.eval_batch_size, keep_embeddings=keep_embeddings
     )
+    clock.add("final_eval_seconds", time.monotonic() - started)
+    for part in ("train_seconds", "eval_seconds"):  # every epoch, those before an interruption included
+        clock.add(part, sum(epoch.get(part, 0.0) for epoch in trained.outcome.history))
     atomic_write_json(run_dir / "history.json", trained.outcome.history)
     select_on_test = config.train.select_on == "test" or fold.selection == "test"
     selection = (
@@ -398,6 +416,8 @@ def _run_one(
         record["reference"] = {"always_neutral": constant_prediction_metrics(sets.test.targets, label_names)}
     if earlier_stages:  # test metrics of every stage of a multi-stage recipe, the last one included
         record["stages"] = {**earlier_stages, "final": metrics}
+    # apart from metrics.json, which is the same in every rerun
+    atomic_write_json(run_dir / "timing.json", clock.timing())
     atomic_write_json(run_dir / "metrics.json", record)  # written last: marks the run finished
     (run_dir / "last.pt").unlink(missing_ok=True)  # the resume state is no longer needed
     return record

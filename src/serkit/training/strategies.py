@@ -12,12 +12,15 @@ class declares (:attr:`~serkit.models.base.SERModel.fits_in_closed_form`) and th
                     state and multiplies the rate by ``train.gamma`` (at most ``train.plateau_decays`` times),
                     then counts towards early stopping (MAT). The rate is constant between reloads.
 ``ClosedForm``      :meth:`~serkit.models.base.SERModel.fit_chunks` once (e.g. eGeMAPS + linear SVM, fitted by
-                    scikit-learn), choosing its own hyperparameters on the selection part; writes ``fit.json``
+                    scikit-learn), choosing its own hyperparameters on the selection part; writes ``fit.json``;
+                    its one history record has the fit's wall time as ``train_seconds`` (the selection inside
+                    the fit included; ``eval_seconds`` is 0)
 ================== ============================================================================================
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -29,7 +32,7 @@ from serkit.core.fileio import atomic_write_json
 from serkit.models.base import SERModel
 from serkit.training.checkpoint import load_checkpoint, save_checkpoint
 from serkit.training.data import ChunkSet
-from serkit.training.engine import TrainOutcome, train_one
+from serkit.training.engine import TrainOutcome, timing_record, train_one
 
 __all__ = [
     "ClosedForm",
@@ -177,14 +180,15 @@ class ClosedForm(Strategy):
             "test": sets.test,
             "last": None,
         }[config.select_on]
+        started = time.monotonic()
         fit_info = model.fit_chunks(sets.train, selection_set, seed=seed)
+        seconds = time.monotonic() - started
         save_checkpoint(
             run_dir / "best.pt", {**checkpoint_meta, "epoch": 1, "state_dict": model.state_dict()}
         )
         atomic_write_json(run_dir / "fit.json", fit_info)
-        outcome = TrainOutcome(
-            [{"epoch": 1, **{k: v for k, v in fit_info.items() if isinstance(v, (int, float))}}], best_epoch=1
-        )
+        record = {"epoch": 1, **{k: v for k, v in fit_info.items() if isinstance(v, (int, float))}}
+        outcome = TrainOutcome([{**record, **timing_record(seconds, 0.0, len(sets.train))}], best_epoch=1)
         return Trained(outcome, used_validation=selection_set is not None)
 
 
