@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 from conftest import input_shapes_seen
+from torch import nn
 
 from serkit.models import count_parameters, create_model
 from serkit.models.glam import GLAM, GlobalAwareFusion, NoFusion
@@ -121,3 +122,33 @@ def test_glam_class_takes_any_fusion_factory():
     model = GLAM(num_classes=2, input_shape=(8, 16), fusion=NoFusion, name="custom")
     assert model.hidden_dim == 128 * 4 * 4
     assert isinstance(GLAM(num_classes=2, input_shape=(8, 16)).fusion, GlobalAwareFusion)
+
+
+@pytest.mark.parametrize("name", ["glam", "resmulticonv3", "mhresmulticonv3", "aaresmulticonv3"])
+def test_for_inference_folds_batch_norms_with_the_same_outputs(name):
+    torch.manual_seed(0)
+    model = create_model(name, num_classes=4)
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm2d):  # statistics and affine values far from the identity
+            module.running_mean.uniform_(-1.0, 1.0)
+            module.running_var.uniform_(0.3, 3.0)
+            nn.init.uniform_(module.weight, 0.5, 1.5)
+            nn.init.uniform_(module.bias, -0.5, 0.5)
+    before = {key: value.clone() for key, value in model.state_dict().items()}
+    model.eval()
+    features, lengths = model.example_input(5)
+    folded = model.for_inference()
+    assert folded is not model and not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
+    assert folded.for_inference() is folded  # folding twice is a no-op
+    with torch.no_grad():
+        expected, got = model(features, lengths), folded(features, lengths)
+        torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(
+            folded.forward_features(features, lengths),
+            model.forward_features(features, lengths),
+            rtol=1e-4,
+            atol=1e-4,
+        )
+    assert all(
+        torch.equal(before[key], value) for key, value in model.state_dict().items()
+    )  # original untouched

@@ -237,3 +237,13 @@ def test_gmlp_block_formula_and_parameter_count():
     glam_block = GMLPBlock(dim=182, seq_len=128, activation=nn.Tanh())
     # LayerNorm(182) + Linear(182->728) + LayerNorm(364) + SGU(128x128 + 128) + Linear(364->182)
     assert sum(p.numel() for p in glam_block.parameters()) == 364 + 133_224 + 728 + 16_512 + 66_430
+
+
+def test_gmlp_block_stays_in_bfloat16_under_autocast():
+    torch.manual_seed(0)
+    block = GMLPBlock(dim=16, seq_len=6, activation=nn.Tanh())
+    x = torch.randn(2, 6, 16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = block(x.bfloat16())
+    assert out.dtype == torch.bfloat16
+    torch.testing.assert_close(out.float(), block(x), rtol=5e-2, atol=5e-2)

@@ -34,7 +34,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from serkit.inference.export import read_transcripts, write_predictions
 
     configure_torch(args.threads)
-    recognizer = Recognizer.from_checkpoint(args.model)
+    recognizer = Recognizer.from_checkpoint(args.model, precision=args.precision)
     transcripts = read_transcripts(args.transcripts) if args.transcripts else None
     return write_predictions(
         recognizer,
@@ -77,5 +77,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         type=_threads,
         default=0,
         help="CPU threads of the model (default 0: all cores; 1 is often faster)",
+    )
+    predict.add_argument(
+        "--precision",
+        choices=("auto", "no", "bf16", "fp16"),
+        default=None,
+        help="autocast of the model: auto = bf16 where the CPU/GPU has it, no = float32 "
+        "(default: the train.precision the model was trained with)",
     )
     predict.set_defaults(func=_cmd_predict)

@@ -24,19 +24,21 @@ from __future__ import annotations
 
 import functools
 import math
-import warnings
 from collections.abc import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from serkit.features.banded import BandedMatrix, batch_chunks
+from serkit.features.melscale import hz_to_mel, mel_frequencies, mel_to_hz, mel_weights
 from serkit.features.validation import as_waveform_batch, check_choice, check_mel_range, check_positive_int
 
 __all__ = [
     "PAD_MODES",
     "WINDOWS",
     "apply_matrix",
+    "cached_banded_mel",
     "cached_dct_matrix",
     "cached_mel_filterbank",
     "dct_matrix",
@@ -69,8 +71,13 @@ PAD_MODES = ("constant", "reflect")
 
 
 @functools.lru_cache(maxsize=32)
-def _cached_window(window: str, win_length: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    return WINDOWS[window](win_length, dtype=dtype, device=device)
+def _cached_window(
+    window: str, win_length: int, n_fft: int, dtype: torch.dtype, device: torch.device
+) -> torch.Tensor:
+    """The window zero-padded on both sides to ``n_fft`` samples, as torch.stft and librosa pad it."""
+    values = WINDOWS[window](win_length, dtype=dtype, device=device)
+    left = (n_fft - win_length) // 2
+    return F.pad(values, (left, n_fft - win_length - left)) if win_length < n_fft else values
 
 
 def _center_pad(x: torch.Tensor, amount: int, pad_mode: str) -> torch.Tensor:
@@ -84,6 +91,55 @@ def _center_pad(x: torch.Tensor, amount: int, pad_mode: str) -> torch.Tensor:
     left = x[..., 1 : amount + 1].flip(-1)
     right = x[..., -amount - 1 : -1].flip(-1)
     return torch.cat([left, x, right], dim=-1)
+
+
+def _check_stft(
+    x: torch.Tensor,
+    n_fft: int,
+    hop_length: int,
+    win_length: int | None,
+    window: str,
+    center: bool,
+    pad_mode: str,
+) -> int:
+    """Check the STFT options against the (batch, samples) input; returns the effective ``win_length``."""
+    check_positive_int("n_fft", n_fft)
+    check_positive_int("hop_length", hop_length)
+    win_length = n_fft if win_length is None else win_length
+    check_positive_int("win_length", win_length)
+    if win_length > n_fft:
+        raise ValueError(f"win_length={win_length} must be <= n_fft={n_fft}.")
+    check_choice("window", window, WINDOWS)
+    check_choice("pad_mode", pad_mode, PAD_MODES)
+    samples = x.shape[-1]
+    if center and pad_mode == "reflect" and samples <= n_fft // 2:
+        raise ValueError(
+            f"pad_mode='reflect' needs more than n_fft // 2 = {n_fft // 2} samples, got {samples}; "
+            "use pad_mode='constant' or longer audio."
+        )
+    if not center and samples < n_fft:
+        raise ValueError(f"center=False needs at least n_fft={n_fft} samples, got {samples}.")
+    return win_length
+
+
+def _spectrum(
+    x: torch.Tensor, n_fft: int, hop_length: int, win_length: int, window: str, center: bool, pad_mode: str
+) -> torch.Tensor:
+    """(batch, samples) -> complex STFT (batch, frames, n_fft // 2 + 1), frames-major (options checked).
+
+    Frames by unfold, one window multiply (which also makes them contiguous) and a batched rfft: the same
+    values as torch.stft, which does exactly this internally, without its transposed view.
+    """
+    if center:
+        x = _center_pad(x, n_fft // 2, pad_mode)
+    frames = x.unfold(-1, n_fft, hop_length)  # (batch, frames, n_fft), a view
+    return torch.fft.rfft(frames * _cached_window(window, win_length, n_fft, x.dtype, x.device), dim=-1)
+
+
+def _squared_parts(spectrum: torch.Tensor) -> torch.Tensor:
+    """Complex (..., bins) -> real (..., 2 * bins): squared real and imaginary parts, interleaved, in place."""
+    parts = torch.view_as_real(spectrum).square_()  # no square root, unlike abs()
+    return parts.reshape(*spectrum.shape[:-1], 2 * spectrum.shape[-1])
 
 
 def stft_power(
@@ -111,42 +167,17 @@ def stft_power(
         power: 2 for power, 1 for magnitude.
 
     Returns:
-        spectrogram: (batch, n_fft // 2 + 1, frames), or (n_fft // 2 + 1, frames) for a single waveform.
+        spectrogram: (batch, n_fft // 2 + 1, frames), or (n_fft // 2 + 1, frames) for a single waveform
+        (frames-major memory: a transposed view).
     """
     x, single = as_waveform_batch(waveforms)
-    check_positive_int("n_fft", n_fft)
-    check_positive_int("hop_length", hop_length)
-    win_length = n_fft if win_length is None else win_length
-    check_positive_int("win_length", win_length)
-    if win_length > n_fft:
-        raise ValueError(f"win_length={win_length} must be <= n_fft={n_fft}.")
-    check_choice("window", window, WINDOWS)
-    check_choice("pad_mode", pad_mode, PAD_MODES)
+    win_length = _check_stft(x, n_fft, hop_length, win_length, window, center, pad_mode)
     if not power > 0:
         raise ValueError(f"power must be > 0, got {power}.")
-    samples = x.shape[-1]
-    if center and pad_mode == "reflect" and samples <= n_fft // 2:
-        raise ValueError(
-            f"pad_mode='reflect' needs more than n_fft // 2 = {n_fft // 2} samples, got {samples}; "
-            "use pad_mode='constant' or longer audio."
-        )
-    if not center and samples < n_fft:
-        raise ValueError(f"center=False needs at least n_fft={n_fft} samples, got {samples}.")
-    if center:
-        x = _center_pad(x, n_fft // 2, pad_mode)
-    spec = torch.stft(
-        x,
-        n_fft=n_fft,
-        hop_length=hop_length,
-        win_length=win_length,
-        window=_cached_window(window, win_length, x.dtype, x.device),
-        center=False,
-        normalized=False,
-        onesided=True,
-        return_complex=True,
-    )  # (batch, freq_bins, frames)
-    squared = (spec * spec.conj()).real  # |X|^2 without the square root of abs()
-    result = squared if power == 2.0 else squared.pow(power / 2.0)
+    spectrum = _spectrum(x, n_fft, hop_length, win_length, window, center, pad_mode)  # (batch, frames, bins)
+    parts = torch.view_as_real(spectrum).square_()
+    squared = parts[..., 0] + parts[..., 1]
+    result = (squared if power == 2.0 else squared.pow_(power / 2.0)).transpose(-1, -2)
     return result[0] if single else result
 
 
@@ -160,72 +191,6 @@ def stft_frames(num_samples: int, *, n_fft: int, hop_length: int, center: bool) 
 # --------------------------------------------------------------------------------------------------------------
 # Mel scale and filterbank (librosa.filters.mel)
 # --------------------------------------------------------------------------------------------------------------
-
-# Slaney's Auditory Toolbox scale: linear below 1 kHz, logarithmic above.
-_SLANEY_F_SP = 200.0 / 3.0
-_SLANEY_MIN_LOG_HZ = 1000.0
-_SLANEY_MIN_LOG_MEL = _SLANEY_MIN_LOG_HZ / _SLANEY_F_SP
-_SLANEY_LOGSTEP = math.log(6.4) / 27.0
-
-
-def hz_to_mel(frequencies: float | np.ndarray, *, htk: bool = False) -> np.ndarray:
-    """Hz -> mel, HTK (``2595 log10(1 + f / 700)``) or Slaney scale (librosa.hz_to_mel), as float64."""
-    f = np.asarray(frequencies, dtype=np.float64)
-    if htk:
-        return 2595.0 * np.log10(1.0 + f / 700.0)
-    mels = f / _SLANEY_F_SP
-    log_region = f >= _SLANEY_MIN_LOG_HZ
-    return np.where(
-        log_region,
-        _SLANEY_MIN_LOG_MEL
-        + np.log(np.maximum(f, _SLANEY_MIN_LOG_HZ) / _SLANEY_MIN_LOG_HZ) / _SLANEY_LOGSTEP,
-        mels,
-    )
-
-
-def mel_to_hz(mels: float | np.ndarray, *, htk: bool = False) -> np.ndarray:
-    """Mel -> Hz, the inverse of :func:`hz_to_mel` (librosa.mel_to_hz), as float64."""
-    m = np.asarray(mels, dtype=np.float64)
-    if htk:
-        return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
-    freqs = _SLANEY_F_SP * m
-    log_region = m >= _SLANEY_MIN_LOG_MEL
-    return np.where(
-        log_region, _SLANEY_MIN_LOG_HZ * np.exp(_SLANEY_LOGSTEP * (m - _SLANEY_MIN_LOG_MEL)), freqs
-    )
-
-
-def mel_frequencies(n_mels: int, *, fmin: float, fmax: float, htk: bool = False) -> np.ndarray:
-    """``n_mels`` frequencies (Hz) equally spaced on the mel scale from ``fmin`` to ``fmax`` inclusive."""
-    mels = np.linspace(hz_to_mel(fmin, htk=htk), hz_to_mel(fmax, htk=htk), n_mels)
-    return mel_to_hz(mels, htk=htk)
-
-
-@functools.lru_cache(maxsize=16)
-def _mel_filterbank_numpy(
-    sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None, htk: bool, norm: str | None
-) -> np.ndarray:
-    fmax = sample_rate / 2.0 if fmax is None else fmax
-    fft_freqs = np.fft.rfftfreq(n_fft, d=1.0 / sample_rate)  # (freq_bins,)
-    # n_mels triangles need n_mels + 2 edges: triangle i rises from edge i to i + 1 and falls to i + 2.
-    edges = mel_frequencies(n_mels + 2, fmin=fmin, fmax=fmax, htk=htk)
-    widths = np.diff(edges)
-    distance = edges[:, None] - fft_freqs[None, :]  # (n_mels + 2, freq_bins)
-    rising = -distance[:-2] / widths[:-1, None]
-    falling = distance[2:] / widths[1:, None]
-    weights = np.maximum(0.0, np.minimum(rising, falling))  # (n_mels, freq_bins)
-    if norm == "slaney":
-        # Divide each triangle by its width in Hz so every band has (roughly) constant energy.
-        weights *= (2.0 / (edges[2:] - edges[:-2]))[:, None]
-    empty = int((weights.max(axis=1) == 0).sum())
-    if empty:
-        warnings.warn(
-            f"mel filterbank: {empty} of {n_mels} bands are empty (no FFT bin falls inside them); "
-            f"lower n_mels={n_mels} or raise n_fft={n_fft}.",
-            stacklevel=3,
-        )
-    weights.setflags(write=False)
-    return weights
 
 
 def mel_filterbank(
@@ -261,7 +226,7 @@ def mel_filterbank(
     check_positive_int("n_mels", n_mels)
     check_choice("norm", norm, ("slaney", None))
     check_mel_range(sample_rate, fmin, fmax)
-    weights = _mel_filterbank_numpy(
+    weights = mel_weights(
         int(sample_rate),
         int(n_fft),
         int(n_mels),
@@ -306,6 +271,24 @@ def cached_mel_filterbank(
         dtype=dtype,
         device=device,
     )
+
+
+@functools.lru_cache(maxsize=32)
+def cached_banded_mel(
+    sample_rate: int,
+    n_fft: int,
+    n_mels: int,
+    fmin: float,
+    fmax: float | None,
+    htk: bool,
+    norm: str | None,
+    dtype: torch.dtype,
+    device: torch.device,
+    repeat: int = 1,
+) -> BandedMatrix:
+    """:func:`cached_mel_filterbank` as a :class:`~serkit.features.banded.BandedMatrix` (its band plan cached)."""
+    weights = cached_mel_filterbank(sample_rate, n_fft, n_mels, fmin, fmax, htk, norm, dtype, device)
+    return BandedMatrix(weights, repeat=repeat)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -381,6 +364,38 @@ def cached_dct_matrix(n_out: int, n_in: int, dtype: torch.dtype, device: torch.d
 # --------------------------------------------------------------------------------------------------------------
 
 
+def _mel_frames(
+    x: torch.Tensor, stft: tuple, power: float, bands: BandedMatrix, out: torch.Tensor | None = None
+) -> torch.Tensor:
+    """(batch, samples) -> mel power (batch, frames, n_mels), frames-major, for options checked by the caller."""
+    spectrum = _spectrum(x, *stft)  # (batch, frames, bins)
+    if bands.repeat == 2:  # power 2: the band product sums the squared parts
+        return bands(_squared_parts(spectrum), out=out)
+    parts = torch.view_as_real(spectrum).square_()
+    return bands((parts[..., 0] + parts[..., 1]).pow_(power / 2.0), out=out)
+
+
+def _mel_setup(
+    waveforms: np.ndarray | torch.Tensor, options: dict, power: float
+) -> tuple[torch.Tensor, bool, tuple, BandedMatrix, int, list[slice]]:
+    """Checks and cached objects shared by :func:`mel_spectrogram` and :func:`mfcc`."""
+    x, single = as_waveform_batch(waveforms)
+    stft = (options["n_fft"], options["hop_length"], options["win_length"], options["window"])
+    stft = (*stft, options["center"], options["pad_mode"])
+    win_length = _check_stft(x, *stft)
+    stft = (stft[0], stft[1], win_length, *stft[3:])
+    if not power > 0:
+        raise ValueError(f"power must be > 0, got {power}.")
+    mel = (options["sample_rate"], options["n_fft"], options["n_mels"], options["fmin"], options["fmax"])
+    bands = cached_banded_mel(
+        *mel, options["htk"], options["norm"], x.dtype, x.device, 2 if power == 2.0 else 1
+    )
+    frames = stft_frames(x.shape[-1], n_fft=stft[0], hop_length=stft[1], center=stft[4])
+    # Working set per example: the windowed frames and their spectrum.
+    chunks = batch_chunks(x.shape[0], 2 * frames * (stft[0] + 2) * x.element_size())
+    return x, single, stft, bands, frames, chunks
+
+
 def mel_spectrogram(
     waveforms: np.ndarray | torch.Tensor,
     *,
@@ -401,26 +416,23 @@ def mel_spectrogram(
     """Mel power ``mel_basis @ |STFT|**power`` (librosa.feature.melspectrogram); options as in :func:`stft_power`
     and :func:`mel_filterbank`.
 
+    Computed a few examples at a time (:func:`~serkit.features.banded.batch_chunks`), with the filterbank
+    product restricted to each band's bins (:class:`~serkit.features.banded.BandedMatrix`).
+
     Args:
         waveforms: (batch, samples) or (samples,).
 
     Returns:
-        mel: (batch, n_mels, frames), or (n_mels, frames) for a single waveform.
+        mel: (batch, n_mels, frames), or (n_mels, frames) for a single waveform (frames-major memory: a
+        transposed view).
     """
-    spectrogram = stft_power(
-        waveforms,
-        n_fft=n_fft,
-        hop_length=hop_length,
-        win_length=win_length,
-        window=window,
-        center=center,
-        pad_mode=pad_mode,
-        power=power,
-    )  # (batch, n_fft // 2 + 1, frames)
-    mel_basis = cached_mel_filterbank(
-        sample_rate, n_fft, n_mels, fmin, fmax, htk, norm, spectrogram.dtype, spectrogram.device
-    )
-    return apply_matrix(mel_basis, spectrogram)  # (batch, n_mels, frames)
+    options = dict(locals())
+    x, single, stft, bands, frames, chunks = _mel_setup(waveforms, options, power)
+    mel = x.new_empty(x.shape[0], frames, n_mels)
+    for chunk in chunks:
+        _mel_frames(x[chunk], stft, power, bands, out=mel[chunk])
+    result = mel.transpose(-1, -2)
+    return result[0] if single else result
 
 
 def mfcc(
@@ -451,21 +463,12 @@ def mfcc(
     Returns:
         coefficients: (batch, n_mfcc, frames), or (n_mfcc, frames) for a single waveform.
     """
-    mel = mel_spectrogram(
-        waveforms,
-        sample_rate=sample_rate,
-        n_fft=n_fft,
-        hop_length=hop_length,
-        n_mels=n_mels,
-        win_length=win_length,
-        window=window,
-        center=center,
-        pad_mode=pad_mode,
-        fmin=fmin,
-        fmax=fmax,
-        htk=htk,
-        norm=norm,
-    )  # (batch, n_mels, frames)
-    mel_db = power_to_db(mel, ref=1.0, amin=amin, top_db=top_db)
-    dct = cached_dct_matrix(n_mfcc, n_mels, mel_db.dtype, mel_db.device)
-    return apply_matrix(dct, mel_db).contiguous()  # (batch, n_mfcc, frames)
+    options = dict(locals())
+    x, single, stft, bands, frames, chunks = _mel_setup(waveforms, options, 2.0)
+    dct_t = cached_dct_matrix(n_mfcc, n_mels, x.dtype, x.device).transpose(0, 1)  # (n_mels, n_mfcc)
+    out = x.new_empty(x.shape[0], n_mfcc, frames)
+    for chunk in chunks:
+        mel = _mel_frames(x[chunk], stft, 2.0, bands)  # (chunk, frames, n_mels)
+        mel_db = power_to_db(mel.transpose(-1, -2), ref=1.0, amin=amin, top_db=top_db)
+        out[chunk] = torch.matmul(mel_db.transpose(-1, -2), dct_t).transpose(-1, -2)
+    return out[0] if single else out

@@ -24,9 +24,8 @@ from typing import ClassVar
 import torch
 import torch.nn.functional as F
 
-from serkit.audio.transforms import pre_emphasis as apply_pre_emphasis
+from serkit.features.banded import batch_chunks
 from serkit.features.base import FEATURES, FeatureConfig
-from serkit.features.deltas import regression_delta
 from serkit.features.dsp import PAD_MODES, WINDOWS, mel_spectrogram, mfcc, stft_frames
 from serkit.features.validation import check_choice, check_mel_range, check_positive_int
 
@@ -120,6 +119,52 @@ LOG_SCALES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "db": lambda power: 10.0 * torch.log10(power),
 }
 
+# The same, in place on a fresh tensor.
+_LOG_SCALES_INPLACE: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "natural": torch.Tensor.log_,
+    "log10": torch.Tensor.log10_,
+    "db": lambda power: power.log10_().mul_(10.0),
+}
+
+
+def _emphasize(waveforms: torch.Tensor, coefficient: float, offset: float) -> torch.Tensor:
+    """``pre_emphasis(waveforms, coefficient) + offset`` (serkit.audio.transforms), in one new tensor."""
+    out = waveforms.clone() if not coefficient else torch.empty_like(waveforms)
+    if coefficient:
+        out[..., :1] = waveforms[..., :1]
+        torch.mul(waveforms[..., :-1], coefficient, out=out[..., 1:])
+        torch.sub(waveforms[..., 1:], out[..., 1:], out=out[..., 1:])
+    return out.add_(offset) if offset else out
+
+
+def _chunked(
+    compute: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    waveforms: torch.Tensor,
+    shape: tuple[int, ...],
+    bytes_per_example: int,
+) -> torch.Tensor:
+    """``compute(waveforms, out)`` into a new (batch, *shape) tensor, a few examples at a time (:func:`batch_chunks`:
+    the temporaries of a whole batch would not stay in the CPU cache)."""
+    out = waveforms.new_empty(waveforms.shape[0], *shape)
+    for chunk in batch_chunks(waveforms.shape[0], bytes_per_example):
+        compute(waveforms[chunk], out[chunk])
+    return out
+
+
+def _replicate_delta(features: torch.Tensor, win_length: int, *, out: torch.Tensor) -> torch.Tensor:
+    """:func:`~serkit.features.deltas.regression_delta` along the last axis, into ``out``: the same sum, with the edge frames repeated by
+    ``cat`` (F.pad's replicate mode is several times slower on these short rows)."""
+    half = (win_length - 1) // 2
+    frames = features.shape[-1]
+    edges = (*features.shape[:-1], half)
+    padded = torch.cat([features[..., :1].expand(edges), features, features[..., -1:].expand(edges)], dim=-1)
+    denominator = half * (half + 1) * (2 * half + 1) / 3.0
+    torch.sub(padded[..., 2 * half :], padded[..., :frames], out=out).mul_(half / denominator)
+    for k in range(1, half):
+        out.add_(padded[..., half + k : half + k + frames], alpha=k / denominator)
+        out.sub_(padded[..., half - k : half - k + frames], alpha=k / denominator)
+    return out
+
 
 @FEATURES.register("log_mel")
 @dataclass(frozen=True)
@@ -181,10 +226,8 @@ class LogMelConfig(FeatureConfig):
 
     def mel_power(self, waveforms: torch.Tensor) -> torch.Tensor:
         """(batch, samples) -> (batch, n_mels, frames) mel power before the log."""
-        if self.pre_emphasis:
-            waveforms = apply_pre_emphasis(waveforms, self.pre_emphasis)
-        if self.waveform_offset:
-            waveforms = waveforms + self.waveform_offset
+        if self.pre_emphasis or self.waveform_offset:
+            waveforms = _emphasize(waveforms, self.pre_emphasis, self.waveform_offset)
         return mel_spectrogram(
             waveforms,
             sample_rate=self.sample_rate,
@@ -202,9 +245,24 @@ class LogMelConfig(FeatureConfig):
             norm=self.mel_norm,
         )  # (batch, n_mels, frames)
 
+    def _log_mel_power(self, waveforms: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        """(batch, samples) -> (batch, n_mels, frames) log mel power, into ``out`` when given."""
+        mel = self.mel_power(waveforms)  # a frames-major view
+        if out is None:
+            out = torch.empty_like(mel, memory_format=torch.contiguous_format)
+        if self.floor:
+            torch.add(mel, self.floor, out=out)  # transposing in the same pass
+        else:
+            out.copy_(mel)
+        return _LOG_SCALES_INPLACE[self.log_scale](out)
+
+    def _chunk_bytes(self, waveforms: torch.Tensor) -> int:
+        """Working set of one example (frames and spectrum), for :func:`batch_chunks`."""
+        return 2 * self.num_frames(waveforms.shape[-1]) * (self.n_fft + 2) * waveforms.element_size()
+
     def _compute_batch(self, waveforms: torch.Tensor) -> torch.Tensor:
-        mel = self.mel_power(waveforms)
-        return LOG_SCALES[self.log_scale](mel + self.floor if self.floor else mel).contiguous()
+        shape = (self.n_mels, self.num_frames(waveforms.shape[-1]))
+        return _chunked(self._log_mel_power, waveforms, shape, self._chunk_bytes(waveforms))
 
 
 @FEATURES.register("three_channel_logmel")
@@ -244,17 +302,24 @@ class ThreeChannelLogMelConfig(LogMelConfig):
     def feature_shape(self) -> tuple[int, ...]:
         return (3, self.n_mels)
 
-    def _compute_batch(self, waveforms: torch.Tensor) -> torch.Tensor:
-        static = super()._compute_batch(waveforms)  # (batch, n_mels, frames)
-        delta = regression_delta(static, win_length=self.delta_win_length)
-        delta_delta = regression_delta(delta, win_length=self.delta_win_length)
-        image = torch.stack([static, delta, delta_delta], dim=1)  # (batch, 3, n_mels, frames)
+    def _image(self, waveforms: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        """(batch, samples) -> (batch, 3, n_mels, frames), into ``out`` when given."""
+        if out is None:
+            shape = (3, self.n_mels, self.num_frames(waveforms.shape[-1]))
+            out = waveforms.new_empty(waveforms.shape[0], *shape)
+        self._log_mel_power(waveforms, out=out[:, 0])
+        _replicate_delta(out[:, 0], self.delta_win_length, out=out[:, 1])
+        _replicate_delta(out[:, 1], self.delta_win_length, out=out[:, 2])
         if self.minmax_normalize:
-            low = image.amin(dim=(-2, -1), keepdim=True)
-            span = image.amax(dim=(-2, -1), keepdim=True) - low
+            low = out.amin(dim=(-2, -1), keepdim=True)
+            span = out.amax(dim=(-2, -1), keepdim=True) - low
             # A constant channel has no range: map it to 0 instead of dividing by 0.
-            image = (image - low) / torch.where(span > 0, span, torch.ones_like(span))
-        return image
+            out.sub_(low).div_(torch.where(span > 0, span, torch.ones_like(span)))
+        return out
+
+    def _compute_batch(self, waveforms: torch.Tensor) -> torch.Tensor:
+        shape = (3, self.n_mels, self.num_frames(waveforms.shape[-1]))
+        return _chunked(self._image, waveforms, shape, self._chunk_bytes(waveforms))
 
 
 @FEATURES.register("apcnn_spectrogram")

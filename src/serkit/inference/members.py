@@ -17,6 +17,7 @@ import torch
 from serkit.config import InputConfig, from_dict
 from serkit.features.pipeline import InputPipeline, Standardizer
 from serkit.features.text import TextInput, text_input_from_state
+from serkit.training.accelerator import resolve_precision
 from serkit.training.checkpoint import CheckpointError, load_model_checkpoint
 
 __all__ = ["Member", "check_same_inputs", "find_run_checkpoints", "load_members"]
@@ -32,6 +33,8 @@ class Member:
     standardizer: Standardizer
     text_input: TextInput | None
     source: str = ""
+    #: Resolved autocast of the model (``no``, ``bf16``, ``fp16``), as in :func:`utterance_logits`.
+    precision: str = "no"
 
 
 def find_run_checkpoints(run_dir: str | os.PathLike) -> list[Path]:
@@ -68,8 +71,16 @@ def find_run_checkpoints(run_dir: str | os.PathLike) -> list[Path]:
     return finished
 
 
-def load_members(paths: list[Path]) -> tuple[InputPipeline, list[str], list[Member]]:
-    """Load checkpoints as members of one recogniser.
+def load_members(
+    paths: list[Path], *, precision: str | None = None
+) -> tuple[InputPipeline, list[str], list[Member]]:
+    """Load checkpoints as members of one recogniser, each model in its fastest equivalent form for evaluation
+    (:meth:`~serkit.models.base.SERModel.for_inference`).
+
+    ``precision`` (``auto``, ``no``, ``bf16``, ``fp16``) is resolved on this machine
+    (:func:`~serkit.training.accelerator.resolve_precision`); None = the ``train.precision`` each checkpoint was
+    trained with (``no`` for checkpoints older than that key), so predictions are computed as the run's own
+    evaluation computed them.
 
     Returns:
         (the input pipeline rebuilt from the first checkpoint, its ``label_names``, one member per path).
@@ -95,10 +106,11 @@ def load_members(paths: list[Path]) -> tuple[InputPipeline, list[str], list[Memb
             check_same_inputs(first, (path, checkpoint))
         try:
             member = Member(
-                model,
+                model.for_inference(),
                 Standardizer.from_dict(checkpoint.get("standardizer")),
                 text_input_from_state(checkpoint["text"]) if checkpoint.get("text") else None,
                 str(path),
+                resolve_precision(precision or checkpoint.get("precision", "no")),
             )
         except (TypeError, ValueError, KeyError) as exc:
             raise CheckpointError(

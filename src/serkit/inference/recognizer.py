@@ -37,7 +37,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -56,7 +55,7 @@ from serkit.inference.speech import (
     SPEECH_MIN_FRACTION,
     speech_activity,
 )
-from serkit.inference.streaming import STREAM_SECONDS, Source, file_source, plan_blocks
+from serkit.inference.streaming import STREAM_SECONDS, Source, TimelineEntry, file_source, plan_blocks
 from serkit.training.checkpoint import CheckpointError
 from serkit.training.data import ChunkSet, utterance_logits
 
@@ -79,18 +78,6 @@ logger = logging.getLogger(__name__)
 _DRY_RUN_SECONDS = 1.0
 _DRY_RUN_RMS = 0.01
 _DRY_RUN_TEXT = "okay"  # fusion models also get a transcript
-
-
-@dataclass(frozen=True)
-class TimelineEntry:
-    """One window of a long recording: start/end in seconds, predicted label (:data:`NO_SPEECH` when the window
-    holds no speech), class probabilities, and whether the energy gate found speech."""
-
-    start: float
-    end: float
-    label: str
-    probabilities: tuple[float, ...]
-    speech: bool = True
 
 
 class Recognizer:
@@ -146,10 +133,14 @@ class Recognizer:
     # ----------------------------------------------------------------------------------------------- loading
 
     @classmethod
-    def from_checkpoint(cls, path: str | os.PathLike, *, batch_size: int = 64) -> Recognizer:
+    def from_checkpoint(
+        cls, path: str | os.PathLike, *, batch_size: int = 64, precision: str | None = None
+    ) -> Recognizer:
         """Rebuild model and input pipeline from a ``best.pt`` written by ``serkit train``, or from a run folder.
 
-        A folder is :meth:`from_run`: every finished fold x seed model, probabilities averaged.
+        A folder is :meth:`from_run`: every finished fold x seed model, probabilities averaged. ``precision``
+        (``auto``, ``no``, ``bf16``, ``fp16``): the models' autocast; None = the one each was trained in
+        (``auto``: bf16 where this machine has it; :func:`~serkit.inference.members.load_members`).
 
         Raises:
             CheckpointError: unreadable or pickled file, metadata that does not match the weights, or a
@@ -158,11 +149,13 @@ class Recognizer:
         """
         path = Path(path)
         if path.is_dir():
-            return cls.from_run(path, batch_size=batch_size)
-        return cls._from_files([path], batch_size=batch_size)
+            return cls.from_run(path, batch_size=batch_size, precision=precision)
+        return cls._from_files([path], batch_size=batch_size, precision=precision)
 
     @classmethod
-    def from_run(cls, run_dir: str | os.PathLike, *, batch_size: int = 64) -> Recognizer:
+    def from_run(
+        cls, run_dir: str | os.PathLike, *, batch_size: int = 64, precision: str | None = None
+    ) -> Recognizer:
         """An ensemble of every finished (fold, seed) model of a run folder (:func:`find_run_checkpoints`).
 
         The members' class probabilities are averaged. Each member keeps its own standardisation statistics and
@@ -173,11 +166,11 @@ class Recognizer:
             CheckpointError: no finished run, a member that fails its checks, or two members that differ (naming
                 both files).
         """
-        return cls._from_files(find_run_checkpoints(run_dir), batch_size=batch_size)
+        return cls._from_files(find_run_checkpoints(run_dir), batch_size=batch_size, precision=precision)
 
     @classmethod
-    def _from_files(cls, paths: list[Path], *, batch_size: int) -> Recognizer:
-        pipeline, label_names, members = load_members(paths)
+    def _from_files(cls, paths: list[Path], *, batch_size: int, precision: str | None) -> Recognizer:
+        pipeline, label_names, members = load_members(paths, precision=precision)
         recognizer = cls(
             members[0].model,
             pipeline,
@@ -247,7 +240,9 @@ class Recognizer:
             [str(i) for i in range(len(chunk_lists))],
             extras,
         )
-        logits, _ = utterance_logits(member.model, dataset, batch_size=self.batch_size)
+        logits, _ = utterance_logits(
+            member.model, dataset, batch_size=self.batch_size, precision=member.precision
+        )
         return logits, np.asarray([len(chunks) for chunks in chunk_lists], dtype=np.float64)
 
     def _max_samples(self) -> int | None:

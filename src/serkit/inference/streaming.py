@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ import numpy as np
 from serkit.audio import io as audio_io
 from serkit.config import InputConfig
 
-__all__ = ["STREAM_SECONDS", "Source", "file_source", "plan_blocks"]
+__all__ = ["STREAM_SECONDS", "Source", "TimelineEntry", "file_source", "plan_blocks"]
 
 #: Files (and in-memory waveforms) longer than this many seconds are processed in blocks of at most this length,
 #: so a long recording needs no more memory than one of this length. In ``input.mode: segments`` the result is the
@@ -101,3 +102,15 @@ def file_source(path: Path, sample_rate: int, max_samples: int | None, *, reads_
         return audio_io.load(path, rate, offset=offset, max_duration=seconds)[start - first : stop - first]
 
     return str(path), read, total if limit is None else min(total, limit)
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One window of a long recording: start/end in seconds, predicted label (:data:`NO_SPEECH` when the window
+    holds no speech), class probabilities, and whether the energy gate found speech."""
+
+    start: float
+    end: float
+    label: str
+    probabilities: tuple[float, ...]
+    speech: bool = True

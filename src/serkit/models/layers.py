@@ -350,7 +350,10 @@ class SpatialGatingUnit(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         res, gate = x.chunk(2, dim=-1)  # each (batch, seq_len, dim // 2)
-        gate = torch.matmul(self.weight, self.norm(gate)) + self.bias[:, None]  # mixes tokens, not features
+        gate = self.norm(gate)  # in the input's dtype (bfloat16 under autocast)
+        # mixes tokens, not features; the bias in the gate's dtype, else bfloat16 + float32 promotes the gate and
+        # every later step to float32 (GLAM's gMLP: ~1.5x slower under autocast)
+        gate = torch.matmul(self.weight, gate) + self.bias.to(gate.dtype)[:, None]
         return self.activation(gate) * res
 
 

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
+from serkit.models.base import SERModel
 from serkit.training.accelerator import eval_autocast
 
 __all__ = [
@@ -204,6 +205,7 @@ def utterance_logits(
         or None.
     """
     model.eval()
+    model = model.for_inference() if isinstance(model, SERModel) else model  # e.g. GLAM's batch norms folded
     if batches is None:
         batches = make_loader(dataset, batch_size=batch_size, shuffle=False)
     logit_sum = emb_sum = None

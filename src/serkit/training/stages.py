@@ -37,6 +37,7 @@ from serkit.evaluation.metrics import constant_prediction_metrics, metrics_from_
 from serkit.features.pipeline import InputPipeline, Standardizer
 from serkit.features.text import TextInput
 from serkit.recipe import Recipe, TextSpec
+from serkit.training.accelerator import resolve_precision
 from serkit.training.checkpoint import load_checkpoint
 from serkit.training.data import ChunkSet, utterance_logits
 from serkit.training.strategies import FoldSets, Strategy, choose_strategy
@@ -363,6 +364,7 @@ def _run_one(
         **stage.pipeline.describe(),
         "standardizer": standardize.to_dict(),
         **({"text": text_input.state()} if text_input is not None else {}),
+        "precision": config.train.precision,  # prediction runs in it too (serkit.inference.members)
     }
     trained = stage.strategy.train(
         model,
@@ -377,7 +379,13 @@ def _run_one(
     model.load_state_dict(best["state_dict"])
     started = time.monotonic()
     metrics = _evaluate_and_write(
-        model, sets, run_dir, data, batch_size=config.train.eval_batch_size, keep_embeddings=keep_embeddings
+        model,
+        sets,
+        run_dir,
+        data,
+        batch_size=config.train.eval_batch_size,
+        precision=resolve_precision(config.train.precision),
+        keep_embeddings=keep_embeddings,
     )
     clock.add("final_eval_seconds", time.monotonic() - started)
     for part in ("train_seconds", "eval_seconds"):  # every epoch, those before an interruption included
@@ -430,19 +438,20 @@ def _evaluate_and_write(
     data: ExperimentData,
     *,
     batch_size: int,
+    precision: str,
     keep_embeddings: bool,
 ) -> dict[str, Any]:
-    """Test metrics of the selected weights; writes predictions.csv, outputs.npz (validation and test logits, for
+    """Test metrics of the selected weights, in the training precision (resolved); writes predictions.csv, outputs.npz (validation and test logits, for
     ensembles) and, for the run the t-SNE figure shows, embeddings.npz."""
     label_names = list(data.label_set.labels)
     test_set, val_set = sets.test, sets.val
     logits, embeddings = utterance_logits(
-        model, test_set, batch_size=batch_size, with_embeddings=keep_embeddings
+        model, test_set, batch_size=batch_size, with_embeddings=keep_embeddings, precision=precision
     )
     metrics, probabilities = metrics_from_logits(test_set.targets, logits.numpy(), label_names)
     _write_predictions(run_dir / "predictions.csv", test_set, probabilities, label_names, data.by_id)
     val_logits = (
-        utterance_logits(model, val_set, batch_size=batch_size)[0].numpy()
+        utterance_logits(model, val_set, batch_size=batch_size, precision=precision)[0].numpy()
         if val_set.num_utterances
         else np.zeros((0, len(label_names)), dtype=np.float32)
     )
