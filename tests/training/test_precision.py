@@ -174,3 +174,31 @@ def test_auto_is_deterministic(tmp_path: Path):
     assert first[0]["precision"] == acc.describe_precision("auto")
     weights = [load_checkpoint(tmp_path / f / "best.pt")["state_dict"] for f in ("a", "b")]
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+@pytest.mark.parametrize("precision", ["no", "bf16"])
+def test_final_evaluation_and_checkpoint_use_the_training_precision(tmp_path: Path, monkeypatch, precision):
+    from tiny_runs import tiny_corpus, tiny_recipe
+
+    from serkit.recipe import load_experiment
+    from serkit.training import stages
+    from serkit.training.runner import run_experiment
+
+    used = []
+    original = stages.utterance_logits
+    monkeypatch.setattr(
+        stages,
+        "utterance_logits",
+        lambda *args, **kwargs: used.append(kwargs["precision"]) or original(*args, **kwargs),
+    )
+    recipe = tiny_recipe(
+        tiny_corpus(tmp_path / "corpus"),
+        train={"epochs": 1, "precision": precision},
+        seeds=[0],
+        protocol={"name": "speaker_kfold", "options": {"k": 2, "val_speakers": 1}, "folds": [0]},
+        runner={"jobs": 1},
+    )
+    run_experiment(load_experiment(base=recipe), tmp_path / "run")
+    assert used and set(used) == {precision}  # test and validation logits of the selected weights
+    (best,) = (tmp_path / "run").glob("runs/*/seed0/best.pt")
+    assert load_checkpoint(best)["precision"] == precision  # what serkit predict will use
