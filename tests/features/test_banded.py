@@ -9,9 +9,8 @@ import torch
 
 from serkit.features import LogMelConfig, MFCCConfig, ThreeChannelLogMelConfig, banded
 from serkit.features.banded import BandedMatrix, band_groups, batch_chunks
-from serkit.features.deltas import regression_delta
+from serkit.features.deltas import regression_delta, regression_delta_padded, replicate_edges_
 from serkit.features.dsp import mel_filterbank, mel_spectrogram, stft_power
-from serkit.features.spectral import _replicate_delta
 
 SR = 16000
 
@@ -135,9 +134,17 @@ def test_mel_spectrogram_powers_equal_the_dense_product(power):
     torch.testing.assert_close(ours, dense, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("frames", [1, 2, 30])
 @pytest.mark.parametrize("win_length", [3, 4, 5, 9])
-def test_replicate_delta_equals_regression_delta(win_length):
-    features = torch.randn(2, 7, 30, dtype=torch.float64)
-    out = torch.empty_like(features)
-    assert _replicate_delta(features, win_length, out=out) is out
+def test_padded_regression_delta_equals_regression_delta(win_length, frames):
+    features = torch.randn(2, 7, frames, dtype=torch.float64)
+    half = (win_length - 1) // 2
+    padded = torch.zeros(2, 7, frames + 2 * half, dtype=torch.float64)
+    padded[..., half : half + frames] = features
+    out = torch.empty(2, 3, 7, frames, dtype=torch.float64)[
+        :, 1
+    ]  # a strided output slice, as the image's channels
+    assert regression_delta_padded(replicate_edges_(padded, half), win_length, out=out) is out
     torch.testing.assert_close(out, regression_delta(features, win_length=win_length), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="out must have shape"):
+        regression_delta_padded(padded, win_length, out=torch.empty(2, 7, frames + 1, dtype=torch.float64))

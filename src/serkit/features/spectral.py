@@ -26,6 +26,7 @@ import torch.nn.functional as F
 
 from serkit.features.banded import batch_chunks
 from serkit.features.base import FEATURES, FeatureConfig
+from serkit.features.deltas import regression_delta_padded, replicate_edges_
 from serkit.features.dsp import PAD_MODES, WINDOWS, mel_spectrogram, mfcc, stft_frames
 from serkit.features.validation import check_choice, check_mel_range, check_positive_int
 
@@ -127,14 +128,37 @@ _LOG_SCALES_INPLACE: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 }
 
 
-def _emphasize(waveforms: torch.Tensor, coefficient: float, offset: float) -> torch.Tensor:
-    """``pre_emphasis(waveforms, coefficient) + offset`` (serkit.audio.transforms), in one new tensor."""
-    out = waveforms.clone() if not coefficient else torch.empty_like(waveforms)
-    if coefficient:
-        out[..., :1] = waveforms[..., :1]
-        torch.mul(waveforms[..., :-1], coefficient, out=out[..., 1:])
-        torch.sub(waveforms[..., 1:], out[..., 1:], out=out[..., 1:])
-    return out.add_(offset) if offset else out
+def _prepare_signal(
+    waveforms: torch.Tensor, coefficient: float, offset: float, pad: int, pad_mode: str
+) -> torch.Tensor:
+    """``pre_emphasis(waveforms, coefficient) + offset`` (serkit.audio.transforms), then ``pad`` samples of centre
+    padding at each end as torch.stft(center=True) adds them (``pad_mode`` "constant" or "reflect"), written into one
+    new (..., samples + 2 * pad) buffer: no separate passes for the offset and the padding."""
+    samples = waveforms.shape[-1]
+    if pad_mode == "reflect" and pad and samples <= pad:
+        raise ValueError(
+            f"pad_mode='reflect' needs more than n_fft // 2 = {pad} samples, got {samples}; "
+            "use pad_mode='constant' or longer audio."
+        )
+    out = waveforms.new_empty(*waveforms.shape[:-1], samples + 2 * pad)
+    signal = out[..., pad : pad + samples]
+    if (
+        coefficient
+    ):  # y[0] = x[0], y[n] = x[n] - coefficient * x[n - 1] (the same two roundings as pre_emphasis)
+        signal[..., :1] = waveforms[..., :1]
+        torch.mul(waveforms[..., :-1], coefficient, out=signal[..., 1:])
+        torch.sub(waveforms[..., 1:], signal[..., 1:], out=signal[..., 1:])
+    else:
+        signal.copy_(waveforms)
+    if offset:
+        signal.add_(offset)
+    if pad and pad_mode == "reflect":  # slicing and flipping: F.pad's reflect mode is slow on long signals
+        out[..., :pad] = out[..., pad + 1 : 2 * pad + 1].flip(-1)
+        out[..., pad + samples :] = out[..., samples - 1 : pad + samples - 1].flip(-1)
+    elif pad:
+        out[..., :pad] = 0.0
+        out[..., pad + samples :] = 0.0
+    return out
 
 
 def _chunked(
@@ -148,21 +172,6 @@ def _chunked(
     out = waveforms.new_empty(waveforms.shape[0], *shape)
     for chunk in batch_chunks(waveforms.shape[0], bytes_per_example):
         compute(waveforms[chunk], out[chunk])
-    return out
-
-
-def _replicate_delta(features: torch.Tensor, win_length: int, *, out: torch.Tensor) -> torch.Tensor:
-    """:func:`~serkit.features.deltas.regression_delta` along the last axis, into ``out``: the same sum, with the edge frames repeated by
-    ``cat`` (F.pad's replicate mode is several times slower on these short rows)."""
-    half = (win_length - 1) // 2
-    frames = features.shape[-1]
-    edges = (*features.shape[:-1], half)
-    padded = torch.cat([features[..., :1].expand(edges), features, features[..., -1:].expand(edges)], dim=-1)
-    denominator = half * (half + 1) * (2 * half + 1) / 3.0
-    torch.sub(padded[..., 2 * half :], padded[..., :frames], out=out).mul_(half / denominator)
-    for k in range(1, half):
-        out.add_(padded[..., half + k : half + k + frames], alpha=k / denominator)
-        out.sub_(padded[..., half - k : half - k + frames], alpha=k / denominator)
     return out
 
 
@@ -226,9 +235,12 @@ class LogMelConfig(FeatureConfig):
 
     def mel_power(self, waveforms: torch.Tensor) -> torch.Tensor:
         """(batch, samples) -> (batch, n_mels, frames) mel power before the log."""
-        if self.pre_emphasis or self.waveform_offset:
-            waveforms = _emphasize(waveforms, self.pre_emphasis, self.waveform_offset)
-        return mel_spectrogram(
+        pad = self.n_fft // 2 if self.center else 0
+        if self.pre_emphasis or self.waveform_offset or pad:
+            waveforms = _prepare_signal(
+                waveforms, self.pre_emphasis, self.waveform_offset, pad, self.pad_mode
+            )
+        return mel_spectrogram(  # the centre padding is done: center=False frames the padded signal alike
             waveforms,
             sample_rate=self.sample_rate,
             n_fft=self.n_fft,
@@ -236,8 +248,7 @@ class LogMelConfig(FeatureConfig):
             n_mels=self.n_mels,
             win_length=self.win_length,
             window=self.window,
-            center=self.center,
-            pad_mode=self.pad_mode,
+            center=False,
             power=self.power,
             fmin=self.fmin,
             fmax=self.fmax,
@@ -303,13 +314,24 @@ class ThreeChannelLogMelConfig(LogMelConfig):
         return (3, self.n_mels)
 
     def _image(self, waveforms: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
-        """(batch, samples) -> (batch, 3, n_mels, frames), into ``out`` when given."""
+        """(batch, samples) -> (batch, 3, n_mels, frames), into ``out`` when given.
+
+        The static log-mel and its delta are computed into one edge-padded buffer (batch, 2, n_mels, frames + 2 *
+        half), so the deltas read their replicated edges without any ``cat``; one copy moves both into ``out``.
+        """
+        frames = self.num_frames(waveforms.shape[-1])
         if out is None:
-            shape = (3, self.n_mels, self.num_frames(waveforms.shape[-1]))
-            out = waveforms.new_empty(waveforms.shape[0], *shape)
-        self._log_mel_power(waveforms, out=out[:, 0])
-        _replicate_delta(out[:, 0], self.delta_win_length, out=out[:, 1])
-        _replicate_delta(out[:, 1], self.delta_win_length, out=out[:, 2])
+            out = waveforms.new_empty(waveforms.shape[0], 3, self.n_mels, frames)
+        half = (self.delta_win_length - 1) // 2
+        padded = waveforms.new_empty(waveforms.shape[0], 2, self.n_mels, frames + 2 * half)
+        static, delta = padded[:, 0], padded[:, 1]
+        self._log_mel_power(waveforms, out=static[..., half : half + frames])
+        regression_delta_padded(
+            replicate_edges_(static, half), self.delta_win_length, out=delta[..., half:-half]
+        )
+        replicate_edges_(delta, half)
+        regression_delta_padded(delta, self.delta_win_length, out=out[:, 2])
+        out[:, :2] = padded[..., half : half + frames]
         if self.minmax_normalize:
             low = out.amin(dim=(-2, -1), keepdim=True)
             span = out.amax(dim=(-2, -1), keepdim=True) - low
