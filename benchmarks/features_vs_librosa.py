@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -86,17 +87,29 @@ def librosa_dcnn(librosa, clips: np.ndarray) -> np.ndarray:
     return np.stack([static, delta, librosa.feature.delta(delta, width=5, mode="nearest")], axis=-3)
 
 
-def best_times(functions: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Fastest of ``repeats`` runs of each function, in seconds, after one warm-up run; the functions run in turn
-    (interleaved), so a burst of load from elsewhere slows all of them rather than one."""
-    for function in functions.values():
+def best_times(
+    functions: dict[str, Callable[[], object]], repeats: int, *, min_seconds: float = 0.25
+) -> dict[str, float]:
+    """Fastest of ``repeats`` measurements of each function, in seconds per call, after one warm-up call.
+
+    The functions take turns (interleaved), so a burst of load from elsewhere slows all of them rather than one.
+    Each measurement times a block of back-to-back calls lasting at least ``min_seconds`` (as ``timeit.autorange``
+    does): on this VM a core that has just been idle or busy with other code runs the next few milliseconds
+    slower, and one call of a fast function (a batched feature: ~10 ms) would carry that fixed cost far more than
+    one call of a slow one (librosa clip by clip: ~60 ms).
+    """
+    calls = {}
+    for name, function in functions.items():
+        start = time.perf_counter()
         function()
+        calls[name] = max(1, math.ceil(min_seconds / max(time.perf_counter() - start, 1e-6)))
     times: dict[str, list[float]] = {name: [] for name in functions}
     for _ in range(repeats):
         for name, function in functions.items():
             start = time.perf_counter()
-            function()
-            times[name].append(time.perf_counter() - start)
+            for _ in range(calls[name]):
+                function()
+            times[name].append((time.perf_counter() - start) / calls[name])
     return {name: min(values) for name, values in times.items()}
 
 

@@ -9,7 +9,12 @@ import torch
 
 from serkit.features import LogMelConfig, MFCCConfig, ThreeChannelLogMelConfig, banded
 from serkit.features.banded import BandedMatrix, band_groups, batch_chunks
-from serkit.features.deltas import regression_delta, regression_delta_padded, replicate_edges_
+from serkit.features.deltas import (
+    regression_delta,
+    regression_delta_into,
+    regression_delta_padded,
+    replicate_edges_,
+)
 from serkit.features.dsp import mel_filterbank, mel_spectrogram, stft_power
 
 SR = 16000
@@ -148,3 +153,15 @@ def test_padded_regression_delta_equals_regression_delta(win_length, frames):
     torch.testing.assert_close(out, regression_delta(features, win_length=win_length), rtol=1e-12, atol=1e-12)
     with pytest.raises(ValueError, match="out must have shape"):
         regression_delta_padded(padded, win_length, out=torch.empty(2, 7, frames + 1, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("frames", [1, 2, 4, 5, 9, 30])
+@pytest.mark.parametrize("win_length", [3, 5, 9])
+def test_in_place_regression_delta_equals_regression_delta(win_length, frames):
+    """The interior read in place and the edges through a small buffer give the same deltas (short inputs too)."""
+    image = torch.empty(2, 3, 7, frames, dtype=torch.float64)  # strided channel slabs, as in the DCNN image
+    image[:, 0] = torch.randn(2, 7, frames, dtype=torch.float64)
+    assert regression_delta_into(image[:, 0], win_length, out=image[:, 1]) is not None
+    torch.testing.assert_close(
+        image[:, 1], regression_delta(image[:, 0], win_length=win_length), rtol=1e-12, atol=1e-12
+    )

@@ -24,7 +24,13 @@ import torch.nn.functional as F
 
 from serkit.features.validation import check_choice
 
-__all__ = ["regression_delta", "regression_delta_padded", "replicate_edges_", "savgol_delta"]
+__all__ = [
+    "regression_delta",
+    "regression_delta_into",
+    "regression_delta_padded",
+    "replicate_edges_",
+    "savgol_delta",
+]
 
 # scipy.ndimage/savgol_filter boundary mode -> torch padding mode.
 _SAVGOL_PADDING = {"nearest": "replicate", "mirror": "reflect", "constant": "constant", "wrap": "circular"}
@@ -153,3 +159,24 @@ def regression_delta_padded(padded: torch.Tensor, win_length: int, *, out: torch
         out.add_(padded[..., half + k : half + k + frames], alpha=k / denominator)
         out.sub_(padded[..., half - k : half - k + frames], alpha=k / denominator)
     return out
+
+
+def regression_delta_into(features: torch.Tensor, win_length: int, *, out: torch.Tensor) -> torch.Tensor:
+    """:func:`regression_delta` of ``features`` (..., frames) written into ``out`` (same shape, may be a strided
+    view), without padding a copy of the whole input: the interior frames read their neighbours in place, and
+    only the ``half`` frames at each end go through a small edge-padded buffer. Returns ``out``."""
+    half = (win_length - 1) // 2
+    frames = features.shape[-1]
+    if frames <= 2 * half:  # too short for an interior: pad it all
+        padded = features.new_empty(*features.shape[:-1], frames + 2 * half)
+        padded[..., half : half + frames] = features
+        return regression_delta_padded(replicate_edges_(padded, half), win_length, out=out)
+    regression_delta_padded(features, win_length, out=out[..., half : frames - half])
+    left = features.new_empty(*features.shape[:-1], 3 * half)  # [first frame x half, first 2 * half frames]
+    left[..., :half] = features[..., :1]
+    left[..., half:] = features[..., : 2 * half]
+    regression_delta_padded(left, win_length, out=out[..., :half])
+    right = features.new_empty(*features.shape[:-1], 3 * half)  # [last 2 * half frames, last frame x half]
+    right[..., : 2 * half] = features[..., frames - 2 * half :]
+    right[..., 2 * half :] = features[..., -1:]
+    return regression_delta_padded(right, win_length, out=out[..., frames - half :])

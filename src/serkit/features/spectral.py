@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 from serkit.features.banded import batch_chunks
 from serkit.features.base import FEATURES, FeatureConfig
-from serkit.features.deltas import regression_delta_padded, replicate_edges_
+from serkit.features.deltas import regression_delta_into
 from serkit.features.dsp import PAD_MODES, WINDOWS, mel_spectrogram, mfcc, stft_frames
 from serkit.features.validation import check_choice, check_mel_range, check_positive_int
 
@@ -316,22 +316,15 @@ class ThreeChannelLogMelConfig(LogMelConfig):
     def _image(self, waveforms: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
         """(batch, samples) -> (batch, 3, n_mels, frames), into ``out`` when given.
 
-        The static log-mel and its delta are computed into one edge-padded buffer (batch, 2, n_mels, frames + 2 *
-        half), so the deltas read their replicated edges without any ``cat``; one copy moves both into ``out``.
+        Each channel is written straight into its slab of ``out``: the deltas read the previous channel in place
+        (:func:`regression_delta_into`), so no padded copy of the image is made.
         """
         frames = self.num_frames(waveforms.shape[-1])
         if out is None:
             out = waveforms.new_empty(waveforms.shape[0], 3, self.n_mels, frames)
-        half = (self.delta_win_length - 1) // 2
-        padded = waveforms.new_empty(waveforms.shape[0], 2, self.n_mels, frames + 2 * half)
-        static, delta = padded[:, 0], padded[:, 1]
-        self._log_mel_power(waveforms, out=static[..., half : half + frames])
-        regression_delta_padded(
-            replicate_edges_(static, half), self.delta_win_length, out=delta[..., half:-half]
-        )
-        replicate_edges_(delta, half)
-        regression_delta_padded(delta, self.delta_win_length, out=out[:, 2])
-        out[:, :2] = padded[..., half : half + frames]
+        self._log_mel_power(waveforms, out=out[:, 0])
+        regression_delta_into(out[:, 0], self.delta_win_length, out=out[:, 1])
+        regression_delta_into(out[:, 1], self.delta_win_length, out=out[:, 2])
         if self.minmax_normalize:
             low = out.amin(dim=(-2, -1), keepdim=True)
             span = out.amax(dim=(-2, -1), keepdim=True) - low
