@@ -21,7 +21,7 @@ import soundfile as sf
 import torch
 
 from serkit.config import InputConfig
-from serkit.features.pipeline import InputPipeline, Standardizer
+from serkit.features.pipeline import InputPipeline, Normalizer
 from serkit.inference.recognizer import Recognizer
 from serkit.models import count_parameters, create_model
 
@@ -89,7 +89,7 @@ def main() -> None:
         pipeline = InputPipeline(
             {"name": "mfcc", "n_mfcc": args.features}, InputConfig(window=1.8, hop=0.2, eval_hop=0.2)
         )
-        recognizer = Recognizer(model, pipeline, ["neutral", "happy", "sad", "angry"], Standardizer())
+        recognizer = Recognizer(model, pipeline, ["neutral", "happy", "sad", "angry"], Normalizer())
         print("\n| threads | predict --timeline real-time factor (audio s per wall s) |")
         print("|---|---|")
         for threads in args.threads:

@@ -29,6 +29,7 @@ from serkit.core.typed import require as _require
 from serkit.core.values import read_yaml
 
 __all__ = [
+    "AugmentConfig",
     "ConfigError",
     "CorpusConfig",
     "ExperimentConfig",
@@ -100,6 +101,10 @@ class InputConfig:
     ``eval_max_seconds``, by default the same) with padding and lengths. ``mode: frames`` computes the
     utterance's features once and makes each frame a training example (DCNN stage 1: every image segment), the
     utterance's prediction again being the mean of their logits.
+
+    ``normalize`` (:mod:`serkit.features.normalize`): ``global`` (training statistics), ``none``, ``utterance``
+    (each utterance's own statistics) or ``speaker`` (each speaker's; for the test speakers that is their
+    unlabelled audio, so it needs ``transductive: true`` and every report says so).
     """
 
     sample_rate: int = 16000
@@ -111,15 +116,28 @@ class InputConfig:
     max_seconds: float | None = None
     eval_max_seconds: float | None = None
     normalize: str = "global"
+    transductive: bool = False
 
     def __post_init__(self) -> None:
         for name, value, allowed in (
             ("mode", self.mode, ("segments", "utterance", "frames")),
             ("short_policy", self.short_policy, ("pad", "tile", "drop", "keep")),
-            ("normalize", self.normalize, ("global", "none")),
+            ("normalize", self.normalize, ("global", "none", "utterance", "speaker")),
         ):
             if value not in allowed:
                 raise _FieldError(f"input.{name}={value!r}: use one of {', '.join(allowed)}.")
+        if self.normalize == "speaker" and not self.transductive:
+            raise _FieldError(
+                "input.normalize='speaker' normalises the validation and test speakers with statistics of "
+                "their own unlabelled audio (transductive: a test score then depends on the other test "
+                "utterances); set input.transductive: true to allow it (every report says so), or use "
+                "input.normalize: utterance, which needs only the utterance itself."
+            )
+        if self.transductive and self.normalize != "speaker":
+            raise _FieldError(
+                f"input.transductive=true has no effect with input.normalize={self.normalize!r}; only "
+                "'speaker' uses the test speakers' audio. Remove it or set input.normalize: speaker."
+            )
         _require(
             "input.sample_rate", self.sample_rate, self.sample_rate > 0, "use a rate in Hz > 0 (e.g. 16000)"
         )
@@ -169,7 +187,12 @@ class TrainConfig:
     ``sampler: balanced`` draws training chunks class-balanced, with replacement (CPT-HuBERT).
     ``contrastive_weight`` > 0 adds a contrastive term on the model's embedding: ``contrastive: supervised``
     (Khosla et al.) or ``case_pairwise`` (CASE's pairwise BCE on cosine similarities, its temperature 0.05).
-    ``find_unused_parameters`` is for multi-GPU runs of models that skip layers at random (HuBERT's layer drop)."""
+    ``find_unused_parameters`` is for multi-GPU runs of models that skip layers at random (HuBERT's layer drop).
+    Regularisers, all off by default: ``label_smoothing`` (cross-entropy, focal, mixup; bce smooths each label
+    towards 0.5), ``ema_decay`` (validation, selection and best.pt use an exponential moving average of the weights,
+    see :mod:`serkit.training.averaging`) and SpecAugment on training batches, ``spec_time_masks`` masks of at most
+    ``spec_time_width`` of an example's frames and ``spec_freq_masks`` of at most ``spec_freq_width`` bins
+    (:mod:`serkit.training.augment_features`)."""
 
     epochs: int = 30
     batch_size: int = 32
@@ -203,6 +226,12 @@ class TrainConfig:
     contrastive: str = "supervised"
     contrastive_temperature: float = 0.1
     find_unused_parameters: bool = False
+    label_smoothing: float = 0.0
+    ema_decay: float = 0.0
+    spec_time_masks: int = 0
+    spec_time_width: float = 0.1
+    spec_freq_masks: int = 0
+    spec_freq_width: int = 8
 
     def __post_init__(self) -> None:
         if self.sampler not in ("shuffle", "balanced"):
@@ -234,9 +263,74 @@ class TrainConfig:
                 "use a value >= 0 (0 = no contrastive term)",
             ),
             ("contrastive_temperature", self.contrastive_temperature > 0, "use a value > 0"),
+            ("label_smoothing", 0 <= self.label_smoothing < 1, "use a value in [0, 1) (0 = none, e.g. 0.1)"),
+            ("ema_decay", 0 <= self.ema_decay < 1, "use 0 (no EMA) or a decay in (0, 1), e.g. 0.999"),
+            ("spec_time_masks", self.spec_time_masks >= 0, "use an integer >= 0 (0 = no time masks)"),
+            ("spec_time_width", 0 < self.spec_time_width <= 1, "a fraction of the frames, use (0, 1]"),
+            ("spec_freq_masks", self.spec_freq_masks >= 0, "use an integer >= 0 (0 = no frequency masks)"),
+            ("spec_freq_width", self.spec_freq_width >= 1, "use a number of bins >= 1"),
         ]
         for name, ok, allowed in checks:
             _require(f"train.{name}", getattr(self, name), ok, allowed)
+
+
+#: Colours of generated noise (the same list as :data:`serkit.audio.augment.NOISE_COLORS`; config sits below audio).
+_NOISE_COLORS = ("white", "pink", "brown")
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """On-the-fly waveform augmentation of the training utterances (:mod:`serkit.training.augmented_data`); off by
+    default: each augmentation applies with its ``*_prob``, all 0.
+
+    Every epoch each training utterance is augmented anew (seeded by run seed, epoch and utterance), then cut and
+    featurised like the cached chunks and normalised with the training statistics; validation and test are not
+    augmented. In this order: ``speed`` a factor drawn from the list (Kaldi's speed perturbation: duration / factor,
+    pitch x factor); additive noise at an SNR drawn uniformly in ``noise_snr_db`` [low, high], generated in a
+    colour drawn from ``noise_colors`` or, when ``noise_dir`` is set, excerpts of the audio files in that folder; a
+    gain drawn uniformly in ``gain_db`` [low, high] (lowered where the peak would exceed full scale: never clipped).
+    """
+
+    speed: tuple[float, ...] = (0.9, 1.0, 1.1)
+    speed_prob: float = 0.0
+    noise_snr_db: tuple[float, ...] = (5.0, 20.0)
+    noise_prob: float = 0.0
+    noise_dir: str = ""
+    noise_colors: tuple[str, ...] = _NOISE_COLORS
+    gain_db: tuple[float, ...] = (-6.0, 6.0)
+    gain_prob: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("speed_prob", "noise_prob", "gain_prob"):
+            value = getattr(self, name)
+            _require(
+                f"augment.{name}", value, 0 <= value <= 1, "a probability, use a value in [0, 1] (0 = off)"
+            )
+        _require(
+            "augment.speed",
+            list(self.speed),
+            bool(self.speed) and all(0.5 <= factor <= 2 for factor in self.speed),
+            "use a list of speed factors in [0.5, 2], e.g. [0.9, 1.0, 1.1]",
+        )
+        for name, example in (("noise_snr_db", "[5, 20]"), ("gain_db", "[-6, 6]")):
+            value = getattr(self, name)
+            _require(
+                f"augment.{name}",
+                list(value),
+                len(value) == 2 and value[0] <= value[1],
+                f"use [low, high] in dB with low <= high, e.g. {example}",
+            )
+        _require(
+            "augment.noise_colors",
+            list(self.noise_colors),
+            bool(self.noise_colors) and set(self.noise_colors) <= set(_NOISE_COLORS),
+            f"use a non-empty list of {', '.join(_NOISE_COLORS)}",
+        )
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any augmentation is on (a ``*_prob`` above 0)."""
+        return max(self.speed_prob, self.noise_prob, self.gain_prob) > 0
 
 
 @dataclass(frozen=True)
@@ -289,6 +383,7 @@ class ExperimentConfig:
     features: dict = field(default_factory=lambda: {"name": "mfcc", "n_mfcc": 26})
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     runner: RunnerConfig = field(default_factory=RunnerConfig)
     text: dict = field(default_factory=dict)
     stages: tuple[StageConfig, ...] = ()

@@ -20,7 +20,7 @@ from serkit.cli import build_parser, main
 from serkit.cli import predict as predict_cli
 from serkit.config import InputConfig
 from serkit.features.base import feature_from_dict
-from serkit.features.pipeline import InputPipeline, Standardizer
+from serkit.features.pipeline import InputPipeline, Normalizer
 from serkit.inference.export import DEFAULT_BATCH_FILES, prediction_rows, write_predictions
 from serkit.inference.recognizer import Recognizer
 from serkit.models import create_model
@@ -74,7 +74,7 @@ def _checkpoint(folder: Path, audio: list[Path], model: str, args: dict, inputs:
             "label_names": LABELS,
             "feature": feature.to_dict(),
             "input": dataclasses.asdict(inputs),
-            "standardizer": Standardizer.fit(chunks).to_dict(),
+            "standardizer": Normalizer.fit(chunks).to_dict(),
             "epoch": 1,
             "state_dict": network.state_dict(),
         },

@@ -17,6 +17,7 @@ from serkit.models.classical import (
     linear_svm,
     utterance_vectors,
 )
+from serkit.models.kernel_svm import rbf_svm
 from serkit.training.data import ChunkSet, utterance_logits
 
 
@@ -205,8 +206,9 @@ def test_bad_options_raise(options, message):
         linear_svm(num_classes=3, **options)
 
 
-def test_bad_data_raises_with_the_reason():
-    model = linear_svm(num_classes=3, num_features=4)
+@pytest.mark.parametrize("factory", [linear_svm, rbf_svm])
+def test_bad_data_raises_with_the_reason(factory):
+    model = factory(num_classes=3, num_features=4)
     x = np.zeros((6, 4))
     with pytest.raises(ValueError, match=r"shape \(num_utterances, 4\)"):
         model.fit(np.zeros((6, 5)), np.arange(6) % 3)

@@ -18,6 +18,7 @@ def _cmd_ensemble(args: argparse.Namespace) -> int:
         metric=args.metric,
         top_k=args.top_k,
         select_on_test=args.select_on_test,
+        combine=args.combine,
     )
     print(format_ensemble(record))
     print(f"wrote {record['out_dir']}/ensemble.md and ensemble.json")
@@ -45,6 +46,14 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         default="wa",
         help="ranking/selection score: wa (accuracy, the original's), ua, macro_f1, weighted_f1, "
         "wa_ua_mean; multi-label: macro_f1, micro_f1, weighted_f1, subset_accuracy",
+    )
+    ensemble.add_argument(
+        "--combine",
+        choices=("logits", "calibrated"),
+        default="logits",
+        help="logits: average raw logits (seeds of one recipe); calibrated: temperature-scale each run on its "
+        "validation utterances, then average log-probabilities (runs of different recipes or families, e.g. "
+        "a network and an SVM)",
     )
     ensemble.add_argument(
         "--select-on-test",

@@ -39,6 +39,8 @@ def compare_summaries(summaries: Sequence[Mapping[str, Any]], names: Sequence[st
         ]
         if summary["selected_on_test"]:
             flags.append("SELECTED ON TEST")
+        if summary.get("transductive"):  # summaries from before the option have no key
+            flags.append("TRANSDUCTIVE (test speakers' statistics)")
         flagged = flagged or bool(flags)
         speaker = "yes" if summary["speaker_independent"] else "NO"
         if headline_keys(summary) != headline_keys(reference):
@@ -63,7 +65,7 @@ def compare_summaries(summaries: Sequence[Mapping[str, Any]], names: Sequence[st
         lines += [
             (
                 f"> **WARNING: flagged rows differ from the first row ({names[0]}) in protocol, model "
-                "selection or label set, or were selected on the test set: their numbers are not directly "
+                "selection or label set, or were selected on the test set or are transductive: their numbers are not directly "
                 "comparable.**"
             ),
             "",

@@ -27,7 +27,13 @@ from serkit import __version__
 from serkit.data.stats import natural_key
 from serkit.evaluation.metrics import HEADLINE_METRICS, MULTILABEL_HEADLINE_METRICS
 
-__all__ = ["OPTIONAL_METRICS", "SELECTIONS", "TEST_SELECTION_WARNING", "summarize_runs"]
+__all__ = [
+    "OPTIONAL_METRICS",
+    "SELECTIONS",
+    "TEST_SELECTION_WARNING",
+    "TRANSDUCTIVE_WARNING",
+    "summarize_runs",
+]
 
 #: How the reported model of each run was chosen. ``validation``: best epoch on a held-out validation set;
 #: ``test``: best epoch on the test set (an original paper's protocol); ``none``: a fixed budget, no choice;
@@ -36,6 +42,12 @@ SELECTIONS = ("validation", "test", "none", "last_epoch")
 
 #: The line every report of a model selected on the test set carries.
 TEST_SELECTION_WARNING = "MODEL SELECTED ON THE TEST SET: numbers are optimistic"
+
+#: The line every report of a transductive run carries (``input.normalize: speaker``).
+TRANSDUCTIVE_WARNING = (
+    "TRANSDUCTIVE: the test speakers were normalised with statistics of their own unlabelled test audio "
+    "(input.normalize: speaker); a test score depends on the other test utterances of its speaker"
+)
 
 _PROTOCOL_INFO_KEYS = ("speaker_independent", "selects_on_test", "description")
 
@@ -175,6 +187,7 @@ def summarize_runs(
     selection: str,
     title: str = "",
     notes: Sequence[str] = (),
+    transductive: bool = False,
 ) -> dict[str, Any]:
     """Mean ± std of every metric over all (fold, seed) runs, per-seed means, and the summed confusion matrix.
 
@@ -189,6 +202,8 @@ def summarize_runs(
         selection: how each run's model was chosen, one of :data:`SELECTIONS`.
         title: heading of the report.
         notes: extra lines for the report (e.g. utterances skipped as unreadable).
+        transductive: the test inputs were normalised with statistics of the test speakers' audio; the report
+            carries :data:`TRANSDUCTIVE_WARNING` and ``transductive`` is True.
 
     Returns:
         A JSON-serialisable dict. ``metrics`` maps each metric (``wa``, ``ua``, ``macro_f1``, ``micro_f1``,
@@ -199,7 +214,7 @@ def summarize_runs(
         ``confusion`` has ``counts`` summed over all runs (an utterance counts once per seed) and
         ``normalized`` (each true-class row divided by its total; rows with no utterance stay 0).
         Also: ``title``, ``protocol``, ``protocol_info``, ``speaker_independent``, ``selection``,
-        ``selected_on_test``, ``warnings``, ``label_names``, ``notes``, ``n_runs``, ``folds``, ``seeds``,
+        ``selected_on_test``, ``transductive``, ``warnings``, ``label_names``, ``notes``, ``n_runs``, ``folds``, ``seeds``,
         ``std_definition``, ``runs`` (each with its ``wall_seconds`` and ``cpu_seconds``, None when untimed),
         ``time`` (``wall_seconds`` and ``cpu_seconds`` summed over the ``n_timed`` timed runs, and their means
         ``wall_seconds_per_run`` and ``cpu_seconds_per_run``; None when no run is timed) and ``serkit_version``.
@@ -264,6 +279,8 @@ def summarize_runs(
 
     selected_on_test = bool(info["selects_on_test"]) or selection == "test"
     warnings = [TEST_SELECTION_WARNING] if selected_on_test else []
+    if transductive:
+        warnings.append(TRANSDUCTIVE_WARNING)
     missing = [f"{fold}/seed {seed}" for seed in seeds for fold in folds if (fold, seed) not in seen]
     if missing:
         warnings.append(
@@ -281,6 +298,7 @@ def summarize_runs(
         "speaker_independent": bool(info["speaker_independent"]),
         "selection": selection,
         "selected_on_test": selected_on_test,
+        "transductive": bool(transductive),
         "warnings": warnings,
         "label_names": names,
         "notes": [str(note) for note in notes],

@@ -1,4 +1,4 @@
-"""From audio files to model inputs: load, segment, compute features, cache, standardise.
+"""From audio files to model inputs: load, segment, compute features, cache, normalise (:mod:`serkit.features.normalize`).
 
 :class:`InputPipeline` turns an utterance into its *chunks* ``(num_chunks, frames, *feature_shape)``: the fixed
 segments of ``input.mode: segments`` (training and evaluation may use different hops), the whole utterance
@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -25,39 +25,15 @@ from serkit.audio.transforms import segment
 from serkit.config import InputConfig
 from serkit.features.base import FeatureConfig, feature_from_dict
 from serkit.features.cache import FeatureCache
+from serkit.features.normalize import Normalizer
 
-__all__ = ["InputPipeline", "Standardizer"]
+__all__ = ["InputPipeline", "Normalizer", "Standardizer"]
 
 logger = logging.getLogger(__name__)
 
 
-class Standardizer:
-    """Per-feature mean/std standardisation fitted on training chunks (``input.normalize: global``)."""
-
-    def __init__(self, mean: np.ndarray | None = None, std: np.ndarray | None = None) -> None:
-        self.mean, self.std = mean, std
-
-    @classmethod
-    def fit(cls, chunks: list[np.ndarray]) -> Standardizer:
-        """chunks: arrays (frames, num_features); statistics over every frame of every chunk."""
-        frames = np.concatenate([c.reshape(-1, c.shape[-1]) for c in chunks], axis=0).astype(np.float64)
-        return cls(
-            frames.mean(axis=0).astype(np.float32), np.maximum(frames.std(axis=0), 1e-5).astype(np.float32)
-        )
-
-    def __call__(self, chunk: np.ndarray) -> np.ndarray:
-        if self.mean is None:
-            return chunk
-        return ((chunk - self.mean) / self.std).astype(np.float32)
-
-    def to_dict(self) -> dict[str, list[float]] | None:
-        return None if self.mean is None else {"mean": self.mean.tolist(), "std": self.std.tolist()}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None) -> Standardizer:
-        if not data:
-            return cls()
-        return cls(np.asarray(data["mean"], dtype=np.float32), np.asarray(data["std"], dtype=np.float32))
+#: The name of :class:`~serkit.features.normalize.Normalizer` in earlier releases (global or no standardisation).
+Standardizer = Normalizer
 
 
 class InputPipeline:
@@ -131,27 +107,67 @@ class InputPipeline:
         ``(1, *feature_shape)`` per frame. ``num_chunks`` is 0 only with ``short_policy: drop`` for an utterance
         shorter than one window. ``split=False`` keeps ``frames`` mode's utterance-level array (what is cached).
         """
+        return self.chunks_from_waveforms([waveform], train=train, names=[name], split=split)[0]
+
+    def chunks_from_waveforms(
+        self,
+        waveforms: Sequence[np.ndarray],
+        *,
+        train: bool = False,
+        names: Sequence[str] | None = None,
+        split: bool = True,
+        batch_size: int = 256,
+    ) -> list[np.ndarray]:
+        """Waveforms (samples,) -> their chunks, each as :meth:`chunks_from_waveform` gives it.
+
+        In ``mode: segments`` the windows of consecutive waveforms are featurised together, up to ``batch_size``
+        windows per call (one utterance's windows are never split, so a single waveform is featurised exactly as
+        before); whole utterances (``utterance``, ``frames``) differ in length and are featurised one by one.
+        On-the-fly augmentation (:mod:`serkit.training.augmented_data`) featurises each epoch this way.
+        """
+        names = list(names) if names is not None else [""] * len(waveforms)
         max_seconds = self._max_seconds(train)
         if max_seconds is not None:
-            waveform = waveform[: round(max_seconds * self.inputs.sample_rate)]
+            waveforms = [waveform[: round(max_seconds * self.inputs.sample_rate)] for waveform in waveforms]
         if self.inputs.mode in ("utterance", "frames"):
-            features = self._frames_first(
-                self.feature.compute(waveform[None, :])
-            )  # (1, frames, *feature_shape)
-        else:
-            window, hop = self._window_hop(train)
+            # each (1, frames, *feature_shape)
+            whole = [self._features(waveform[None, :]) for waveform in waveforms]
+            return [self._split_frames(chunks) if split else chunks for chunks in whole]
+        window, hop = self._window_hop(train)
+        pieces = []  # per waveform (num_chunks, window)
+        for waveform, name in zip(waveforms, names):
             if len(waveform) < window:
                 self.short_utterances.add(name or f"<{len(waveform)} samples>")
-            pieces = segment(waveform, window=window, hop=hop, short_policy=self.inputs.short_policy)
-            if len(pieces) == 0:
-                return np.zeros(
-                    (0, self.feature.num_frames(window), *self.feature.feature_shape), dtype=np.float32
-                )
-            features = self._frames_first(
-                self.feature.compute(pieces)
-            )  # (num_chunks, frames, *feature_shape)
-        chunks = features.contiguous().numpy().astype(np.float32, copy=False)
-        return self._split_frames(chunks) if split else chunks
+            pieces.append(segment(waveform, window=window, hop=hop, short_policy=self.inputs.short_policy))
+        empty = np.zeros((0, self.feature.num_frames(window), *self.feature.feature_shape), dtype=np.float32)
+        result = [empty] * len(pieces)
+        batch: list[int] = []  # the waveforms whose windows go into the next feature call
+
+        def flush() -> None:
+            stacked = pieces[batch[0]] if len(batch) == 1 else np.concatenate([pieces[i] for i in batch])
+            features = self._features(stacked)  # (windows of the batch, frames, *feature_shape)
+            bounds = np.cumsum([0, *(len(pieces[i]) for i in batch)])
+            for i, start, stop in zip(batch, bounds[:-1], bounds[1:]):
+                result[i] = features[start:stop]
+            batch.clear()
+
+        for index, windows in enumerate(pieces):
+            if len(windows) == 0:
+                continue
+            if batch and (
+                windows.shape[1] != pieces[batch[0]].shape[1]  # short_policy keep: a shorter window
+                or sum(len(pieces[i]) for i in batch) + len(windows) > batch_size
+            ):
+                flush()
+            batch.append(index)
+        if batch:
+            flush()
+        return result
+
+    def _features(self, waveforms: np.ndarray) -> np.ndarray:
+        """(batch, samples) -> float32 (batch, frames, *feature_shape)."""
+        features = self._frames_first(self.feature.compute(waveforms))
+        return features.contiguous().numpy().astype(np.float32, copy=False)
 
     def _split_frames(self, chunks: np.ndarray) -> np.ndarray:
         """In ``mode: frames``, (1, frames, *shape) -> (frames, 1, *shape); otherwise unchanged."""

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from serkit.config import InputConfig, from_dict
-from serkit.features.pipeline import InputPipeline, Standardizer
+from serkit.features.pipeline import InputPipeline, Normalizer
 from serkit.features.text import TextInput, text_input_from_state
 from serkit.training.accelerator import resolve_precision
 from serkit.training.checkpoint import CheckpointError, load_model_checkpoint
@@ -30,7 +30,7 @@ class Member:
     """One trained model of a recogniser (one checkpoint), with the input state fitted alongside its weights."""
 
     model: torch.nn.Module
-    standardizer: Standardizer
+    standardizer: Normalizer
     text_input: TextInput | None
     source: str = ""
     #: Resolved autocast of the model (``no``, ``bf16``, ``fp16``), as in :func:`utterance_logits`.
@@ -107,7 +107,7 @@ def load_members(
         try:
             member = Member(
                 model.for_inference(),
-                Standardizer.from_dict(checkpoint.get("standardizer")),
+                Normalizer.from_dict(checkpoint.get("standardizer")),
                 text_input_from_state(checkpoint["text"]) if checkpoint.get("text") else None,
                 str(path),
                 resolve_precision(precision or checkpoint.get("precision", "no")),

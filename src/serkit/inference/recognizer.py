@@ -44,7 +44,7 @@ import torch
 
 from serkit.audio import io as audio_io
 from serkit.core.errors import AudioError, NoAudioFilesError
-from serkit.features.pipeline import InputPipeline, Standardizer
+from serkit.features.pipeline import InputPipeline, Normalizer
 from serkit.features.text import TextInput
 from serkit.inference.inputs import as_waveform, expand_audio_paths
 from serkit.inference.members import Member, find_run_checkpoints, load_members
@@ -96,7 +96,7 @@ class Recognizer:
         model: torch.nn.Module,
         pipeline: InputPipeline,
         label_names: Sequence[str],
-        standardizer: Standardizer,
+        standardizer: Normalizer,
         *,
         batch_size: int = 64,
         text_input: TextInput | None = None,
@@ -226,10 +226,10 @@ class Recognizer:
     ) -> tuple[torch.Tensor, np.ndarray]:
         """Mean chunk logits (n, num_classes) of each of n chunk lists, and their chunk counts (n,)."""
         pieces, owner = [], []
-        for index, chunks in enumerate(chunk_lists):
-            for chunk in chunks:
-                pieces.append(member.standardizer(chunk))
-                owner.append(index)
+        # per-utterance and per-speaker normalisation need all chunks of an input (a speaker: all inputs)
+        for index, chunks in enumerate(member.standardizer.utterances(chunk_lists)):
+            pieces.extend(chunks)
+            owner.extend([index] * len(chunks))
         extras = []
         if member.text_input is not None:
             extras = [{"text": encoded} for encoded in member.text_input.encode_many(list(texts))]

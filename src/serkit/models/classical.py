@@ -1,7 +1,7 @@
 """Classical classifiers fitted in closed form by scikit-learn, served as ordinary torch models.
 
 The reference every SER paper reports is a linear SVM on utterance functionals (eGeMAPS, see
-:mod:`serkit.features.opensmile_features`). :class:`LinearSVMClassifier` fits scikit-learn's ``StandardScaler`` and
+:mod:`serkit.features.opensmile`). :class:`LinearSVMClassifier` fits scikit-learn's ``StandardScaler`` and
 ``LinearSVC`` and then copies the scaler statistics and the hyperplanes into torch tensors, so that checkpoints,
 :class:`~serkit.inference.recognizer.Recognizer` and :func:`~serkit.training.data.utterance_logits` work with it
 exactly as with a network. Its ``forward`` is ``LinearSVC.decision_function`` computed in torch, and the argmax of
@@ -9,7 +9,9 @@ its logits is ``LinearSVC.predict``.
 
 Such models declare ``fits_in_closed_form = True`` (:class:`~serkit.models.base.SERModel`), and the closed-form
 training strategy (:mod:`serkit.training.strategies`) calls :meth:`LinearSVMClassifier.fit_chunks` instead of the
-gradient loop. A recipe::
+gradient loop. :class:`ClosedFormClassifier` holds what such families share (standardisation, the hyperparameter
+selection on validation UA, the scores); :mod:`serkit.models.kernel_svm` (``rbf_svm``) is the other family on it.
+A recipe::
 
     features: {name: egemaps}
     input: {mode: utterance}
@@ -21,7 +23,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -31,7 +33,15 @@ from serkit.models import register_model
 from serkit.models.base import ChunkData, InputSpec, SERModel
 from serkit.models.layers import masked_mean
 
-__all__ = ["CLASS_WEIGHTS", "LinearSVMClassifier", "linear_svm", "utterance_vectors"]
+__all__ = [
+    "ABSENT_CLASS_BIAS",
+    "CLASS_WEIGHTS",
+    "ClosedFormClassifier",
+    "LinearSVMClassifier",
+    "linear_svm",
+    "positive_floats",
+    "utterance_vectors",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -50,9 +60,10 @@ ABSENT_CLASS_BIAS = -1e4
 def utterance_vectors(dataset: ChunkData) -> np.ndarray:
     """One vector per utterance: the mean over its chunks of each chunk's mean frame.
 
-    Because the classifier is linear, the logits of this vector equal the mean of the chunk logits that
+    For a linear classifier the logits of this vector equal the mean of the chunk logits that
     :func:`~serkit.training.data.utterance_logits` computes at evaluation, so training and evaluation see the same
-    utterance representation (for functionals, one chunk of one frame, it is the chunk itself).
+    utterance representation (for functionals, one chunk of one frame, it is the chunk itself; a non-linear
+    classifier such as ``rbf_svm`` sees the same representation only with one chunk per utterance).
 
     Args:
         dataset: chunks, each (frames, num_features).
@@ -74,37 +85,36 @@ def utterance_vectors(dataset: ChunkData) -> np.ndarray:
     return sums / counts[:, None]
 
 
-class LinearSVMClassifier(SERModel):
-    """Standardisation + linear SVM (one-vs-rest ``LinearSVC``), fitted by :meth:`fit`, evaluated in torch.
+class ClosedFormClassifier(SERModel):
+    """Standardisation + a scikit-learn classifier, fitted by :meth:`fit` and evaluated in torch (shared base).
 
-    ``forward`` averages the valid frames of each chunk (one frame for functionals), standardises with the
-    training mean and scale, and applies the hyperplanes: ``logits = ((x - mean) / scale) @ weight.T + bias``,
-    i.e. ``LinearSVC.decision_function``. With two classes LinearSVC has one hyperplane ``d``; the logits are then
-    ``[0, d]`` so that the argmax is its ``predict``. An unfitted model outputs zeros.
+    Holds what every closed-form family shares: the argument checks, the training ``mean`` and ``scale``
+    buffers, fitting the scaler, the hyperparameter selection on validation UA, and the training/validation
+    scores. A subclass says which hyperparameters it tries (:meth:`_grid`, :meth:`_fixed`), how one candidate is
+    fitted (:meth:`_fit_estimator`) and how the fitted estimator is copied into its tensors (:meth:`_load`), and
+    implements :meth:`forward_head` on the standardised vector.
 
     Args:
         num_classes: outputs.
         num_features: size of the input vector (88 for eGeMAPSv02 functionals).
-        c_grid: SVM regularisation values tried when a validation set is given (the best validation UA wins;
-            ties go to the smaller C, i.e. the stronger regularisation).
-        c: the value used when there is no validation set.
         class_weight: a key of :data:`CLASS_WEIGHTS`.
+        dtype: of the standardisation buffers (and of the input once averaged).
     """
 
     input_spec = InputSpec(kind="frames", feature="egemaps")
     #: Trained by :meth:`fit_chunks` (the closed-form strategy) instead of the gradient loop.
     fits_in_closed_form = True
+    #: ``selection`` of the fit report when there is no validation set (the fixed hyperparameters are used).
+    fixed_selection: ClassVar[str] = "fixed"
 
     def __init__(
-        self, *, num_classes: int, num_features: int, c_grid: Sequence[float], c: float, class_weight: str
+        self, *, num_classes: int, num_features: int, class_weight: str, dtype: torch.dtype = torch.float32
     ) -> None:
         super().__init__()
         if not isinstance(num_classes, int) or num_classes < 2:
             raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}.")
         if not isinstance(num_features, int) or num_features < 1:
             raise ValueError(f"num_features must be a positive integer, got {num_features!r}.")
-        self.c_grid = _positive_floats("c_grid", c_grid)
-        self.c = _positive_floats("c", [c])[0]
         if class_weight not in CLASS_WEIGHTS:
             raise ValueError(
                 f"class_weight={class_weight!r} is not one of {', '.join(map(repr, CLASS_WEIGHTS))}."
@@ -113,21 +123,14 @@ class LinearSVMClassifier(SERModel):
         self.num_classes = num_classes
         self.num_features = num_features
         self.hidden_dim = num_features  # the "embedding" is the standardised input vector
-        self.register_buffer("mean", torch.zeros(num_features))
-        self.register_buffer("scale", torch.ones(num_features))
-        self.head = nn.Linear(num_features, num_classes)
-        nn.init.zeros_(self.head.weight)
-        nn.init.zeros_(self.head.bias)
+        self.register_buffer("mean", torch.zeros(num_features, dtype=dtype))
+        self.register_buffer("scale", torch.ones(num_features, dtype=dtype))
 
     # -- the model contract --------------------------------------------------------------------------------
 
     def forward_features(self, features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """features (batch, frames, num_features), lengths (batch,) -> standardised mean frame (batch, num_features)."""
-        return (masked_mean(features, lengths) - self.mean) / self.scale
-
-    def forward_head(self, embedding: torch.Tensor) -> torch.Tensor:
-        """embedding (batch, num_features) -> logits (batch, num_classes), the SVM decision values."""
-        return self.head(embedding)
+        return (masked_mean(features.to(self.mean.dtype), lengths) - self.mean) / self.scale
 
     def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """features (batch, frames, num_features), lengths (batch,) -> logits (batch, num_classes)."""
@@ -157,23 +160,25 @@ class LinearSVMClassifier(SERModel):
         *,
         seed: int = 0,
     ) -> dict[str, Any]:
-        """Fit scaler and SVM with scikit-learn, choose C, and copy the result into this module's tensors.
+        """Fit scaler and classifier with scikit-learn, choose the hyperparameters, copy the result into tensors.
 
-        With a validation set every C of ``c_grid`` is fitted on the training data and the one with the best
-        validation UA is kept (the validation data is never trained on); without one, ``c`` is used.
+        With a validation set every candidate of the grid (:meth:`_grid`) is fitted on the training data and the
+        one with the best validation UA is kept, the first in grid order on a tie (the validation data is never
+        trained on); without one, the fixed hyperparameters (:meth:`_fixed`) are used.
 
         Args:
             train_features: (num_utterances, num_features).
             train_targets: (num_utterances,) class indices in ``[0, num_classes)``, at least two classes.
             val_features: (num_val_utterances, num_features) or None.
             val_targets: (num_val_utterances,) or None.
-            seed: ``random_state`` of liblinear (it shuffles only when solving the dual problem).
+            seed: ``random_state`` of the scikit-learn estimator.
 
         Returns:
-            A JSON-serialisable report: ``c`` (chosen), ``selection`` (``"validation_ua"`` or ``"fixed_c"``),
-            ``converged``, ``num_train``, ``train_loss`` (cross-entropy of the logits), ``train_wa``, ``train_ua``,
-            with validation also ``val_loss``, ``val_wa``, ``val_ua``, ``val_macro_f1`` and ``grid`` (one entry
-            ``{c, val_ua, val_wa, converged}`` per C tried), named like the gradient loop's history.
+            A JSON-serialisable report: the chosen hyperparameters (``c``, ...), ``selection``
+            (``"validation_ua"`` or :attr:`fixed_selection`), ``converged``, ``num_train``, what :meth:`_load`
+            adds, ``train_loss`` (cross-entropy of the logits), ``train_wa``, ``train_ua``, with validation also
+            ``val_loss``, ``val_wa``, ``val_ua``, ``val_macro_f1`` and ``grid`` (one entry per candidate: its
+            hyperparameters, ``val_ua``, ``val_wa``, ``converged``), named like the gradient loop's history.
         """
         from sklearn.preprocessing import StandardScaler
 
@@ -194,66 +199,69 @@ class LinearSVMClassifier(SERModel):
         report: dict[str, Any] = {"num_train": len(y_train)}
 
         if val_features is None:
-            svm, converged = self._fit_svm(x_train_scaled, y_train, self.c, seed)
-            report.update(c=self.c, selection="fixed_c", converged=converged)
+            params = self._fixed(x_train_scaled)
+            estimator, converged = self._fit_quietly(x_train_scaled, y_train, params, seed)
+            report.update(params, selection=self.fixed_selection, converged=converged)
         else:
             x_val, y_val = self._check_data("val", val_features, val_targets)
             x_val_scaled = scaler.transform(x_val)
             best, grid = None, []
-            for c in sorted(set(self.c_grid)):  # ascending, so a tie keeps the smaller C
-                candidate, converged = self._fit_svm(x_train_scaled, y_train, c, seed)
+            for params in self._grid(x_train_scaled):
+                candidate, converged = self._fit_quietly(x_train_scaled, y_train, params, seed)
                 metrics = classification_metrics(y_val, candidate.predict(x_val_scaled), label_names)
                 grid.append(
-                    {"c": c, "val_ua": metrics["ua"], "val_wa": metrics["wa"], "converged": converged}
+                    {**params, "val_ua": metrics["ua"], "val_wa": metrics["wa"], "converged": converged}
                 )
-                if best is None or metrics["ua"] > best[2]:
-                    best = (candidate, c, metrics["ua"], converged)
-            svm, chosen, _, converged = best
-            report.update(c=chosen, selection="validation_ua", converged=converged, grid=grid)
-        if not report["converged"]:
+                if best is None or metrics["ua"] > best[2]:  # strictly better: a tie keeps the earlier one
+                    best = (candidate, params, metrics["ua"], converged)
+            estimator, params, _, converged = best
+            report.update(params, selection="validation_ua", converged=converged, grid=grid)
+        if not converged:
             logger.warning(
-                "LinearSVC (C=%g) did not converge in %d iterations; results may be slightly off.",
-                report["c"],
-                MAX_ITER,
+                "%s (%s) stopped at its iteration limit before converging; results may be slightly off.",
+                type(estimator).__name__,
+                params,
             )
-        self._load(scaler, svm)
+        report.update(self._load(scaler, estimator))
 
         report.update(self._scores("train", x_train, y_train, label_names))
         if val_features is not None:
             report.update(self._scores("val", x_val, y_val, label_names))
         return report
 
-    def _fit_svm(self, x: np.ndarray, y: np.ndarray, c: float, seed: int) -> tuple[Any, bool]:
-        from sklearn.exceptions import ConvergenceWarning
-        from sklearn.svm import LinearSVC
+    # -- what a family defines -------------------------------------------------------------------------------
 
-        svm = LinearSVC(
-            C=c,
-            class_weight=CLASS_WEIGHTS[self.class_weight],
-            dual="auto",
-            max_iter=MAX_ITER,
-            random_state=seed,
-        )
+    def _grid(self, x_scaled: np.ndarray) -> list[dict[str, Any]]:
+        """The candidates tried on validation, in tie-breaking order (the earlier wins a tie)."""
+        raise NotImplementedError
+
+    def _fixed(self, x_scaled: np.ndarray) -> dict[str, Any]:
+        """The hyperparameters used without a validation set."""
+        raise NotImplementedError
+
+    def _fit_estimator(self, x: np.ndarray, y: np.ndarray, params: dict[str, Any], seed: int) -> Any:
+        """A fitted scikit-learn classifier for one candidate."""
+        raise NotImplementedError
+
+    def _load(self, scaler: Any, estimator: Any) -> dict[str, Any]:
+        """Copy the fitted scaler and estimator into this module's tensors; returns additions to the report."""
+        raise NotImplementedError
+
+    # -- shared helpers --------------------------------------------------------------------------------------
+
+    def _fit_quietly(
+        self, x: np.ndarray, y: np.ndarray, params: dict[str, Any], seed: int
+    ) -> tuple[Any, bool]:
+        """:meth:`_fit_estimator`, and whether it converged (no ``ConvergenceWarning``)."""
+        from sklearn.exceptions import ConvergenceWarning
+
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
-            svm.fit(x, y)
-        return svm, not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+            estimator = self._fit_estimator(x, y, params, seed)
+        return estimator, not any(issubclass(w.category, ConvergenceWarning) for w in caught)
 
     @torch.no_grad()
-    def _load(self, scaler: Any, svm: Any) -> None:
-        """Copy a fitted StandardScaler and LinearSVC into ``mean``, ``scale`` and ``head``."""
-        classes = svm.classes_.astype(np.int64)
-        coef = torch.as_tensor(svm.coef_, dtype=self.head.weight.dtype)  # (num_hyperplanes, num_features)
-        intercept = torch.as_tensor(svm.intercept_, dtype=self.head.bias.dtype)  # (num_hyperplanes,)
-        weight = torch.zeros_like(self.head.weight)  # (num_classes, num_features)
-        bias = torch.full_like(self.head.bias, ABSENT_CLASS_BIAS)
-        if len(classes) == 2:  # one hyperplane: positive side = classes[1]
-            weight[classes[1]], bias[classes[1]] = coef[0], intercept[0]
-            bias[classes[0]] = 0.0
-        else:
-            weight[classes], bias[classes] = coef, intercept
-        self.head.weight.copy_(weight)
-        self.head.bias.copy_(bias)
+    def _load_scaler(self, scaler: Any) -> None:
         self.mean.copy_(torch.as_tensor(scaler.mean_))
         self.scale.copy_(torch.as_tensor(scaler.scale_))  # sklearn already maps zero-variance features to 1
 
@@ -296,7 +304,79 @@ class LinearSVMClassifier(SERModel):
         return x, y.astype(np.int64)
 
 
-def _positive_floats(name: str, values: Sequence[Any]) -> tuple[float, ...]:
+class LinearSVMClassifier(ClosedFormClassifier):
+    """Standardisation + linear SVM (one-vs-rest ``LinearSVC``), fitted by :meth:`fit`, evaluated in torch.
+
+    ``forward`` averages the valid frames of each chunk (one frame for functionals), standardises with the
+    training mean and scale, and applies the hyperplanes: ``logits = ((x - mean) / scale) @ weight.T + bias``,
+    i.e. ``LinearSVC.decision_function``. With two classes LinearSVC has one hyperplane ``d``; the logits are then
+    ``[0, d]`` so that the argmax is its ``predict``. An unfitted model outputs zeros.
+
+    Args:
+        num_classes: outputs.
+        num_features: size of the input vector (88 for eGeMAPSv02 functionals).
+        c_grid: SVM regularisation values tried when a validation set is given (the best validation UA wins;
+            ties go to the smaller C, i.e. the stronger regularisation).
+        c: the value used when there is no validation set.
+        class_weight: a key of :data:`CLASS_WEIGHTS`.
+    """
+
+    fixed_selection = "fixed_c"
+
+    def __init__(
+        self, *, num_classes: int, num_features: int, c_grid: Sequence[float], c: float, class_weight: str
+    ) -> None:
+        super().__init__(num_classes=num_classes, num_features=num_features, class_weight=class_weight)
+        self.c_grid = positive_floats("c_grid", c_grid)
+        self.c = positive_floats("c", [c])[0]
+        self.head = nn.Linear(num_features, num_classes)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    def forward_head(self, embedding: torch.Tensor) -> torch.Tensor:
+        """embedding (batch, num_features) -> logits (batch, num_classes), the SVM decision values."""
+        return self.head(embedding)
+
+    def _grid(self, x_scaled: np.ndarray) -> list[dict[str, Any]]:
+        return [{"c": c} for c in sorted(set(self.c_grid))]  # ascending: a tie keeps the smaller C
+
+    def _fixed(self, x_scaled: np.ndarray) -> dict[str, Any]:
+        return {"c": self.c}
+
+    def _fit_estimator(self, x: np.ndarray, y: np.ndarray, params: dict[str, Any], seed: int) -> Any:
+        from sklearn.svm import LinearSVC
+
+        svm = LinearSVC(
+            C=params["c"],
+            class_weight=CLASS_WEIGHTS[self.class_weight],
+            dual="auto",
+            max_iter=MAX_ITER,
+            random_state=seed,  # liblinear shuffles only when solving the dual problem
+        )
+        return svm.fit(x, y)
+
+    @torch.no_grad()
+    def _load(self, scaler: Any, estimator: Any) -> dict[str, Any]:
+        """Copy a fitted StandardScaler and LinearSVC into ``mean``, ``scale`` and ``head``."""
+        classes = estimator.classes_.astype(np.int64)
+        coef = torch.as_tensor(
+            estimator.coef_, dtype=self.head.weight.dtype
+        )  # (num_hyperplanes, num_features)
+        intercept = torch.as_tensor(estimator.intercept_, dtype=self.head.bias.dtype)  # (num_hyperplanes,)
+        weight = torch.zeros_like(self.head.weight)  # (num_classes, num_features)
+        bias = torch.full_like(self.head.bias, ABSENT_CLASS_BIAS)
+        if len(classes) == 2:  # one hyperplane: positive side = classes[1]
+            weight[classes[1]], bias[classes[1]] = coef[0], intercept[0]
+            bias[classes[0]] = 0.0
+        else:
+            weight[classes], bias[classes] = coef, intercept
+        self.head.weight.copy_(weight)
+        self.head.bias.copy_(bias)
+        self._load_scaler(scaler)
+        return {}
+
+
+def positive_floats(name: str, values: Sequence[Any]) -> tuple[float, ...]:
     """Values (numbers, or strings from ``--set model.args.c_grid=0.01,0.1``) as positive floats."""
     try:
         result = tuple(float(value) for value in values)

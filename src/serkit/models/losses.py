@@ -1,5 +1,9 @@
 """Losses of the training strategies: cross-entropy (optionally class-weighted), focal loss, mixup, multi-label
-BCE and the contrastive terms; registered by name so that a recipe is checked (serkit.recipe) before any work."""
+BCE and the contrastive terms; registered by name so that a recipe is checked (serkit.recipe) before any work.
+
+Every registered loss takes the same keywords (``weight``, ``gamma``, ``label_smoothing``) and uses those it has, so
+the loop and mixup pass one set. ``label_smoothing`` eps replaces the one-hot target by ``(1 - eps) * one_hot +
+eps / num_classes`` (torch's definition); multi-label BCE moves each 0/1 label eps / 2 towards 0.5."""
 
 from __future__ import annotations
 
@@ -29,38 +33,63 @@ CONTRASTIVE_LOSSES: Registry = Registry("contrastive loss")
 
 @LOSSES.register("cross_entropy")
 def cross_entropy(
-    logits: torch.Tensor, targets: torch.Tensor, *, weight: torch.Tensor | None = None, gamma: float = 0.0
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    *,
+    weight: torch.Tensor | None = None,
+    gamma: float = 0.0,
+    label_smoothing: float = 0.0,
 ) -> torch.Tensor:
     """logits (batch, num_classes), targets (batch,) int -> scalar mean loss."""
-    return F.cross_entropy(logits, targets, weight=weight)
+    return F.cross_entropy(logits, targets, weight=weight, label_smoothing=label_smoothing)
 
 
 @LOSSES.register("bce")
 def multilabel_bce(
-    logits: torch.Tensor, targets: torch.Tensor, *, weight: torch.Tensor | None = None, gamma: float = 0.0
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    *,
+    weight: torch.Tensor | None = None,
+    gamma: float = 0.0,
+    label_smoothing: float = 0.0,
 ) -> torch.Tensor:
     """Multi-label binary cross-entropy on logits (MOSEI emotions; a label is predicted where its logit > 0).
 
     logits (batch, num_labels), targets (batch, num_labels) 0/1 -> scalar mean over examples and labels;
     ``weight`` (num_labels,) scales each label's term. The original summed (``reduction='sum'``), which only
-    rescales the gradient (Adam is invariant to that scale).
+    rescales the gradient (Adam is invariant to that scale). ``label_smoothing`` eps trains towards
+    ``1 - eps / 2`` and ``eps / 2`` (two classes per label, as in the single-label definition).
     """
     if targets.shape != logits.shape:
         raise ValueError(
             f"bce loss: targets {tuple(targets.shape)} must be multi-hot like the logits "
             f"{tuple(logits.shape)}; use a multi-label label source (one 0/1 column per label)."
         )
-    return F.binary_cross_entropy_with_logits(logits, targets.to(logits.dtype), weight=weight)
+    smoothed = targets.to(logits.dtype) * (1.0 - label_smoothing) + label_smoothing / 2
+    return F.binary_cross_entropy_with_logits(logits, smoothed, weight=weight)
 
 
 @LOSSES.register("focal")
 def focal_loss(
-    logits: torch.Tensor, targets: torch.Tensor, *, weight: torch.Tensor | None = None, gamma: float = 2.0
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    *,
+    weight: torch.Tensor | None = None,
+    gamma: float = 2.0,
+    label_smoothing: float = 0.0,
 ) -> torch.Tensor:
-    """Focal loss (Lin et al. 2017): ``-(1 - p_t)^gamma * log p_t``, optionally class-weighted; gamma 0 = CE."""
+    """Focal loss (Lin et al. 2017): ``-(1 - p_t)^gamma * log p_t``, optionally class-weighted; gamma 0 = CE.
+
+    With ``label_smoothing`` eps: ``-sum_k q_k (1 - p_k)^gamma log p_k`` over the smoothed target ``q``, which at
+    gamma 0 without weights is cross-entropy with the same smoothing; ``weight`` weighs an example by its class.
+    """
     log_probs = F.log_softmax(logits, dim=-1)
     log_p_true = log_probs.gather(1, targets.unsqueeze(1)).squeeze(1)  # (batch,)
     loss = -((1.0 - log_p_true.exp()) ** gamma) * log_p_true
+    if label_smoothing:
+        # eps spread evenly over all classes (the true one included): q = (1 - eps) one_hot + eps / num_classes
+        every_class = -((1.0 - log_probs.exp()) ** gamma) * log_probs  # (batch, num_classes)
+        loss = (1.0 - label_smoothing) * loss + label_smoothing * every_class.mean(dim=-1)
     if weight is not None:
         w = weight[targets]
         return (loss * w).sum() / w.sum()

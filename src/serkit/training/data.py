@@ -71,6 +71,10 @@ class ChunkSet(Dataset):
     def num_utterances(self) -> int:
         return len(self.utterance_ids)
 
+    def set_epoch(self, epoch: int) -> None:
+        """Called by the training loop before every epoch; fixed chunks stay as they are (an augmented set makes
+        the epoch's chunks, :mod:`serkit.training.augmented_data`)."""
+
     def chunk_targets(self) -> np.ndarray:
         return self.targets[self.chunk_utterance]
 

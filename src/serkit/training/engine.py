@@ -2,8 +2,10 @@
 
 ``train_one`` trains a model on chunks, evaluates utterances every epoch, keeps the best checkpoint by the
 selection rule, stops early, and can be interrupted at any point: ``last.pt`` (written atomically after each
-epoch) holds everything to continue, and the data order, dropout and mixup draws depend only on (seed, epoch), so a
-resumed run ends with the same weights as an uninterrupted one.
+epoch) holds everything to continue (``train.ema_decay``'s weight average included), and the data order, dropout,
+mixup and SpecAugment draws depend only on (seed, epoch), so a resumed run ends with the same weights as an
+uninterrupted one. With ``train.ema_decay`` the average (:mod:`serkit.training.averaging`) is what is validated,
+selected and saved in ``best.pt``.
 
 Each epoch's record (``history.json``) also says where the time went: ``train_seconds`` (wall time of the training
 pass), ``eval_seconds`` (the validation and selection evaluation of that epoch, 0 without either) and
@@ -36,6 +38,8 @@ from serkit.core.progress import progress_enabled
 from serkit.evaluation.metrics import metrics_from_logits
 from serkit.models.losses import CONTRASTIVE_LOSSES, LOSSES, balanced_class_weights, mixup
 from serkit.training.accelerator import describe_precision, make_accelerator
+from serkit.training.augment_features import SpecAugment
+from serkit.training.averaging import WeightAverage
 from serkit.training.checkpoint import load_checkpoint, save_checkpoint
 from serkit.training.data import ChunkSet, eval_batches, make_loader, model_inputs, utterance_logits
 from serkit.training.optim import build_optimizer, build_scheduler
@@ -181,6 +185,7 @@ def train_one(
     loss_kwargs = {
         "weight": weight.to(accelerator.device) if weight is not None else None,
         "gamma": config.focal_gamma,
+        "label_smoothing": config.label_smoothing,  # mixup passes these on to both of its targets
     }
     steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
     trainable = [
@@ -215,6 +220,8 @@ def train_one(
     logger.info("training %s in %s", run_dir, precision_name)
     eval_cache: dict[int, Any] = {}  # the validation (and test) batches, padded once for every epoch
     plain = accelerator.unwrap_model  # forward_features / forward_head live on the unwrapped module
+    average = WeightAverage(plain(model), config.ema_decay)  # train.ema_decay: evaluate and keep the average
+    spec_augment = SpecAugment.from_config(config)
 
     outcome, start_epoch, patience, decays = TrainOutcome(), 0, 0, 0
     last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
@@ -223,6 +230,7 @@ def train_one(
         accelerator.unwrap_model(model).load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
+        average.load_state_dict(state.get("ema"))
         start_epoch, patience, decays = state["epoch"] + 1, state["patience"], state["decays"]
         outcome = TrainOutcome(state["history"], state["best_epoch"], state["best_score"], state["stopped"])
         if outcome.stopped_early:
@@ -233,8 +241,10 @@ def train_one(
     show_bar = progress_enabled(config.progress) and accelerator.is_local_main_process
     for epoch in range(start_epoch, config.epochs):
         started = time.monotonic()
+        train_set.set_epoch(epoch)  # on-the-fly augmentation makes the epoch's chunks (augmented_data.py)
         torch.manual_seed(seed * 100_003 + epoch)  # dropout draws depend only on (seed, epoch)
         mix_generator = torch.Generator().manual_seed(seed * 100_003 + epoch + 7)
+        mask_generator = torch.Generator().manual_seed(seed * 100_003 + epoch + 11)  # SpecAugment's draws
         loader = accelerator.prepare(
             make_loader(
                 train_set,
@@ -251,6 +261,7 @@ def train_one(
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False, disable=not show_bar)
         for batch in bar:
             features, targets, extras = batch["features"], batch["targets"], model_inputs(batch)
+            features = spec_augment(features, batch["lengths"], mask_generator)  # the batch itself when off
             with accelerator.autocast():
                 if config.mixup_alpha > 0:
                     mixed = mixup(features, targets, config.mixup_alpha, mix_generator)
@@ -272,6 +283,7 @@ def train_one(
             if config.grad_clip:
                 accelerator.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()
+            average.update()
             schedule.step("step")
             total, count = total + loss.item() * len(targets), count + len(targets)
             bar.set_postfix(loss=f"{total / count:.4f}")
@@ -286,11 +298,10 @@ def train_one(
 
         evaluated = time.monotonic()
         plain_model = accelerator.unwrap_model(model)
+        scored = average.evaluated()  # the weight average with train.ema_decay, else plain_model
         improved = config.select_on == "last"
         if val_set is not None and val_set.num_utterances:
-            val = _evaluate(
-                plain_model, val_set, config, label_names, accelerator.device, precision, eval_cache
-            )
+            val = _evaluate(scored, val_set, config, label_names, accelerator.device, precision, eval_cache)
             record.update(
                 val_loss=val["loss"],
                 val_macro_f1=val["macro_f1"],
@@ -305,7 +316,7 @@ def train_one(
                 val
                 if select_set is val_set
                 else _evaluate(
-                    plain_model, select_set, config, label_names, accelerator.device, precision, eval_cache
+                    scored, select_set, config, label_names, accelerator.device, precision, eval_cache
                 )
             )
             score = selection_score(chosen, config.select_metric)
@@ -320,10 +331,11 @@ def train_one(
                 extra = {"optimizer": optimizer.state_dict()} if plateau.keeps_optimizer else {}
                 save_checkpoint(
                     best_path,
-                    {**checkpoint_meta, "epoch": epoch + 1, "state_dict": plain_model.state_dict(), **extra},
+                    {**checkpoint_meta, "epoch": epoch + 1, "state_dict": scored.state_dict(), **extra},
                 )
         elif (reloaded := plateau.after_plateau(plain_model, optimizer, best_path, decays)) is not None:
             decays = reloaded
+            average.restart_from_model()  # the average starts again from the reloaded best weights
         else:
             patience += 1
         if config.tensorboard:
@@ -351,6 +363,7 @@ def train_one(
                     "model": plain_model.state_dict(),
                     "optimizer": optimizer.state_dict(),
                     "schedule": schedule.state_dict(),
+                    "ema": average.state_dict(),
                     "epoch": epoch,
                     "patience": patience,
                     "decays": decays,

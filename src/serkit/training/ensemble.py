@@ -30,6 +30,7 @@ from serkit.core.errors import SerkitError
 from serkit.core.fileio import atomic_write_json, atomic_write_text
 from serkit.evaluation.metrics import classification_report_text, metrics_from_logits
 from serkit.evaluation.report import TEST_SELECTION_WARNING, format_summary, summarize_runs
+from serkit.training.calibration import calibrate_members
 
 __all__ = [
     "ENSEMBLE_METRICS",
@@ -49,6 +50,9 @@ ENSEMBLE_METRICS = {
     "multi": ("macro_f1", "micro_f1", "weighted_f1", "subset_accuracy", "label_accuracy"),
 }
 SELECT_ON = ("validation", "test")
+#: How members are combined: mean of raw logits (runs of one recipe), or mean of log-probabilities after
+#: temperature scaling on validation (runs of different families, :mod:`serkit.training.calibration`).
+COMBINE = ("logits", "calibrated")
 #: The warning line of a report whose ensemble size was chosen on the test set.
 SIZE_ON_TEST_WARNING = (
     f"ENSEMBLE SIZE CHOSEN ON THE TEST SET (--select-on-test, the original's protocol). "
@@ -194,7 +198,12 @@ def _aligned(members: list[Member]) -> list[Member]:
 
 
 def ensemble_fold(
-    members: list[Member], *, metric: str = "wa", top_k: int | None = None, select_on: str = "validation"
+    members: list[Member],
+    *,
+    metric: str = "wa",
+    top_k: int | None = None,
+    select_on: str = "validation",
+    combine: str = "logits",
 ) -> dict[str, Any]:
     """Rank, choose the size and score one fold's ensemble (see the module docstring).
 
@@ -219,6 +228,12 @@ def ensemble_fold(
         raise ValueError(
             f"--top-k {top_k}: fold {first.fold} has {len(members)} runs; use 1..{len(members)}."
         )
+    if combine not in COMBINE:
+        raise ValueError(f"combine={combine!r}: use one of {', '.join(COMBINE)}.")
+    # runs of other families score on other scales: calibrate each on its validation part first
+    temperatures = calibrate_members(members) if combine == "calibrated" else [None] * len(members)
+    for member, temperature in zip(members, temperatures):
+        member.extra["temperature"] = temperature
     rank_part = "test" if select_on == "test" and len(first.val_ids) == 0 else "val"
     for member in members:
         member.val_score = score_logits(
@@ -271,7 +286,12 @@ def ensemble_fold(
         "metric": metric,
         "multilabel": first.multilabel,
         "members": [
-            {"path": str(m.path), "val_score": m.val_score, "in_ensemble": i < size}
+            {
+                "path": str(m.path),
+                "val_score": m.val_score,
+                "in_ensemble": i < size,
+                "temperature": m.extra["temperature"],
+            }
             for i, m in enumerate(ranked)
         ],
         "ranked_on": "test" if rank_part == "test" else "validation",
@@ -300,23 +320,26 @@ def _multilabel_report(metrics: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _experiment_info(run_dir: Path) -> tuple[str, dict[str, Any]]:
-    """(protocol name, protocol info) from the experiment folder above ``runs/<fold>/seed<k>``, if there."""
+def _experiment_info(run_dir: Path) -> tuple[str, dict[str, Any], bool]:
+    """(protocol name, protocol info, transductive) from the experiment folder above ``runs/<fold>/seed<k>``."""
     from serkit.core.values import read_yaml
     from serkit.data.protocols import protocol_info
 
     for parent in run_dir.parents:
         if (parent / "config.yaml").is_file() and (parent / "runs").is_dir():
-            name = str(read_yaml(parent / "config.yaml").get("protocol", {}).get("name", ""))
+            config = read_yaml(parent / "config.yaml")
+            name = str(config.get("protocol", {}).get("name", ""))
+            transductive = bool(config.get("input", {}).get("transductive", False))
             try:
-                return name, protocol_info(name).to_dict()
+                return name, protocol_info(name).to_dict(), transductive
             except KeyError:
                 break
-    return "unknown", {
-        "speaker_independent": False,
-        "selects_on_test": False,
-        "description": "protocol not recorded (run folders outside an experiment folder)",
-    }
+    description = "protocol not recorded (run folders outside an experiment folder)"
+    return (
+        "unknown",
+        {"speaker_independent": False, "selects_on_test": False, "description": description},
+        False,
+    )
 
 
 def run_ensemble(
@@ -326,6 +349,7 @@ def run_ensemble(
     metric: str = "wa",
     top_k: int | None = None,
     select_on_test: bool = False,
+    combine: str = "logits",
 ) -> dict[str, Any]:
     """Ensemble the given runs fold by fold and write ``ensemble.json`` and ``ensemble.md`` into ``out_dir``.
 
@@ -335,6 +359,7 @@ def run_ensemble(
         metric: ranking and size-selection score (see :data:`ENSEMBLE_METRICS`).
         top_k: a fixed ensemble size instead of choosing it.
         select_on_test: choose the size on the test set (the original's protocol; the report says so).
+        combine: one of :data:`COMBINE`; ``calibrated`` for runs of different recipes or model families.
 
     Returns:
         The ensemble record written to ``ensemble.json`` (``folds``: one :func:`ensemble_fold` result each, and
@@ -347,7 +372,8 @@ def run_ensemble(
         folds.setdefault(member.fold, []).append(member)
     select_on = "test" if select_on_test else "validation"
     results = [
-        ensemble_fold(group, metric=metric, top_k=top_k, select_on=select_on) for group in folds.values()
+        ensemble_fold(group, metric=metric, top_k=top_k, select_on=select_on, combine=combine)
+        for group in folds.values()
     ]
 
     if out_dir is None:
@@ -376,11 +402,13 @@ def run_ensemble(
         "metric": metric,
         "select_on": select_on,
         "top_k": top_k,
+        "combine": combine,
         "warnings": warnings,
         "num_members": len(members),
         "folds": results,
     }
-    protocol, info = _experiment_info(paths[0])
+    protocol, info, _ = _experiment_info(paths[0])
+    transductive = any(_experiment_info(p)[2] for p in paths)  # one transductive member makes it so
     selected_on_test = bool(
         select_on_test or epochs_on_test or any(r["ranked_on"] == "test" for r in results)
     )
@@ -392,9 +420,11 @@ def run_ensemble(
         protocol_info=info,
         selection="test" if selected_on_test else "validation",
         title=f"Ensemble of {len(members)} runs ({len(results)} fold(s)), size chosen on {select_on}",
+        transductive=transductive,
         notes=[
             (
-                f"members ranked by {metric}; ensemble = mean of the top-K members' logits; one summary 'run' "
+                f"members ranked by {metric}; ensemble = mean of the top-K members' "
+                f"{'temperature-calibrated log-probabilities' if combine == 'calibrated' else 'logits'}; one summary 'run' "
                 "per fold (its seed column is not a training seed)"
             )
         ],

@@ -1,7 +1,7 @@
 """Optimisers and learning-rate schedules, by name.
 
-Schedules step either once per epoch (``exponential``, ``step``, ``cosine``) or once per optimiser step
-(``linear_warmup``). ``train.scheduler: plateau_reload`` (MAT: reload the best weights and decay the learning rate
+Schedules step either once per epoch (``exponential``, ``step``) or once per optimiser step (``linear_warmup``,
+``cosine``, ``one_cycle``; the last three warm up over the first ``train.warmup`` fraction of all steps). ``train.scheduler: plateau_reload`` (MAT: reload the best weights and decay the learning rate
 when validation stops improving) is not a schedule but a training strategy, because it touches the model and the
 optimizer, not only the rate: :class:`serkit.training.strategies.PlateauReload`, which keeps the rate constant
 between reloads.
@@ -150,7 +150,41 @@ def _step(
 def _cosine(
     optimizer, *, epochs: int, steps_per_epoch: int, gamma: float, step_size: int, warmup: float
 ) -> Schedule:
-    return Schedule(torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, epochs)))
+    """Per optimiser step: linear warm-up over the first ``warmup`` fraction of all steps, then half a cosine
+    from the rate to 0 at the last step (``warmup: 0`` for the plain cosine)."""
+    total = max(1, epochs * steps_per_epoch)
+    warm = max(1, math.ceil(warmup * total)) if warmup > 0 else 0
+
+    def factor(step: int) -> float:  # step = optimiser steps done so far
+        if warm and step < warm:
+            return (step + 1) / warm
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm))))
+
+    return Schedule(torch.optim.lr_scheduler.LambdaLR(optimizer, factor), interval="step")
+
+
+@SCHEDULERS.register("one_cycle")
+def _one_cycle(
+    optimizer, *, epochs: int, steps_per_epoch: int, gamma: float, step_size: int, warmup: float
+) -> Schedule:
+    """Smith's one-cycle policy (torch ``OneCycleLR``) per optimiser step: from rate / 25 up to the rate
+    (``train.lr``) over the first ``warmup`` fraction of all steps, then a cosine down to rate / 25e4.
+
+    Momentum (SGD's, Adam's beta1) is not cycled: it stays what the recipe sets."""
+    # one more than the optimiser steps: the rate after the last one is the cycle's end (what history.json shows)
+    total = max(3, epochs * steps_per_epoch + 1)
+    # torch divides by each phase's length in steps (pct_start * total - 1 and the rest): keep both above 0
+    pct_start = min(max(warmup, 1.5 / total), 1 - 0.5 / total)
+    return Schedule(
+        torch.optim.lr_scheduler.OneCycleLR(
+            optimizer,
+            max_lr=[group["lr"] for group in optimizer.param_groups],
+            total_steps=total,
+            pct_start=pct_start,
+            cycle_momentum=False,
+        ),
+        interval="step",
+    )
 
 
 @SCHEDULERS.register("linear_warmup")

@@ -47,8 +47,11 @@ from serkit.data.utterance import Utterance, read_manifest
 from serkit.evaluation.plots import plot_confusion_matrix, plot_training_curves, plot_tsne
 from serkit.evaluation.report import summarize_runs, write_summary
 from serkit.features.base import FeatureConfig, feature_from_dict
+from serkit.features.normalize import NORMALIZATION_NOTES
 from serkit.recipe import resolve, resolve_label_set, resolve_stages
+from serkit.training.augmented_data import augment_note
 from serkit.training.jobs import Unit, choose_jobs, run_in_workers
+from serkit.training.regularisers import regularisation_note
 from serkit.training.resume import check_resumable, move_old_run
 from serkit.training.stages import ExperimentData, build_stages, run_stages, skipped_files
 from serkit.training.timing import with_timings
@@ -217,6 +220,17 @@ def run_experiment(
             )
     for note in sorted({r["model_note"] for r in records if r.get("model_note")}):
         notes.append(note)
+    normalizations = {stage.recipe.config.input.normalize for stage in stages} - {"global"}
+    if normalizations:  # the default (training statistics) goes without saying
+        notes.append(
+            f"input normalisation: {', '.join(sorted(NORMALIZATION_NOTES[n] for n in normalizations))}"
+        )
+    for stage in stages:  # "regularisation: label smoothing 0.1, EMA 0.999, ..." when any is on
+        if note := regularisation_note(stage.recipe.config.train):
+            notes.append(f"stage {stage.name}: {note}" if stage.name else note)
+    for stage in stages:  # "training waveforms augmented on the fly, ..." when augment: is on
+        if note := augment_note(stage.recipe.config.augment):
+            notes.append(f"stage {stage.name}: {note}" if stage.name else note)
     selection = "test" if "test" in selections else min(selections)
     summary = summarize_runs(
         with_timings(records, output_dir / "runs"),  # each run's wall and CPU time (its timing.json)
@@ -226,6 +240,7 @@ def run_experiment(
         selection=selection,
         title=config.name,
         notes=notes,
+        transductive=any(stage.recipe.config.input.transductive for stage in stages),
     )
     write_summary(summary, output_dir)
     _write_figures(summary, histories, output_dir, list(label_set.labels), config.seeds[0], config.train.tsne)

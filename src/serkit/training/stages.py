@@ -34,12 +34,14 @@ from serkit.data.labels import LabelSet
 from serkit.data.protocols import Fold
 from serkit.data.utterance import Utterance
 from serkit.evaluation.metrics import constant_prediction_metrics, metrics_from_logits
-from serkit.features.pipeline import InputPipeline, Standardizer
+from serkit.features.pipeline import InputPipeline
 from serkit.features.text import TextInput
 from serkit.recipe import Recipe, TextSpec
 from serkit.training.accelerator import resolve_precision
+from serkit.training.augmented_data import augment_training
 from serkit.training.checkpoint import load_checkpoint
 from serkit.training.data import ChunkSet, utterance_logits
+from serkit.training.fold_sets import fold_sets
 from serkit.training.strategies import FoldSets, Strategy, choose_strategy
 from serkit.training.timing import RunClock
 
@@ -198,29 +200,6 @@ def views_of(prepared: Prepared, mode: str) -> Prepared:
     )
 
 
-def _chunk_set(
-    ids: tuple[str, ...],
-    chunks: dict[str, np.ndarray],
-    targets: dict[str, int | np.ndarray],
-    standardize: Standardizer,
-    texts: dict[str, np.ndarray] | None = None,
-) -> ChunkSet:
-    ids = tuple(i for i in ids if i in chunks)
-    pieces, owner = [], []
-    for index, utt_id in enumerate(ids):
-        for chunk in chunks[utt_id]:
-            pieces.append(standardize(chunk))
-            owner.append(index)
-    extras = [{"text": texts[i]} for i in ids] if texts is not None else []
-    values = [targets[i] for i in ids]
-    labels = (
-        np.stack(values).astype(np.float32)
-        if values and np.ndim(values[0]) == 1  # multi-label indicators
-        else np.asarray(values, dtype=np.int64)
-    )
-    return ChunkSet(pieces, np.asarray(owner, dtype=np.int64), labels, ids, extras)
-
-
 def _write_predictions(
     path: Path,
     dataset: ChunkSet,
@@ -297,32 +276,6 @@ def run_stages(
     return record
 
 
-def _fold_sets(
-    stage: Stage, fold: Fold, data: ExperimentData, encoded: dict[str, np.ndarray] | None
-) -> tuple[FoldSets, Standardizer]:
-    """The fold's chunk sets, standardised with statistics of the training part (``input.normalize: global``)."""
-    prepared = stage.prepared
-    train_raw = _chunk_set(fold.train, prepared.train_chunks, data.targets, Standardizer())
-    if len(train_raw) == 0:
-        raise SerkitError(
-            f"fold {fold.name}: the training part has no chunks (all utterances unreadable or "
-            "dropped as too short); check input.short_policy and the corpus."
-        )
-    standardize = (
-        Standardizer.fit(train_raw.chunks)
-        if stage.recipe.config.input.normalize == "global"
-        else Standardizer()
-    )
-    train_set = _chunk_set(fold.train, prepared.train_chunks, data.targets, standardize, encoded)
-    val_set = _chunk_set(fold.val, prepared.eval_chunks, data.targets, standardize, encoded)
-    test_set = _chunk_set(fold.test, prepared.eval_chunks, data.targets, standardize, encoded)
-    if test_set.num_utterances == 0:
-        raise SerkitError(
-            f"fold {fold.name}: the test part is empty after skipping unreadable or too-short audio."
-        )
-    return FoldSets(train_set, val_set, test_set), standardize
-
-
 def _run_one(
     stage: Stage,
     fold: Fold,
@@ -340,7 +293,8 @@ def _run_one(
     recipe, config = stage.recipe, stage.recipe.config
     label_names = list(data.label_set.labels)
     text_input, encoded = data.texts.get(recipe.text, fold, data.by_id)
-    sets, standardize = _fold_sets(stage, fold, data, encoded)
+    sets, standardize = fold_sets(stage, fold, data, encoded)
+    sets = augment_training(sets, stage.pipeline, config.augment, standardize, data.by_id, seed=seed)
     torch.manual_seed(seed)  # model initialisation depends on the seed only
     model = recipe.model.build(
         num_classes=len(label_names),

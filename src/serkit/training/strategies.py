@@ -183,8 +183,9 @@ class ClosedForm(Strategy):
         started = time.monotonic()
         fit_info = model.fit_chunks(sets.train, selection_set, seed=seed)
         seconds = time.monotonic() - started
-        save_checkpoint(
-            run_dir / "best.pt", {**checkpoint_meta, "epoch": 1, "state_dict": model.state_dict()}
+        save_checkpoint(  # model_args as after the fit, which may size buffers (an RBF SVM's support vectors)
+            run_dir / "best.pt",
+            {**checkpoint_meta, "model_args": model.model_args, "epoch": 1, "state_dict": model.state_dict()},
         )
         atomic_write_json(run_dir / "fit.json", fit_info)
         record = {"epoch": 1, **{k: v for k, v in fit_info.items() if isinstance(v, (int, float))}}
