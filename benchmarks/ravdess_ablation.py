@@ -10,6 +10,7 @@ Not part of the test suite; run by hand (hours on 2 cores; finished rows are ski
 
     python benchmarks/ravdess_ablation.py --out runs/ravdess_ablation              # every row
     python benchmarks/ravdess_ablation.py --out runs/ravdess_ablation --rows svm   # rows whose name has "svm"
+    python benchmarks/ravdess_ablation.py --out runs/ravdess_ablation --rows recommended  # only that row (exact)
     python benchmarks/ravdess_ablation.py --out runs/ravdess_ablation --table      # only print the table
     python benchmarks/ravdess_ablation.py --list                                   # the rows and their commands
 
@@ -148,12 +149,29 @@ def table(rows: list[Row], out: Path, extra: list[str], jobs: int | None) -> str
     return "\n".join(lines) + "\n"
 
 
+def select_rows(filters: list[str]) -> list[Row]:
+    """Rows whose name contains a filter (case-insensitive); a filter equal to a row's whole name picks only it."""
+    names = {row.name.lower() for row in ROWS}
+    exact = {k.lower() for k in filters if k.lower() in names}
+    partial = [k.lower() for k in filters if k.lower() not in names]
+    return [
+        row
+        for row in ROWS
+        if not filters or row.name.lower() in exact or any(k in row.name.lower() for k in partial)
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--out", type=Path, default=Path("runs/ravdess_ablation"), help="one folder per row")
-    parser.add_argument("--rows", nargs="*", default=[], help="only rows whose name contains one of these")
+    parser.add_argument(
+        "--rows",
+        nargs="*",
+        default=[],
+        help="rows whose name contains one of these (a whole name: only that row)",
+    )
     parser.add_argument("--set", dest="extra", action="append", default=[], help="KEY=VALUE for every row")
     parser.add_argument("--jobs", type=int, default=None, help="passed to serkit train")
     parser.add_argument(
@@ -165,7 +183,7 @@ def main() -> None:
         if not RAVDESS.is_dir():
             sys.exit(f"RAVDESS not found at {RAVDESS}; pass --set corpus.root=/path/to/RAVDESS.")
         args.extra.insert(0, f"corpus.root={RAVDESS}")
-    rows = [row for row in ROWS if not args.rows or any(k.lower() in row.name.lower() for k in args.rows)]
+    rows = select_rows(args.rows)
     if args.list:
         for row in rows:
             print(f"{row.name}\n  {shlex.join(row.command(args.out, args.extra, args.jobs))}")

@@ -5,7 +5,7 @@ The public API is imported lazily so that ``import serkit`` (and the CLI) start 
 
 from __future__ import annotations
 
-import importlib
+from serkit.core.lazy import lazy_names
 
 __version__ = "0.1.0"
 
@@ -26,16 +26,10 @@ _API = {
     "run_experiment": "serkit.training.runner",
     "load_experiment": "serkit.recipe",
     "Recognizer": "serkit.inference.recognizer",
+    "OnnxRecognizer": "serkit.runtime.recognizer",
 }
 
 __all__ = ["__version__", *_API]
 
 
-def __getattr__(name: str):
-    if name in _API:
-        return getattr(importlib.import_module(_API[name]), name)
-    raise AttributeError(f"module 'serkit' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_names(__name__, _API, __all__)

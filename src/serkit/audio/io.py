@@ -26,6 +26,7 @@ from serkit.core.errors import (
     AudioError,
     AudioFileNotFoundError,
     EmptyAudioError,
+    NoAudioFilesError,
     NonFiniteAudioError,
     UnsupportedAudioFormatError,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "AUDIO_EXTENSIONS",
     "AudioInfo",
     "duration",
+    "expand_audio_paths",
     "find_audio",
     "info",
     "load",
@@ -89,6 +91,38 @@ def find_audio(
         for p in Path(root).glob(pattern)
         if p.is_file() and p.suffix.lower() in extensions and not p.name.startswith(".")
     )
+
+
+def expand_audio_paths(
+    paths: str | os.PathLike | Iterable[str | os.PathLike], *, must_exist: bool = True
+) -> list[Path]:
+    """Files as given, and the audio files inside folders (recursively, sorted).
+
+    Args:
+        paths: one path or several; folders are searched for :data:`serkit.audio.io.AUDIO_EXTENSIONS`.
+        must_exist: refuse a path that does not exist (turn off for models that read no audio, such as text-only
+            models, whose "audio" paths are only keys of the transcripts).
+
+    Raises:
+        AudioFileNotFoundError: a path that does not exist (named).
+        NoAudioFilesError: a folder without any audio file (named, with the extensions looked for).
+    """
+    result = []
+    for path in map(Path, [paths] if isinstance(paths, (str, os.PathLike)) else paths):
+        if path.is_dir():
+            found = find_audio(path)
+            if not found:
+                raise NoAudioFilesError(
+                    f"{path}: no audio files in this folder (searched recursively for "
+                    f"{', '.join(AUDIO_EXTENSIONS)}; hidden files are skipped). "
+                    "Convert other formats first, e.g. `ffmpeg -i in.m4a out.wav`."
+                )
+            result += found
+        elif must_exist and not path.exists():
+            raise AudioFileNotFoundError(path, "no such file or folder; check the path.")
+        else:
+            result.append(path)
+    return result
 
 
 def _check_exists(path: Path) -> None:

@@ -1,7 +1,9 @@
 """``serkit predict``: the emotion of audio files, folders or long recordings, from a trained model or run folder.
 
 The command owns the process, so it sets the global torch settings of prediction
-(:func:`serkit.inference.configure_torch`) before loading the model; the library never does.
+(:func:`serkit.inference.configure_torch`) before loading the model; the library never does. Given an ``.onnx``
+file (``serkit export``), it predicts with the torch-free runtime (:class:`serkit.runtime.OnnxRecognizer`) and
+never imports torch.
 """
 
 from __future__ import annotations
@@ -29,12 +31,31 @@ def _threads(text: str) -> int:
     return int(text)
 
 
-def _cmd_predict(args: argparse.Namespace) -> int:
+def _recognizer(args: argparse.Namespace):
+    """The torch recogniser of a checkpoint or run folder, or the torch-free runtime of an ``.onnx`` file."""
+    if args.model.suffix.lower() == ".onnx":  # never imports torch
+        from serkit.runtime import OnnxRecognizer
+
+        if args.precision not in (None, "no"):
+            raise ValueError(
+                f"--precision {args.precision}: an ONNX model runs in float32; omit --precision."
+            )
+        if args.timeline:
+            raise ValueError(
+                f"{args.model}: --timeline is not available for ONNX models yet; use the checkpoint (best.pt or "
+                "run folder) for a timeline."
+            )
+        return OnnxRecognizer(args.model, threads=args.threads)
     from serkit.inference import Recognizer, configure_torch
-    from serkit.inference.export import read_transcripts, write_predictions
 
     configure_torch(args.threads)
-    recognizer = Recognizer.from_checkpoint(args.model, precision=args.precision)
+    return Recognizer.from_checkpoint(args.model, precision=args.precision)
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from serkit.inference.export import read_transcripts, write_predictions
+
+    recognizer = _recognizer(args)
     transcripts = read_transcripts(args.transcripts) if args.transcripts else None
     return write_predictions(
         recognizer,
@@ -54,7 +75,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     predict.add_argument(
         "model",
         type=InputPath,
-        help="best.pt of a finished run, or a run folder (its fold x seed models averaged)",
+        help="best.pt of a finished run, a run folder (its fold x seed models averaged), or a model.onnx of "
+        "`serkit export` (predicted without torch)",
     )
     predict.add_argument("audio", type=CorpusPath, nargs="+", help="audio files or folders")
     predict.add_argument("--format", choices=("table", "csv", "json", "npz"), default="table")

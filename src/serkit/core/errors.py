@@ -10,7 +10,9 @@ __all__ = [
     "ConfigError",
     "CorpusLayoutError",
     "EmptyAudioError",
+    "ExportError",
     "ManifestError",
+    "ModelFileError",
     "NoAudioFilesError",
     "NonFiniteAudioError",
     "OutputOverwritesInputError",
@@ -78,3 +80,11 @@ class OutputOverwritesInputError(SerkitError, ValueError):
 
 class NoAudioFilesError(SerkitError, ValueError):
     """A folder (or the list of inputs) holds no audio file with a known extension."""
+
+
+class ModelFileError(SerkitError, ValueError):
+    """An exported model file (ONNX) is missing, unreadable, or lacks the metadata serkit needs to use it."""
+
+
+class ExportError(SerkitError, ValueError):
+    """A model cannot be exported (its family, feature or input mode has no exportable graph), naming which and why."""

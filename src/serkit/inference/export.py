@@ -10,13 +10,16 @@ import os
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from serkit.audio.io import expand_audio_paths
 from serkit.core.errors import AudioError
 from serkit.core.fileio import atomic_open, atomic_write_text
-from serkit.inference.recognizer import Recognizer, expand_audio_paths
+
+if TYPE_CHECKING:  # the writers take any recogniser with its interface: Recognizer or runtime.OnnxRecognizer
+    from serkit.inference.recognizer import Recognizer
 
 __all__ = ["DEFAULT_BATCH_FILES", "prediction_rows", "read_transcripts", "write_predictions"]
 

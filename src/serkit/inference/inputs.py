@@ -3,51 +3,16 @@
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Iterable
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from serkit.audio import io as audio_io
-from serkit.core.errors import AudioFileNotFoundError, EmptyAudioError, NoAudioFilesError, NonFiniteAudioError
+from serkit.audio.io import expand_audio_paths
+from serkit.core.errors import EmptyAudioError, NonFiniteAudioError
 
 __all__ = ["as_waveform", "expand_audio_paths"]
 
 logger = logging.getLogger(__name__)
-
-
-def expand_audio_paths(
-    paths: str | os.PathLike | Iterable[str | os.PathLike], *, must_exist: bool = True
-) -> list[Path]:
-    """Files as given, and the audio files inside folders (recursively, sorted).
-
-    Args:
-        paths: one path or several; folders are searched for :data:`serkit.audio.io.AUDIO_EXTENSIONS`.
-        must_exist: refuse a path that does not exist (turn off for models that read no audio, such as text-only
-            models, whose "audio" paths are only keys of the transcripts).
-
-    Raises:
-        AudioFileNotFoundError: a path that does not exist (named).
-        NoAudioFilesError: a folder without any audio file (named, with the extensions looked for).
-    """
-    result = []
-    for path in map(Path, [paths] if isinstance(paths, (str, os.PathLike)) else paths):
-        if path.is_dir():
-            found = audio_io.find_audio(path)
-            if not found:
-                raise NoAudioFilesError(
-                    f"{path}: no audio files in this folder (searched recursively for "
-                    f"{', '.join(audio_io.AUDIO_EXTENSIONS)}; hidden files are skipped). "
-                    "Convert other formats first, e.g. `ffmpeg -i in.m4a out.wav`."
-                )
-            result += found
-        elif must_exist and not path.exists():
-            raise AudioFileNotFoundError(path, "no such file or folder; check the path.")
-        else:
-            result.append(path)
-    return result
 
 
 def as_waveform(waveform: np.ndarray | torch.Tensor, name: str = "waveform") -> np.ndarray:
