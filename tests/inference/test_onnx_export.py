@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -38,6 +37,7 @@ sys.path.insert(
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))  # TINY model configurations
 from test_all_models import TINY  # noqa: E402
 from tiny_runs import tiny_corpus, tiny_recipe  # noqa: E402
+from torch_blocked import run_without_torch  # noqa: E402
 
 RAVDESS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "ravdess"
 TOLERANCE = 1e-4  # max abs difference of probabilities, onnxruntime vs torch, float32
@@ -157,12 +157,6 @@ def test_runtime_predicts_with_torch_blocked(exported, audio):
     """No torch in the process: the runtime and `serkit predict model.onnx` still predict."""
     path, _ = exported
     code = (
-        "import sys\n"
-        "class Block:\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name == 'torch' or name.startswith('torch.'):\n"
-        "            raise ImportError('torch is blocked in this test')\n"
-        "sys.meta_path.insert(0, Block())\n"
         "from serkit.runtime import OnnxRecognizer\n"
         f"print(OnnxRecognizer({str(path)!r}).predict([{str(audio[0])!r}]))\n"
         "from serkit.cli import main\n"
@@ -170,7 +164,7 @@ def test_runtime_predicts_with_torch_blocked(exported, audio):
         "heavy = [m for m in ('torch', 'scipy', 'sklearn', 'matplotlib', 'transformers') if m in sys.modules]\n"
         "assert code == 0 and not heavy, (code, heavy)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    done = run_without_torch(code)
     assert done.returncode == 0, done.stderr
     assert "path,label,p_neutral" in done.stdout
 

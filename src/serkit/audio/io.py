@@ -12,9 +12,10 @@ header promised; either shortfall raises :class:`~serkit.core.errors.AudioDecode
 
 from __future__ import annotations
 
+import math
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from serkit.core.fileio import atomic_open
 __all__ = [
     "AUDIO_EXTENSIONS",
     "AudioInfo",
+    "block_reader",
     "duration",
     "expand_audio_paths",
     "find_audio",
@@ -310,6 +312,42 @@ def load(
     if sample_rate is not None and file_sr != sample_rate:
         waveform = resample(waveform, file_sr, sample_rate)
     return np.ascontiguousarray(waveform, dtype=np.float32)
+
+
+# Blocks of a file whose rate differs from the wanted one are read with this much extra audio on each side, which is
+# cut after resampling, so the resampler's edge effects stay outside the block.
+_RESAMPLE_MARGIN_SECONDS = 0.1
+
+
+def block_reader(path: str | os.PathLike, sample_rate: int) -> tuple[Callable[[int, int], np.ndarray], int]:
+    """A reader of any range of ``path`` at ``sample_rate``, without decoding anything yet: for long recordings,
+    read block by block in bounded memory.
+
+    Returns:
+        (read, total): ``read(start, stop)`` gives samples [start, stop) as (samples,) float32 mono at
+        ``sample_rate`` (as :func:`load` would cut them from the whole file, up to resampling at the block edges,
+        kept outside the block by a margin); ``total``: the file's length in samples at ``sample_rate``.
+
+    Raises:
+        The typed errors of :func:`info` (now) and :func:`load` (when reading).
+    """
+    path = Path(path)
+    header = info(path)
+    rate, file_rate = sample_rate, header.sample_rate
+    total = header.frames if file_rate == rate else round(header.frames * rate / file_rate)
+    # block edges are taken on a grid that is whole in both rates; resampled blocks get a margin, cut after
+    grid = math.gcd(rate, file_rate)
+    unit, file_unit = rate // grid, file_rate // grid
+    margin = 0 if file_rate == rate else round(_RESAMPLE_MARGIN_SECONDS * rate)
+
+    def read(start: int, stop: int) -> np.ndarray:
+        first = max(0, start - margin) // unit * unit
+        last = -(-(stop + margin) // unit) * unit
+        offset = first // unit * file_unit / file_rate
+        seconds = None if last >= total else (last - first) // unit * file_unit / file_rate
+        return load(path, rate, offset=offset, max_duration=seconds)[start - first : stop - first]
+
+    return read, total
 
 
 def load_multichannel(

@@ -7,6 +7,7 @@ goes into the module of its group, a new group into a new module plus one entry 
 ============================== ===================================================================
 :mod:`serkit.cli.train`        ``demo``, ``train``, ``report``, ``compare``, ``models``
 :mod:`serkit.cli.predict`      ``predict``
+:mod:`serkit.cli.serve`        ``serve`` (HTTP API and web page, :mod:`serkit.serve`)
 :mod:`serkit.cli.export`       ``export`` (ONNX, for the torch-free runtime)
 :mod:`serkit.cli.corpus`       ``corpus list | prepare | stats | folds``
 :mod:`serkit.cli.audio`        ``audio resample | normalize``
@@ -33,7 +34,7 @@ import os
 import sys
 
 from serkit import __version__
-from serkit.cli import audio, config, corpus, cpt, ensemble, export, features, predict, train
+from serkit.cli import audio, config, corpus, cpt, ensemble, export, features, predict, serve, train
 from serkit.cli.paths import guard_arguments
 from serkit.core.errors import SerkitError
 from serkit.core.fileio import protect_inputs
@@ -41,7 +42,7 @@ from serkit.core.fileio import protect_inputs
 __all__ = ["COMMAND_GROUPS", "build_parser", "main"]
 
 #: The command groups of ``serkit``, in help order; an import error in any of them is an error of ``serkit``.
-COMMAND_GROUPS = (train, predict, export, corpus, audio, config, ensemble, features, cpt)
+COMMAND_GROUPS = (train, predict, serve, export, corpus, audio, config, ensemble, features, cpt)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 
 from serkit.cli.paths import CorpusPath, InputPath, OutputPath
+from serkit.cli.recognizers import load_recognizer
 
 __all__ = ["add_commands"]
 
@@ -31,31 +32,19 @@ def _threads(text: str) -> int:
     return int(text)
 
 
-def _recognizer(args: argparse.Namespace):
-    """The torch recogniser of a checkpoint or run folder, or the torch-free runtime of an ``.onnx`` file."""
-    if args.model.suffix.lower() == ".onnx":  # never imports torch
-        from serkit.runtime import OnnxRecognizer
-
-        if args.precision not in (None, "no"):
-            raise ValueError(
-                f"--precision {args.precision}: an ONNX model runs in float32; omit --precision."
-            )
-        if args.timeline:
-            raise ValueError(
-                f"{args.model}: --timeline is not available for ONNX models yet; use the checkpoint (best.pt or "
-                "run folder) for a timeline."
-            )
-        return OnnxRecognizer(args.model, threads=args.threads)
-    from serkit.inference import Recognizer, configure_torch
-
-    configure_torch(args.threads)
-    return Recognizer.from_checkpoint(args.model, precision=args.precision)
-
-
 def _cmd_predict(args: argparse.Namespace) -> int:
     from serkit.inference.export import read_transcripts, write_predictions
 
-    recognizer = _recognizer(args)
+    if args.segments and args.timeline:
+        raise ValueError("--segments and --timeline are two ways to cut a recording: give one of them.")
+    if args.vad is not None and not args.timeline:
+        raise ValueError(
+            f"--vad {args.vad} chooses the speech gate of --timeline; --segments always uses the silero VAD "
+            "(its regions are the segments): drop --vad or add --timeline."
+        )
+    recognizer = load_recognizer(
+        args.model, threads=args.threads, precision=args.precision, timeline=args.timeline
+    )
     transcripts = read_transcripts(args.transcripts) if args.transcripts else None
     return write_predictions(
         recognizer,
@@ -67,6 +56,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         hop=args.hop,
         transcripts=transcripts,
         batch_size=args.batch_size,
+        segments=args.segments,
+        vad=args.vad or "energy",
     )
 
 
@@ -82,6 +73,17 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     predict.add_argument("--format", choices=("table", "csv", "json", "npz"), default="table")
     predict.add_argument("-o", "--output", type=OutputPath, help="write to this file instead of printing")
     predict.add_argument("--timeline", action="store_true", help="emotion over time, window by window")
+    predict.add_argument(
+        "--segments",
+        action="store_true",
+        help="one row per speech region of the silero VAD (serkit[vad]): start, end, label, p_<class>",
+    )
+    predict.add_argument(
+        "--vad",
+        choices=("energy", "silero"),
+        default=None,
+        help="speech gate of --timeline: energy (default: loud-enough 25 ms frames) or silero (the VAD model)",
+    )
     predict.add_argument("--window", type=float, default=3.0, help="timeline window (s)")
     predict.add_argument("--hop", type=float, default=1.0, help="timeline hop (s)")
     predict.add_argument(

@@ -15,8 +15,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from serkit.audio.io import expand_audio_paths
+from serkit.audio.vad import SileroVad
 from serkit.core.errors import AudioError
 from serkit.core.fileio import atomic_open, atomic_write_text
+from serkit.inference.segments import VADS, Segment, file_segments, vad_timeline
+from serkit.inference.streaming import TimelineEntry
 
 if TYPE_CHECKING:  # the writers take any recogniser with its interface: Recognizer or runtime.OnnxRecognizer
     from serkit.inference.recognizer import Recognizer
@@ -68,8 +71,16 @@ def prediction_rows(
     failures: list[str] | None = None,
     transcripts: dict[str, str] | None = None,
     batch_size: int = DEFAULT_BATCH_FILES,
+    segments: bool = False,
+    vad: str = "energy",
+    notes: list[str] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """One dict per file (or per timeline window): path, [start, end,] label, one ``p_<class>`` per class, speech.
+
+    ``segments``: one dict per speech region found by the VAD (:func:`~serkit.inference.segments.file_segments`):
+    path, start, end, label, ``p_<class>`` (no ``speech``: every region is speech); a file without any region
+    gives no row and a line in ``notes`` (if given). ``vad`` (``energy`` or ``silero``): the speech gate of a
+    timeline (:data:`~serkit.inference.segments.VADS`).
 
     Files are predicted ``batch_size`` at a time (:meth:`~serkit.inference.recognizer.Recognizer.analyse_each`:
     their chunks share the model's batches), in order; rows come out batch by batch. A timeline reads one file
@@ -86,8 +97,17 @@ def prediction_rows(
     """
     if batch_size < 1:
         raise ValueError(f"batch_size={batch_size}: predict at least 1 file at a time.")
+    if vad not in VADS:
+        raise ValueError(f"vad={vad!r}: use one of {', '.join(VADS)}.")
+    if (segments or timeline) and recognizer.needs_text:
+        raise ValueError(
+            "--segments and --timeline are for audio-only models: a fusion model needs the transcript of each "
+            "region or window; predict whole utterances with --transcripts instead."
+        )
     if recognizer.needs_text and transcripts is None:
         raise ValueError("this model fuses audio with text: pass --transcripts FILE.csv (columns path,text).")
+    # loaded before the first row, so that a missing silero-vad fails at once
+    silero = SileroVad() if segments or (timeline and vad == "silero") else None
     # expanded before the first row, so a wrong path fails at once instead of after part of the output
     files = expand_audio_paths(paths, must_exist=recognizer.reads_audio)
     return _rows(
@@ -99,6 +119,9 @@ def prediction_rows(
         failures=failures,
         transcripts=transcripts,
         batch_size=batch_size,
+        segments=segments,
+        silero=silero,
+        notes=notes,
     )
 
 
@@ -112,27 +135,50 @@ def _rows(
     failures: list[str] | None,
     transcripts: dict[str, str] | None,
     batch_size: int,
+    segments: bool,
+    silero: SileroVad | None,
+    notes: list[str] | None,
 ) -> Iterator[dict[str, Any]]:
     def probability_columns(probabilities: Iterable[float]) -> dict[str, float]:
         return {f"p_{c}": float(p) for c, p in zip(recognizer.classes_, probabilities)}
+
+    def span_row(path: Path, span: Segment | TimelineEntry) -> dict[str, Any]:
+        """The row of a timeline window or a speech region."""
+        return {
+            "path": str(path),
+            "start": span.start,
+            "end": span.end,
+            "label": span.label,
+            **probability_columns(span.probabilities),
+        }
 
     def failed(path: Path, exc: Exception) -> None:
         if failures is None:
             raise exc
         failures.append(_failure(path, exc))
 
+    if segments:
+        for path in files:
+            try:
+                found = file_segments(recognizer, path, vad=silero)
+            except (AudioError, ValueError) as exc:
+                failed(path, exc)
+                continue
+            if not found and notes is not None:
+                notes.append(f"{path}: the VAD (silero) found no speech; no segments")
+            for segment in found:
+                yield span_row(path, segment)
+        return
     if timeline and not recognizer.needs_text:
         for path in files:
             try:
-                for entry in recognizer.timeline(path, window=window, hop=hop):
-                    yield {
-                        "path": str(path),
-                        "start": entry.start,
-                        "end": entry.end,
-                        "label": entry.label,
-                        **probability_columns(entry.probabilities),
-                        "speech": entry.speech,
-                    }
+                entries = (
+                    recognizer.timeline(path, window=window, hop=hop)
+                    if silero is None
+                    else vad_timeline(recognizer, path, window=window, hop=hop, vad=silero)
+                )
+                for entry in entries:
+                    yield {**span_row(path, entry), "speech": entry.speech}
             except (AudioError, ValueError) as exc:
                 failed(path, exc)
         return
@@ -197,23 +243,24 @@ def write_predictions(
     hop: float = 1.0,
     transcripts: dict[str, str] | None = None,
     batch_size: int = DEFAULT_BATCH_FILES,
+    segments: bool = False,
+    vad: str = "energy",
 ) -> int:
     """Predict and write rows in ``fmt`` (table, csv, json, npz) to ``output`` or stdout; returns the exit code.
 
     Columns: ``path``, [``start``, ``end``,] ``label``, ``p_<class>`` per class, ``speech`` (see
-    :func:`prediction_rows`); every failed file is listed on stderr, then a line "N of M files failed".
+    :func:`prediction_rows`; ``segments``: one row per speech region, without ``speech``); every failed file is
+    listed on stderr, then a line "N of M files failed"; a file in which the VAD finds no speech gets a line
+    "NO SPEECH <file>: ..." on stderr (not a failure).
 
     ``table`` and ``csv`` to stdout stream row by row (a long timeline appears as it is computed); files are
     written atomically at the end. ``npz`` needs ``output`` and stores ``paths``, ``labels``, ``posteriors``
-    ((rows, num_classes)) and ``classes`` (plus ``start``/``end`` for a timeline), loadable without pickle.
+    ((rows, num_classes)) and ``classes`` (plus ``start``/``end`` for a timeline or segments), loadable without pickle.
     """
     if fmt == "npz" and output is None:
         raise ValueError("--format npz needs -o FILE.npz (binary output is not printed).")
     failures: list[str] = []
-    if timeline and recognizer.needs_text:
-        raise ValueError(
-            "--timeline is for audio-only models: a fusion model needs the transcript of each window."
-        )
+    notes: list[str] = []
     files = expand_audio_paths(paths, must_exist=recognizer.reads_audio)
     rows = prediction_rows(
         recognizer,
@@ -224,13 +271,16 @@ def write_predictions(
         failures=failures,
         transcripts=transcripts,
         batch_size=batch_size,
+        segments=segments,
+        vad=vad,
+        notes=notes,
     )
     columns = [
         "path",
-        *(["start", "end"] if timeline else []),
+        *(["start", "end"] if timeline or segments else []),
         "label",
         *[f"p_{c}" for c in recognizer.classes_],
-        "speech",
+        *([] if segments else ["speech"]),
     ]
     streaming = output is None and fmt in ("table", "csv")
     buffer = io.StringIO()
@@ -256,12 +306,14 @@ def write_predictions(
             "paths": np.array([r["path"] for r in collected]),
             "labels": np.array([r["label"] for r in collected]),
             "classes": np.array(recognizer.classes_),
-            "speech": np.array([r["speech"] for r in collected], dtype=bool).reshape(len(collected)),
+            "speech": np.array([r.get("speech", True) for r in collected], dtype=bool).reshape(
+                len(collected)
+            ),
             "posteriors": np.array(
                 [[r[f"p_{c}"] for c in recognizer.classes_] for r in collected], dtype=np.float32
             ).reshape(len(collected), len(recognizer.classes_)),
         }
-        if timeline:
+        if timeline or segments:
             arrays.update(
                 start=np.array([r["start"] for r in collected]), end=np.array([r["end"] for r in collected])
             )
@@ -269,6 +321,8 @@ def write_predictions(
             np.savez(handle, **arrays)
     elif not streaming:
         atomic_write_text(output, buffer.getvalue())
+    for note in notes:
+        print(f"NO SPEECH {note}", file=sys.stderr)
     for failure in failures:  # every one, never truncated: the user must be able to fix each file
         print(f"FAILED {failure}", file=sys.stderr)
     if failures:

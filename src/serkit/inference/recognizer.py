@@ -404,6 +404,11 @@ class Recognizer:
         probabilities, speech = self._analyse(sources, texts, failures=failures)
         return probabilities, speech, dict(sorted(failures.items()))
 
+    def analyse_sources(self, sources: Iterable[Source]) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`analyse` of sources (name, read(start, stop), samples) at the model's rate, e.g. regions."""
+        limit = self._max_samples()
+        return self._analyse(((n, r, k if limit is None else min(k, limit)) for n, r, k in sources), None)
+
     def predict_proba(
         self, paths: str | os.PathLike | Iterable[str | os.PathLike], texts: Sequence[str] | None = None
     ) -> np.ndarray:

@@ -26,10 +26,6 @@ __all__ = ["STREAM_SECONDS", "Source", "TimelineEntry", "file_source", "plan_blo
 #: approximation: the model never sees more than this many seconds at once).
 STREAM_SECONDS = 60.0
 
-# Blocks of a file whose rate differs from the model's are read with this much extra audio on each side, which is
-# cut after resampling, so the resampler's edge effects stay outside the block.
-_RESAMPLE_MARGIN_SECONDS = 0.1
-
 #: A readable input: its name (for messages), a reader of samples [start, stop) at the model's rate, and how many
 #: samples the model uses (after ``input.eval_max_seconds``).
 Source = tuple[str, Callable[[int, int], np.ndarray], int]
@@ -85,23 +81,8 @@ def file_source(path: Path, sample_rate: int, max_samples: int | None, *, reads_
     """
     if not reads_audio:
         return str(path), lambda start, stop: np.zeros(0, dtype=np.float32), 0
-    header = audio_io.info(path)
-    rate, file_rate = sample_rate, header.sample_rate
-    total = header.frames if file_rate == rate else round(header.frames * rate / file_rate)
-    limit = max_samples
-    # block edges are taken on a grid that is whole in both rates; resampled blocks get a margin, cut after
-    grid = math.gcd(rate, file_rate)
-    unit, file_unit = rate // grid, file_rate // grid
-    margin = 0 if file_rate == rate else round(_RESAMPLE_MARGIN_SECONDS * rate)
-
-    def read(start: int, stop: int) -> np.ndarray:
-        first = max(0, start - margin) // unit * unit
-        last = -(-(stop + margin) // unit) * unit
-        offset = first // unit * file_unit / file_rate
-        seconds = None if last >= total else (last - first) // unit * file_unit / file_rate
-        return audio_io.load(path, rate, offset=offset, max_duration=seconds)[start - first : stop - first]
-
-    return str(path), read, total if limit is None else min(total, limit)
+    read, total = audio_io.block_reader(path, sample_rate)  # (read(start, stop), samples at sample_rate)
+    return str(path), read, total if max_samples is None else min(total, max_samples)
 
 
 @dataclass(frozen=True)

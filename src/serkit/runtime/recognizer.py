@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +32,7 @@ import numpy as np
 from serkit.audio import io as audio_io
 from serkit.audio.speech import NO_SPEECH, SPEECH_LEVEL_DBFS, SPEECH_MIN_FRACTION, speech_activity
 from serkit.core.errors import AudioError, ModelFileError, NoAudioFilesError
+from serkit.core.onnx_session import cpu_session
 from serkit.runtime.metadata import ModelCard
 
 __all__ = ["OnnxRecognizer", "segment_windows"]
@@ -77,7 +78,7 @@ class OnnxRecognizer:
     def __init__(self, path: str | os.PathLike, *, batch_size: int = 64, threads: int = 0) -> None:
         self.path = Path(path)
         try:
-            import onnxruntime
+            import onnxruntime  # noqa: F401  (here only to say what to install)
         except ImportError:
             raise ModelFileError(
                 f'{self.path}: running an ONNX model needs onnxruntime: pip install "serkit[runtime]".'
@@ -86,18 +87,9 @@ class OnnxRecognizer:
             raise ModelFileError(
                 f"{self.path}: no such model file; give the .onnx that `serkit export` wrote."
             )
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.log_severity_level = 3  # errors only
-        try:
-            self.session = onnxruntime.InferenceSession(
-                str(self.path), options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:  # noqa: BLE001  (onnxruntime raises its own untyped errors for bad files)
-            raise ModelFileError(
-                f"{self.path}: onnxruntime cannot load it ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
-                "the file is damaged or not an ONNX model: export it again."
-            ) from None
+        self.session = cpu_session(
+            self.path, threads=threads, fix="the file is damaged or not an ONNX model: export it again."
+        )
         props = self.session.get_modelmeta().custom_metadata_map
         try:
             self.card = ModelCard.from_props(props, str(self.path))
@@ -186,6 +178,34 @@ class OnnxRecognizer:
         if done:
             probabilities[done] = self._probabilities(window_lists)
         return probabilities, speech, failures
+
+    def analyse_sources(
+        self, sources: Iterable[tuple[str, Callable[[int, int], np.ndarray], int]]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities (n, num_classes) and speech flags (n,) of n readable inputs ``(name, read(start, stop),
+        samples)`` at :attr:`sample_rate`, such as the speech regions of a file (:mod:`serkit.inference.segments`).
+
+        Each input is read whole and cut to ``max_samples``; the windows of consecutive inputs share onnxruntime
+        batches, and at most about ``batch_size`` windows are held at once, however many inputs there are.
+
+        Raises:
+            AudioError, ValueError: an input that cannot be read or cut into windows (its name in the message).
+        """
+        rows: list[np.ndarray] = []
+        speech: list[bool] = []
+        pending: list[np.ndarray] = []
+        for name, read, length in sources:
+            limit = length if self.card.max_samples is None else min(length, self.card.max_samples)
+            waveform = read(0, limit)
+            pending.append(self._windows(waveform, name))
+            speech.append(self._is_speech(waveform))
+            if sum(len(windows) for windows in pending) >= self.batch_size:
+                rows.append(self._probabilities(pending))
+                pending.clear()
+        if pending:
+            rows.append(self._probabilities(pending))
+        empty = np.zeros((0, len(self.classes_)), dtype=np.float32)
+        return np.concatenate(rows) if rows else empty, np.asarray(speech, dtype=bool)
 
     def analyse(
         self, paths: str | os.PathLike | Iterable[str | os.PathLike]

@@ -50,9 +50,10 @@ ENSEMBLE_METRICS = {
     "multi": ("macro_f1", "micro_f1", "weighted_f1", "subset_accuracy", "label_accuracy"),
 }
 SELECT_ON = ("validation", "test")
-#: How members are combined: mean of raw logits (runs of one recipe), or mean of log-probabilities after
-#: temperature scaling on validation (runs of different families, :mod:`serkit.training.calibration`).
-COMBINE = ("logits", "calibrated")
+#: How members are combined, and what the reports call it: mean of raw logits (runs of one recipe), or mean of
+#: log-probabilities after temperature scaling on validation (other families, :mod:`serkit.training.calibration`).
+COMBINED = {"logits": "logits", "calibrated": "temperature-calibrated log-probabilities"}
+COMBINE = tuple(COMBINED)
 #: The warning line of a report whose ensemble size was chosen on the test set.
 SIZE_ON_TEST_WARNING = (
     f"ENSEMBLE SIZE CHOSEN ON THE TEST SET (--select-on-test, the original's protocol). "
@@ -424,7 +425,7 @@ def run_ensemble(
         notes=[
             (
                 f"members ranked by {metric}; ensemble = mean of the top-K members' "
-                f"{'temperature-calibrated log-probabilities' if combine == 'calibrated' else 'logits'}; one summary 'run' "
+                f"{COMBINED[combine]}; one summary 'run' "
                 "per fold (its seed column is not a training seed)"
             )
         ],
@@ -455,11 +456,10 @@ def format_ensemble(record: dict[str, Any]) -> str:
         lines.append("")
     chosen = {"validation": "the validation set", "test": "the TEST set"}[record["select_on"]]
     size = f"fixed --top-k {record['top_k']}" if record["top_k"] else f"chosen on {chosen}"
+    members = f"- Members: {record['num_members']} runs in {len(record['folds'])} fold(s); ranked by "
+    combined = COMBINED[record.get("combine", "logits")]
     lines += [
-        (
-            f"- Members: {record['num_members']} runs in {len(record['folds'])} fold(s); ranked by "
-            f"`{record['metric']}` on validation; ensemble size {size}; ensemble = mean of logits"
-        ),
+        f"{members}`{record['metric']}` on validation; ensemble size {size}; ensemble = mean of {combined}",
         "",
     ]
     for fold in record["folds"]:
