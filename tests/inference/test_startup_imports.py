@@ -14,7 +14,7 @@ from pathlib import Path
 import soundfile as sf
 from test_batching import SETUPS, _checkpoint, _speechlike  # tests/inference/ is on sys.path (rootdir mode)
 
-HEAVY = ("torch", "sklearn", "matplotlib", "transformers", "scipy", "pandas", "accelerate")
+HEAVY = ("torch", "sklearn", "matplotlib", "transformers", "huggingface_hub", "scipy", "pandas", "accelerate")
 
 
 def _imported(code: str) -> set[str]:
@@ -26,6 +26,9 @@ def _imported(code: str) -> set[str]:
 
 def test_building_the_parser_imports_no_heavy_library():
     assert _imported("import serkit.cli\nserkit.cli.build_parser()") == set()
+    for command in (["--help"], ["predict", "--help"], ["serve", "--help"], ["export", "--help"]):
+        code = f"from serkit.cli import main\ntry:\n    main({command!r})\nexcept SystemExit:\n    pass"
+        assert _imported(code) == set(), command
     assert _imported("import serkit\nserkit.__version__") == set()
 
 

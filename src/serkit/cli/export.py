@@ -1,8 +1,11 @@
-"""``serkit export``: a trained model as one ONNX file (features included) for the torch-free runtime.
+"""``serkit export``: a trained model as one ONNX file (features included) for the torch-free runtime, or as a
+model folder for the Hugging Face hub.
 
 ``serkit export RUN_OR_CHECKPOINT --format onnx -o model.onnx`` writes the graph and metadata of
 :func:`serkit.inference.onnx_export.export_onnx`; ``serkit predict model.onnx FILES`` then predicts without torch
-(:class:`serkit.runtime.OnnxRecognizer`).
+(:class:`serkit.runtime.OnnxRecognizer`). ``--format folder -o DIR`` writes ``model.safetensors``, ``config.json``
+and a model card ``README.md`` (:func:`serkit.inference.model_folder.export_folder`), loaded by
+``Recognizer.from_pretrained(DIR)`` and ``serkit predict DIR FILES``.
 """
 
 from __future__ import annotations
@@ -22,9 +25,21 @@ def _seed(text: str) -> int:
 
 def _cmd_export(args: argparse.Namespace) -> int:
     from serkit.inference import configure_torch
-    from serkit.inference.onnx_export import export_onnx
 
     configure_torch(args.threads)
+    if args.format == "folder":
+        from serkit.inference.model_folder import export_folder
+
+        config, difference = export_folder(args.model, args.output, fold=args.fold, seed=args.seed)
+        labels = config["label_names"]
+        print(
+            f"wrote {args.output}/ (model.safetensors, config.json, README.md): {config['model_name']} from "
+            f"{config['source']}, {len(labels)} classes ({', '.join(labels)}); same probabilities as the checkpoint "
+            f"(max difference {difference:.1g}); predict with `serkit predict {args.output} FILES`"
+        )
+        return 0
+    from serkit.inference.onnx_export import export_onnx
+
     card = export_onnx(args.model, args.output, fold=args.fold, seed=args.seed)
     print(
         f"wrote {args.output}: {card.model} from {card.source}, {len(card.labels)} classes "
@@ -35,16 +50,28 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
-    export = commands.add_parser("export", help="a trained model as an ONNX file for the torch-free runtime")
+    export = commands.add_parser(
+        "export", help="a trained model as an ONNX file (torch-free runtime) or a model folder (the hub)"
+    )
     export.add_argument(
         "model",
         type=InputPath,
         help="best.pt of a finished run, or a run folder (one of its fold x seed models: --fold/--seed, "
         "default the first)",
     )
-    export.add_argument("--format", choices=("onnx",), default="onnx", help="the file format (onnx)")
     export.add_argument(
-        "-o", "--output", type=OutputPath, required=True, help="the file to write (model.onnx)"
+        "--format",
+        choices=("onnx", "folder"),
+        default="onnx",
+        help="onnx: one file for the torch-free runtime; folder: model.safetensors + config.json + model card "
+        "README.md, for Recognizer.from_pretrained and the Hugging Face hub",
+    )
+    export.add_argument(
+        "-o",
+        "--output",
+        type=OutputPath,
+        required=True,
+        help="the file (model.onnx) or folder (--format folder) to write",
     )
     export.add_argument("--fold", help="the fold of a run folder to export (its runs/<fold> folder name)")
     export.add_argument("--seed", type=_seed, help="the seed of a run folder to export (runs/<fold>/seed<k>)")

@@ -3,7 +3,8 @@
 The command owns the process, so it sets the global torch settings of prediction
 (:func:`serkit.inference.configure_torch`) before loading the model; the library never does. Given an ``.onnx``
 file (``serkit export``), it predicts with the torch-free runtime (:class:`serkit.runtime.OnnxRecognizer`) and
-never imports torch.
+never imports torch. MODEL may also be a model folder, a Hugging Face audio-classification folder or a hub id
+``hf://owner/name[@revision]`` (:mod:`serkit.cli.recognizers`); ``--device cuda`` runs a torch model on the GPU.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import argparse
 
 from serkit.cli.paths import CorpusPath, InputPath, OutputPath
-from serkit.cli.recognizers import load_recognizer
+from serkit.cli.recognizers import MODEL_HELP, load_recognizer, model_argument
 
 __all__ = ["add_commands"]
 
@@ -43,7 +44,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             "(its regions are the segments): drop --vad or add --timeline."
         )
     recognizer = load_recognizer(
-        args.model, threads=args.threads, precision=args.precision, timeline=args.timeline
+        args.model, threads=args.threads, precision=args.precision, timeline=args.timeline, device=args.device
     )
     transcripts = read_transcripts(args.transcripts) if args.transcripts else None
     return write_predictions(
@@ -63,12 +64,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
     predict = commands.add_parser("predict", help="emotion of audio files, folders or long recordings")
-    predict.add_argument(
-        "model",
-        type=InputPath,
-        help="best.pt of a finished run, a run folder (its fold x seed models averaged), or a model.onnx of "
-        "`serkit export` (predicted without torch)",
-    )
+    predict.add_argument("model", type=model_argument, help=MODEL_HELP)
     predict.add_argument("audio", type=CorpusPath, nargs="+", help="audio files or folders")
     predict.add_argument("--format", choices=("table", "csv", "json", "npz"), default="table")
     predict.add_argument("-o", "--output", type=OutputPath, help="write to this file instead of printing")
@@ -108,5 +104,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         default=None,
         help="autocast of the model: auto = bf16 where the CPU/GPU has it, no = float32 "
         "(default: the train.precision the model was trained with)",
+    )
+    predict.add_argument(
+        "--device",
+        choices=("cpu", "cuda"),
+        default="cpu",
+        help="where a torch model runs (default cpu; cuda: the GPU, an error if CUDA is not available)",
     )
     predict.set_defaults(func=_cmd_predict)

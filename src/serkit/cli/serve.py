@@ -1,7 +1,8 @@
 """``serkit serve``: a trained model behind an HTTP API and a web page (:mod:`serkit.serve`), run with uvicorn.
 
-``serkit serve MODEL [--host 127.0.0.1 --port 8000]``: MODEL is what ``serkit predict`` takes (a run folder, a
-``best.pt``, or a ``model.onnx``, served without torch). The model is loaded once, before the server starts.
+``serkit serve MODEL [--host 127.0.0.1 --port 8000 --device cpu]``: MODEL is what ``serkit predict`` takes (a run
+folder, a ``best.pt``, a model folder, a Hugging Face audio-classification folder, ``hf://owner/name``, or a
+``model.onnx``, served without torch). The model is loaded once, before the server starts.
 """
 
 from __future__ import annotations
@@ -9,8 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from serkit.cli.paths import InputPath
-from serkit.cli.recognizers import load_recognizer
+from serkit.cli.recognizers import MODEL_HELP, load_recognizer, model_argument
 
 __all__ = ["add_commands"]
 
@@ -37,7 +37,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     require_serve_packages()  # before the model is loaded: a missing package fails at once
     import uvicorn
 
-    recognizer = load_recognizer(args.model, threads=args.threads, precision=args.precision)
+    recognizer = load_recognizer(
+        args.model, threads=args.threads, precision=args.precision, device=args.device
+    )
     app = create_app(
         recognizer,
         max_upload_mb=args.max_upload_mb,
@@ -52,12 +54,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
     serve = commands.add_parser("serve", help="a model behind an HTTP API and a web page")
-    serve.add_argument(
-        "model",
-        type=InputPath,
-        help="best.pt of a finished run, a run folder (its fold x seed models averaged), or a model.onnx of "
-        "`serkit export` (served without torch)",
-    )
+    serve.add_argument("model", type=model_argument, help=MODEL_HELP)
     serve.add_argument(
         "--host",
         default="127.0.0.1",
@@ -88,5 +85,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         choices=("auto", "no", "bf16", "fp16"),
         default=None,
         help="autocast of a torch model (default: the train.precision it was trained with)",
+    )
+    serve.add_argument(
+        "--device",
+        choices=("cpu", "cuda"),
+        default="cpu",
+        help="where a torch model runs (default cpu; cuda: the GPU, an error if CUDA is not available)",
     )
     serve.set_defaults(func=_cmd_serve)

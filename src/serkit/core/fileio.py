@@ -18,6 +18,7 @@ import errno
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -26,6 +27,7 @@ from typing import IO, Any
 from serkit.core.errors import OutputOverwritesInputError
 
 __all__ = [
+    "atomic_folder",
     "atomic_open",
     "atomic_write_json",
     "atomic_write_text",
@@ -179,6 +181,41 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs: Any) -> Iter
         raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary sibling folder to fill in the block; renamed onto ``path`` when the block succeeds.
+
+    A folder already at ``path`` is replaced as a whole (moved aside, the new one renamed in, the old one deleted),
+    so readers see the old folder or the new one, never a mix; if the block fails, the temporary folder is removed
+    and ``path`` is left as it was.
+
+    Raises:
+        NotADirectoryError: ``path`` is a file. OutputOverwritesInputError: ``path`` is, or contains, an input
+            protected by :func:`protect_inputs`.
+    """
+    path = Path(path)
+    files, folders = _PROTECTED.get()
+    if files or folders:
+        check_outputs([path], inputs=files, read_folders=folders, trees=True)
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "is a file, expected a folder name", str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700 folders; give the result the usual permissions
+    try:
+        yield tmp
+        old = None
+        if path.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+            os.replace(path, old / path.name)
+        os.replace(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 

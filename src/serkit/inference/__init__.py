@@ -17,6 +17,7 @@ _API = {
     "speech_activity": "serkit.audio.speech",
     "expand_audio_paths": "serkit.audio.io",
     "Recognizer": "serkit.inference.recognizer",
+    "HFAudioRecognizer": "serkit.inference.hf_audio",
     "TimelineEntry": "serkit.inference.streaming",
 }
 

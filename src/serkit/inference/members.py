@@ -17,6 +17,7 @@ import torch
 from serkit.config import InputConfig, from_dict
 from serkit.features.pipeline import InputPipeline, Normalizer
 from serkit.features.text import TextInput, text_input_from_state
+from serkit.inference.model_folder import is_model_folder, read_model_folder
 from serkit.training.accelerator import resolve_precision
 from serkit.training.checkpoint import CheckpointError, load_model_checkpoint
 
@@ -35,10 +36,18 @@ class Member:
     source: str = ""
     #: Resolved autocast of the model (``no``, ``bf16``, ``fp16``), as in :func:`utterance_logits`.
     precision: str = "no"
+    #: Where the model runs (:func:`serkit.inference.device.move_to_device`); inputs are moved there.
+    device: str = "cpu"
+
+    @property
+    def run_options(self) -> dict[str, str]:
+        """How :func:`~serkit.training.data.utterance_logits` runs the model: its precision and device."""
+        return {"precision": self.precision, "device": self.device}
 
 
 def find_run_checkpoints(run_dir: str | os.PathLike) -> list[Path]:
-    """The ``best.pt`` of every finished (fold, seed) run of a run folder written by ``serkit train``.
+    """The ``best.pt`` of every finished (fold, seed) run of a run folder written by ``serkit train`` (or a model
+    folder of ``serkit export --format folder`` itself).
 
     ``run_dir`` is the ``--out`` folder (models in ``runs/<fold>/seed<k>/best.pt``; a multi-stage recipe keeps
     its last stage there and earlier stages in sub-folders, which are not used), its ``runs`` folder, one fold's
@@ -50,6 +59,8 @@ def find_run_checkpoints(run_dir: str | os.PathLike) -> list[Path]:
     run_dir = Path(run_dir)
     if (run_dir / "best.pt").is_file():  # one (fold, seed) run's folder
         return [run_dir / "best.pt"]
+    if is_model_folder(run_dir):  # written by `serkit export --format folder`: one model
+        return [run_dir]
     found = next(
         (
             hits
@@ -74,7 +85,8 @@ def find_run_checkpoints(run_dir: str | os.PathLike) -> list[Path]:
 def load_members(
     paths: list[Path], *, precision: str | None = None
 ) -> tuple[InputPipeline, list[str], list[Member]]:
-    """Load checkpoints as members of one recogniser, each model in its fastest equivalent form for evaluation
+    """Load checkpoints (``best.pt`` files, or model folders of :mod:`~serkit.inference.model_folder`) as members
+    of one recogniser, each model in its fastest equivalent form for evaluation
     (:meth:`~serkit.models.base.SERModel.for_inference`).
 
     ``precision`` (``auto``, ``no``, ``bf16``, ``fp16``) is resolved on this machine
@@ -92,7 +104,7 @@ def load_members(
     members: list[Member] = []
     first: tuple[Path, dict] | None = None
     for path in paths:
-        checkpoint, model = load_model_checkpoint(path)
+        checkpoint, model = read_model_folder(path) if path.is_dir() else load_model_checkpoint(path)
         if first is None:
             first = (path, checkpoint)
             try:

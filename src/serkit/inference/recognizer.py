@@ -27,9 +27,8 @@ The gate finds silence and near-silence only; music or loud noise count as "spee
 The recogniser sets no global torch state; the entry point that owns the process calls
 :func:`serkit.inference.configure_torch` (``serkit predict`` does).
 
-Around this module: :mod:`~serkit.inference.inputs` (paths and waveforms), :mod:`~serkit.inference.speech` (the
-gate), :mod:`~serkit.inference.streaming` (block plans and readers), :mod:`~serkit.inference.members` (loading
-checkpoints and run folders). Their public names are re-exported here.
+Around this module: :mod:`~serkit.inference.inputs`, :mod:`~serkit.inference.speech` (the gate), ``streaming``
+(block plans), ``members`` (checkpoints, run folders), ``pretrained`` (``from_pretrained``: model folders, the hub).
 """
 
 from __future__ import annotations
@@ -48,6 +47,7 @@ from serkit.features.pipeline import InputPipeline, Normalizer
 from serkit.features.text import TextInput
 from serkit.inference.inputs import as_waveform, expand_audio_paths
 from serkit.inference.members import Member, find_run_checkpoints, load_members
+from serkit.inference.pretrained import PretrainedMixin
 from serkit.inference.speech import (
     NO_SPEECH,
     SPEECH_FRAME_SECONDS,
@@ -55,7 +55,14 @@ from serkit.inference.speech import (
     SPEECH_MIN_FRACTION,
     speech_activity,
 )
-from serkit.inference.streaming import STREAM_SECONDS, Source, TimelineEntry, file_source, plan_blocks
+from serkit.inference.streaming import (
+    STREAM_SECONDS,
+    Source,
+    TimelineEntry,
+    file_source,
+    file_timeline,
+    plan_blocks,
+)
 from serkit.training.checkpoint import CheckpointError
 from serkit.training.data import ChunkSet, utterance_logits
 
@@ -80,7 +87,7 @@ _DRY_RUN_RMS = 0.01
 _DRY_RUN_TEXT = "okay"  # fusion models also get a transcript
 
 
-class Recognizer:
+class Recognizer(PretrainedMixin):
     """A trained emotion recogniser: one model, or an ensemble of several averaged.
 
     Attributes:
@@ -240,9 +247,7 @@ class Recognizer:
             [str(i) for i in range(len(chunk_lists))],
             extras,
         )
-        logits, _ = utterance_logits(
-            member.model, dataset, batch_size=self.batch_size, precision=member.precision
-        )
+        logits, _ = utterance_logits(member.model, dataset, batch_size=self.batch_size, **member.run_options)
         return logits, np.asarray([len(chunks) for chunks in chunk_lists], dtype=np.float64)
 
     def _max_samples(self) -> int | None:
@@ -475,26 +480,16 @@ class Recognizer:
         The last, shorter window is kept if it is at least half a window long. A window without speech (see
         :meth:`analyse`) is labelled :data:`NO_SPEECH`, its probabilities kept.
         """
-        if window <= 0 or hop <= 0:
-            raise ValueError(f"window ({window}) and hop ({hop}) must be positive seconds.")
         if self.needs_text:
             raise ValueError(
                 "a timeline needs a transcript per window, which a fusion model cannot get from a "
                 "long recording; predict whole utterances with their transcripts instead."
             )
-        total = audio_io.duration(path)
-        start = 0.0
-        while start < total:
-            length = min(window, total - start)
-            if length < window / 2 and start > 0:
-                break
-            waveform = audio_io.load(path, self.sample_rate, offset=start, max_duration=length)
-            probabilities, speech = self._analyse([self._waveform_source(waveform, None)], None)
-            yield TimelineEntry(
-                round(start, 3),
-                round(start + length, 3),
-                self.labels_from(probabilities, speech)[0],
-                tuple(float(p) for p in probabilities[0]),
-                bool(speech[0]),
-            )
-            start += hop
+        yield from file_timeline(
+            path,
+            self.sample_rate,
+            lambda waveform: self._analyse([self._waveform_source(waveform, None)], None),
+            self.labels_from,
+            window=window,
+            hop=hop,
+        )

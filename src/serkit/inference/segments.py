@@ -54,6 +54,8 @@ class Segment:
 def _minimum_samples(recognizer: Recognizer) -> int:
     """Samples below which a region is widened before it is classified: one window for a model that drops
     shorter inputs (``short_policy: drop``), otherwise 0."""
+    if getattr(recognizer, "minimum_samples", None) is not None:  # a back-end that says (Hugging Face models)
+        return recognizer.minimum_samples
     card = getattr(recognizer, "card", None)  # the ONNX runtime's metadata: window in samples
     if card is not None:
         return card.window if card.short_policy == "drop" else 0

@@ -8,7 +8,8 @@ needs no more memory than one of :data:`STREAM_SECONDS`.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import numpy as np
 from serkit.audio import io as audio_io
 from serkit.config import InputConfig
 
-__all__ = ["STREAM_SECONDS", "Source", "TimelineEntry", "file_source", "plan_blocks"]
+__all__ = ["STREAM_SECONDS", "Source", "TimelineEntry", "file_source", "file_timeline", "plan_blocks"]
 
 #: Files (and in-memory waveforms) longer than this many seconds are processed in blocks of at most this length,
 #: so a long recording needs no more memory than one of this length. In ``input.mode: segments`` the result is the
@@ -95,3 +96,40 @@ class TimelineEntry:
     label: str
     probabilities: tuple[float, ...]
     speech: bool = True
+
+
+def file_timeline(
+    path: str | os.PathLike,
+    sample_rate: int,
+    analyse: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    labels_from: Callable[[np.ndarray, np.ndarray], list[str]],
+    *,
+    window: float,
+    hop: float,
+) -> Iterator[TimelineEntry]:
+    """The timeline of a recogniser: one entry per ``window`` seconds every ``hop`` seconds of ``path``.
+
+    Reads only ``window`` seconds at a time from disk (at ``sample_rate``); the last, shorter window is kept if it is
+    at least half a window long. ``analyse(waveform (samples,))`` gives the window's probabilities (1, num_classes)
+    and speech flag (1,); ``labels_from`` turns them into its label (``no_speech`` without speech).
+
+    Raises:
+        ValueError: ``window`` or ``hop`` not positive. AudioError: the file cannot be read.
+    """
+    if window <= 0 or hop <= 0:
+        raise ValueError(f"window ({window}) and hop ({hop}) must be positive seconds.")
+    total = audio_io.duration(path)
+    start = 0.0
+    while start < total:
+        length = min(window, total - start)
+        if length < window / 2 and start > 0:
+            break
+        probabilities, speech = analyse(audio_io.load(path, sample_rate, offset=start, max_duration=length))
+        yield TimelineEntry(
+            round(start, 3),
+            round(start + length, 3),
+            labels_from(probabilities, speech)[0],
+            tuple(float(p) for p in probabilities[0]),
+            bool(speech[0]),
+        )
+        start += hop

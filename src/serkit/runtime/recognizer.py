@@ -35,7 +35,7 @@ from serkit.core.errors import AudioError, ModelFileError, NoAudioFilesError
 from serkit.core.onnx_session import cpu_session
 from serkit.runtime.metadata import ModelCard
 
-__all__ = ["OnnxRecognizer", "segment_windows"]
+__all__ = ["AudioFileRecognizer", "OnnxRecognizer", "segment_windows"]
 
 
 def segment_windows(waveform: np.ndarray, *, window: int, hop: int, short_policy: str) -> np.ndarray:
@@ -54,7 +54,72 @@ def segment_windows(waveform: np.ndarray, *, window: int, hop: int, short_policy
     return np.ascontiguousarray(windows, dtype=np.float32)
 
 
-class OnnxRecognizer:
+class AudioFileRecognizer:
+    """The public methods of a recogniser built on ``analyse_each(files)`` and ``_waveform_probabilities(samples)``:
+    :class:`OnnxRecognizer` and the Hugging Face back-end (:class:`serkit.inference.hf_audio.HFAudioRecognizer`).
+
+    Subclasses set ``classes_`` and ``sample_rate``, and ``speech_level_dbfs``/``speech_min_fraction`` for the gate.
+    """
+
+    classes_: list[str]
+    sample_rate: int
+
+    def analyse_each(
+        self, files: Sequence[str | os.PathLike], texts: Sequence[str] | None = None
+    ) -> tuple[np.ndarray, np.ndarray, dict[int, Exception]]:
+        raise NotImplementedError
+
+    def _waveform_probabilities(self, samples: np.ndarray) -> np.ndarray:
+        """Probabilities (num_classes,) of a mono waveform (samples,) float32 at :attr:`sample_rate`."""
+        raise NotImplementedError
+
+    def analyse(
+        self, paths: str | os.PathLike | Iterable[str | os.PathLike]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Class probabilities (num_files, num_classes) and speech flags (num_files,) of audio files or folders.
+
+        Raises:
+            serkit.core.errors.AudioError subclasses naming the file that cannot be read; NoAudioFilesError;
+            ValueError for a file the model cannot classify (e.g. shorter than one window of a model that drops
+            those).
+        """
+        files = audio_io.expand_audio_paths(paths)
+        if not files:
+            raise NoAudioFilesError(
+                f"no audio files given (folders are searched for {', '.join(audio_io.AUDIO_EXTENSIONS)})."
+            )
+        probabilities, speech, failures = self.analyse_each(files)
+        if failures:
+            raise next(iter(failures.values()))
+        return probabilities, speech
+
+    def predict_proba(self, paths: str | os.PathLike | Iterable[str | os.PathLike]) -> np.ndarray:
+        """Class probabilities (num_files, num_classes), columns ordered like ``classes_``; silence included."""
+        return self.analyse(paths)[0]
+
+    def predict(self, paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[str]:
+        """The most probable label of each file, or :data:`~serkit.audio.speech.NO_SPEECH` where the gate finds
+        no speech."""
+        return self.labels_from(*self.analyse(paths))
+
+    def labels_from(self, probabilities: np.ndarray, speech: np.ndarray) -> list[str]:
+        """Labels of rows of :meth:`analyse`: the most probable class, or NO_SPEECH where speech is False."""
+        return [self.classes_[int(p.argmax())] if s else NO_SPEECH for p, s in zip(probabilities, speech)]
+
+    def predict_waveform(self, waveform: np.ndarray, *, sample_rate: int | None = None) -> np.ndarray:
+        """Probabilities (num_classes,) of one mono waveform (samples,) float in [-1, 1]; ``sample_rate``: its
+        rate in Hz, resampled to the model's (None: already at :attr:`sample_rate`)."""
+        samples = np.asarray(waveform, dtype=np.float32)
+        if samples.ndim != 1 or samples.size == 0:
+            raise ValueError(
+                f"give one non-empty mono waveform of shape (samples,), got shape {samples.shape}."
+            )
+        if sample_rate is not None and sample_rate != self.sample_rate:
+            samples = audio_io.resample(samples, int(sample_rate), self.sample_rate)
+        return self._waveform_probabilities(samples)
+
+
+class OnnxRecognizer(AudioFileRecognizer):
     """An exported serkit model on onnxruntime: files in, class probabilities and labels out.
 
     Args:
@@ -207,48 +272,7 @@ class OnnxRecognizer:
         empty = np.zeros((0, len(self.classes_)), dtype=np.float32)
         return np.concatenate(rows) if rows else empty, np.asarray(speech, dtype=bool)
 
-    def analyse(
-        self, paths: str | os.PathLike | Iterable[str | os.PathLike]
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Class probabilities (num_files, num_classes) and speech flags (num_files,) of audio files or folders.
-
-        Raises:
-            serkit.core.errors.AudioError subclasses naming the file that cannot be read; NoAudioFilesError;
-            ValueError for a file shorter than one window of a model that drops those.
-        """
-        files = audio_io.expand_audio_paths(paths)
-        if not files:
-            raise NoAudioFilesError(
-                f"no audio files given (folders are searched for {', '.join(audio_io.AUDIO_EXTENSIONS)})."
-            )
-        probabilities, speech, failures = self.analyse_each(files)
-        if failures:
-            raise next(iter(failures.values()))
-        return probabilities, speech
-
-    def predict_proba(self, paths: str | os.PathLike | Iterable[str | os.PathLike]) -> np.ndarray:
-        """Class probabilities (num_files, num_classes), columns ordered like ``classes_``; silence included."""
-        return self.analyse(paths)[0]
-
-    def predict(self, paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[str]:
-        """The most probable label of each file, or :data:`~serkit.audio.speech.NO_SPEECH` where the gate finds
-        no speech."""
-        return self.labels_from(*self.analyse(paths))
-
-    def labels_from(self, probabilities: np.ndarray, speech: np.ndarray) -> list[str]:
-        """Labels of rows of :meth:`analyse`: the most probable class, or NO_SPEECH where speech is False."""
-        return [self.classes_[int(p.argmax())] if s else NO_SPEECH for p, s in zip(probabilities, speech)]
-
-    def predict_waveform(self, waveform: np.ndarray, *, sample_rate: int | None = None) -> np.ndarray:
-        """Probabilities (num_classes,) of one mono waveform (samples,) float in [-1, 1]; ``sample_rate``: its
-        rate in Hz, resampled to the model's (None: already at :attr:`sample_rate`)."""
-        samples = np.asarray(waveform, dtype=np.float32)
-        if samples.ndim != 1 or samples.size == 0:
-            raise ValueError(
-                f"give one non-empty mono waveform of shape (samples,), got shape {samples.shape}."
-            )
-        if sample_rate is not None and sample_rate != self.sample_rate:
-            samples = audio_io.resample(samples, int(sample_rate), self.sample_rate)
+    def _waveform_probabilities(self, samples: np.ndarray) -> np.ndarray:
         if self.card.max_samples is not None:
             samples = samples[: self.card.max_samples]
         return self._probabilities([self._windows(samples, "waveform")])[0]

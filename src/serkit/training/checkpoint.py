@@ -22,7 +22,13 @@ import torch
 from serkit.core.errors import SerkitError
 from serkit.core.fileio import atomic_open
 
-__all__ = ["CheckpointError", "load_checkpoint", "load_model_checkpoint", "save_checkpoint"]
+__all__ = [
+    "CheckpointError",
+    "load_checkpoint",
+    "load_model_checkpoint",
+    "model_from_checkpoint",
+    "save_checkpoint",
+]
 
 #: Keys every model checkpoint written by ``serkit train`` has.
 MODEL_CHECKPOINT_KEYS = ("model_name", "model_args", "label_names", "feature", "input", "state_dict")
@@ -143,14 +149,20 @@ def load_model_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Any], torc
     Raises:
         CheckpointError: any inconsistency, naming the file and what to do.
     """
-    from serkit.models import (  # imported here: the registry imports every family
-        MODELS,
-        create_model,
-        model_class,
-    )
-
     path = Path(path)
     checkpoint = load_checkpoint(path, require=MODEL_CHECKPOINT_KEYS)
+    return checkpoint, model_from_checkpoint(checkpoint, path)
+
+
+def model_from_checkpoint(checkpoint: dict[str, Any], path: str | os.PathLike) -> torch.nn.Module:
+    """The model of a checkpoint dict (:data:`MODEL_CHECKPOINT_KEYS`), rebuilt through the registry, its weights
+    checked and loaded, in eval mode; ``path`` (the file or model folder it came from) names it in errors.
+
+    Raises:
+        CheckpointError: as :func:`load_model_checkpoint`.
+    """
+    from serkit.models import MODELS, create_model, model_class  # here: the registry imports every family
+
     name, args, labels = checkpoint["model_name"], checkpoint["model_args"], checkpoint["label_names"]
     if not isinstance(labels, (list, tuple)) or not labels or not all(isinstance(x, str) for x in labels):
         raise CheckpointError(f"{path}: label_names must be a non-empty list of class names, got {labels!r}.")
@@ -190,4 +202,4 @@ def load_model_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Any], torc
             f"{path}: the weights do not load into model {name!r} ({_torch_reason(exc)}); the "
             "metadata does not match the weights."
         ) from None
-    return checkpoint, model.eval()
+    return model.eval()
