@@ -3,6 +3,7 @@
 Run by hand (never part of the tests), on an otherwise idle machine; about 6 minutes on 2 cores:
 
     python benchmarks/speed.py --out runs/bench_speed          # RAVDESS from ../shared/data/ravdess
+    python benchmarks/speed.py --only prediction               # the prediction rows alone (one recipe epoch first)
 
 Rows (1 torch thread unless the row says otherwise):
 
@@ -15,8 +16,12 @@ Rows (1 torch thread unless the row says otherwise):
 - features: serkit's batched MFCC and 3-channel log-mel against librosa one clip at a time (interleaved runs,
   ``benchmarks/features_vs_librosa.py`` has the full table and the numerical differences);
 - prediction: ``serkit predict``'s real-time factor on 3 s files, one file and 100 files, in the precision the model
-  was trained in (auto) against the same model in fp32 (interleaved);
+  was trained in (auto) against the same model in fp32, and on 100 files the model exported to ONNX
+  (``serkit export --format onnx``) on onnxruntime (1 thread) against the checkpoint in fp32 (all interleaved);
 - start-up: ``serkit --help`` and ``serkit predict --help`` as whole processes against ``python -c "import torch"``.
+
+``--only GROUP`` (repeatable: training, features, prediction, startup) runs those rows alone; the prediction rows
+use the recipe epoch's checkpoint (trained first when the training rows are not run) or ``--checkpoint``.
 
 The plain loop runs before and after the recipe epoch and their mean is the reference, so a drift in machine speed
 affects both sides. The recipe's own figures come from its ``history.json`` (``train_seconds``, ``eval_seconds``,
@@ -42,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import features_vs_librosa as fvl  # noqa: E402  (the feature helpers of the neighbouring benchmark)
 
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "glam" / "ravdess_glam.yaml"
+GROUPS = ("training", "features", "prediction", "startup")  # the rows --only chooses from
 
 
 def recipe_epoch(out: Path, root: str, folds: list[int], jobs: int) -> tuple[list[dict], dict]:
@@ -117,14 +123,19 @@ def speech_files(folder: Path, count: int, seconds: float) -> list[Path]:
     return paths
 
 
-def prediction_rtf(checkpoint: Path, files: list[Path], repeats: int) -> dict[tuple[str, int], float]:
+def prediction_rtf(
+    checkpoint: Path, files: list[Path], repeats: int, onnx_model: Path
+) -> dict[tuple[str, int], float]:
     """Real-time factor (wall seconds / audio seconds) of prediction rows as ``serkit predict`` makes them, in the
-    trained precision (auto) and in fp32, interleaved: all files best of ``repeats``, one file best of 30."""
+    trained precision (``auto``), in fp32 (``no``) and through onnxruntime (``onnx``: ``onnx_model``, the export of
+    ``checkpoint``), 1 thread each, interleaved: all files best of ``repeats``, one file best of 30."""
     from serkit.inference import Recognizer
     from serkit.inference.export import prediction_rows
+    from serkit.runtime import OnnxRecognizer
 
     torch.set_num_threads(1)
     recognizers = {name: Recognizer.from_checkpoint(checkpoint, precision=name) for name in ("auto", "no")}
+    recognizers["onnx"] = OnnxRecognizer(onnx_model, threads=1)
     seconds = sf.info(files[0]).duration
     best = {}
     for count, times in ((1, 30), (len(files), repeats)):
@@ -171,6 +182,76 @@ def feature_ratios(repeats: int) -> list[tuple[str, float, float]]:
     return rows
 
 
+def training_rows(out: Path, root: str, steps: int) -> list[tuple[str, str, str, float]]:
+    """The training rows: one recipe epoch (1 thread) between two plain-loop measurements, then ``--jobs 2``."""
+    torch.set_num_threads(1)
+    records, captured = recipe_epoch(out / "epoch", root, [0], jobs=1)
+    dataset, batch_size = captured["dataset"], captured["batch_size"]
+    plain_1 = statistics.mean(plain_items_per_second(dataset, batch_size, steps, 1) for _ in range(2))
+    (record,) = records
+    train_rate = record["train_items"] / record["train_seconds"]
+    epoch_rate = record["train_items"] / (record["train_seconds"] + record["eval_seconds"])
+    precision = record.get("precision", "?")
+    rows = [
+        (
+            f"training step, recipe loop ({precision}) vs plain fp32 eager loop",
+            f"{train_rate:.0f} items/s",
+            f"{plain_1:.0f} items/s",
+            train_rate / plain_1,
+        ),
+        (
+            "whole epoch (train + validation) vs plain loop's training step alone",
+            f"{epoch_rate:.0f} items/s",
+            f"{plain_1:.0f} items/s",
+            epoch_rate / plain_1,
+        ),
+    ]
+    # 2 cores: --jobs 2 (two folds at once) against the plain loop on 2 threads
+    records_2, _ = recipe_epoch(out / "jobs2", root, [1, 2], jobs=2)
+    machine_rate = sum(r["train_items"] for r in records_2) / max(
+        r["train_seconds"] + r["eval_seconds"] for r in records_2
+    )
+    plain_2 = plain_items_per_second(dataset, batch_size, steps, 2)
+    rows.append(
+        (
+            "2 cores: whole epochs with --jobs 2 vs plain loop on 2 threads",
+            f"{machine_rate:.0f} items/s",
+            f"{plain_2:.0f} items/s",
+            machine_rate / plain_2,
+        )
+    )
+    return rows
+
+
+def prediction_table_rows(checkpoint: Path, files: int, repeats: int) -> list[tuple[str, str, str, float]]:
+    """The prediction rows of ``checkpoint`` on ``files`` generated 3-s files (ratio > 1: faster than the
+    reference)."""
+    from serkit.inference.onnx_export import export_onnx
+
+    with tempfile.TemporaryDirectory() as folder:
+        onnx_model = Path(folder) / "model.onnx"
+        export_onnx(checkpoint, onnx_model)
+        rtf = prediction_rtf(checkpoint, speech_files(Path(folder), files, 3.0), repeats, onnx_model)
+    rows = [
+        (
+            f"prediction RTF, {count} x 3 s file(s), trained precision vs fp32",
+            f"{rtf['auto', count]:.4f}",
+            f"{rtf['no', count]:.4f}",
+            rtf["no", count] / rtf["auto", count],
+        )
+        for count in (1, files)
+    ]
+    rows.append(
+        (
+            f"prediction RTF, {files} x 3 s files, ONNX runtime vs torch checkpoint (fp32, 1 thread)",
+            f"{rtf['onnx', files]:.4f}",
+            f"{rtf['no', files]:.4f}",
+            rtf["no", files] / rtf["onnx", files],
+        )
+    )
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
@@ -182,90 +263,55 @@ def main() -> None:
         "--files", type=int, default=100, help="generated 3-s files for prediction (default 100)"
     )
     parser.add_argument("--repeats", type=int, default=3, help="timed repeats of the short measurements")
+    parser.add_argument(
+        "--only", choices=GROUPS, action="append", help="run only these rows (repeatable; default: all)"
+    )
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        help="GLAM best.pt for the prediction rows (default: the recipe epoch's, trained first if needed)",
+    )
     args = parser.parse_args()
     out = args.out.resolve()
+    groups = args.only or GROUPS
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")  # the runs' one line per epoch
     rows: list[tuple[str, str, str, float]] = []  # (what, ours, reference, ours / reference)
 
-    # -- training: one recipe epoch (1 thread) between two plain-loop measurements --------------------------------
-    torch.set_num_threads(1)
-    records, captured = recipe_epoch(out / "epoch", args.root, [0], jobs=1)
-    dataset, batch_size = captured["dataset"], captured["batch_size"]
-    plain = [plain_items_per_second(dataset, batch_size, args.steps, 1) for _ in range(2)]
-    plain_1 = statistics.mean(plain)
-    (record,) = records
-    train_rate = record["train_items"] / record["train_seconds"]
-    epoch_rate = record["train_items"] / (record["train_seconds"] + record["eval_seconds"])
-    precision = record.get("precision", "?")
-    rows.append(
-        (
-            f"training step, recipe loop ({precision}) vs plain fp32 eager loop",
-            f"{train_rate:.0f} items/s",
-            f"{plain_1:.0f} items/s",
-            train_rate / plain_1,
-        )
-    )
-    rows.append(
-        (
-            "whole epoch (train + validation) vs plain loop's training step alone",
-            f"{epoch_rate:.0f} items/s",
-            f"{plain_1:.0f} items/s",
-            epoch_rate / plain_1,
-        )
-    )
+    if "training" in groups:
+        rows += training_rows(out, args.root, args.steps)
 
-    # -- 2 cores: --jobs 2 (two folds at once) against the plain loop on 2 threads ------------------------------
-    records_2, _ = recipe_epoch(out / "jobs2", args.root, [1, 2], jobs=2)
-    machine_rate = sum(r["train_items"] for r in records_2) / max(
-        r["train_seconds"] + r["eval_seconds"] for r in records_2
-    )
-    plain_2 = plain_items_per_second(dataset, batch_size, args.steps, 2)
-    rows.append(
-        (
-            "2 cores: whole epochs with --jobs 2 vs plain loop on 2 threads",
-            f"{machine_rate:.0f} items/s",
-            f"{plain_2:.0f} items/s",
-            machine_rate / plain_2,
-        )
-    )
-
-    # -- features -----------------------------------------------------------------------------------------------
-    for name, ours, reference in feature_ratios(args.repeats):
-        rows.append(
-            (
-                f"{name}, batched vs librosa per clip",
-                f"{ours:.0f} clips/s",
-                f"{reference:.0f} clips/s",
-                ours / reference,
+    if "features" in groups:
+        for name, ours, reference in feature_ratios(args.repeats):
+            rows.append(
+                (
+                    f"{name}, batched vs librosa per clip",
+                    f"{ours:.0f} clips/s",
+                    f"{reference:.0f} clips/s",
+                    ours / reference,
+                )
             )
-        )
 
-    # -- prediction -------------------------------------------------------------------------------------------
-    (checkpoint,) = sorted((out / "epoch").glob("runs/*/seed0/best.pt"))
-    with tempfile.TemporaryDirectory() as folder:
-        rtf = prediction_rtf(checkpoint, speech_files(Path(folder), args.files, 3.0), args.repeats)
-    for count in (1, args.files):
-        rows.append(
-            (
-                f"prediction RTF, {count} x 3 s file(s), trained precision vs fp32",
-                f"{rtf['auto', count]:.4f}",
-                f"{rtf['no', count]:.4f}",
-                rtf["no", count] / rtf["auto", count],  # > 1: faster than the reference
-            )
-        )
+    if "prediction" in groups:
+        checkpoint = args.checkpoint
+        if checkpoint is None:
+            if "training" not in groups:  # the same checkpoint as a whole run's: one recipe epoch on fold 0
+                torch.set_num_threads(1)
+                recipe_epoch(out / "epoch", args.root, [0], jobs=1)
+            (checkpoint,) = sorted((out / "epoch").glob("runs/*/seed0/best.pt"))
+        rows += prediction_table_rows(checkpoint, args.files, args.repeats)
 
-    # -- start-up ------------------------------------------------------------------------------------------------
-    import_torch = process_seconds([sys.executable, "-c", "import torch"], 5)
-    for command in (["--help"], ["predict", "--help"]):
-        seconds = process_seconds([str(Path(sys.executable).with_name("serkit")), *command], 5)
-        rows.append(
-            (
-                f"start-up: serkit {' '.join(command)} vs python -c 'import torch'",
-                f"{seconds:.2f} s",
-                f"{import_torch:.2f} s",
-                import_torch / seconds,
+    if "startup" in groups:
+        import_torch = process_seconds([sys.executable, "-c", "import torch"], 5)
+        for command in (["--help"], ["predict", "--help"]):
+            seconds = process_seconds([str(Path(sys.executable).with_name("serkit")), *command], 5)
+            rows.append(
+                (
+                    f"start-up: serkit {' '.join(command)} vs python -c 'import torch'",
+                    f"{seconds:.2f} s",
+                    f"{import_torch:.2f} s",
+                    import_torch / seconds,
+                )
             )
-        )
 
     print(
         f"\nserkit speed, torch {torch.__version__}, 1 thread per process unless said; ratio > 1 = serkit faster\n"

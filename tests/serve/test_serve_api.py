@@ -16,6 +16,8 @@ import soundfile as sf
 
 from .conftest import LABELS, RATE
 
+RAVDESS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "ravdess"
+
 pytest.importorskip("fastapi", reason='serkit serve needs fastapi: pip install "serkit[serve]"')
 pytest.importorskip("multipart", reason='serkit serve needs python-multipart: pip install "serkit[serve]"')
 pytest.importorskip("httpx", reason="fastapi's TestClient needs httpx")
@@ -39,6 +41,7 @@ def _post(client, path: Path, name: str | None = None, **params):
 def test_health_and_labels(client):
     health = client.get("/health").json()
     assert health["status"] == "ok" and health["runtime"] == "torch" and health["timeline"] is True
+    assert health["segments"] is True
     assert health["labels"] == LABELS and health["sample_rate"] == RATE
     assert (health["max_upload_mb"], health["max_seconds"]) == (1.0, 30.0)
     assert client.get("/labels").json() == {"labels": LABELS}
@@ -70,7 +73,51 @@ def test_timeline_of_a_long_file(client, recognizer, clips):
     assert np.allclose(
         [list(e["probabilities"].values()) for e in answer["timeline"]], [e.probabilities for e in expected]
     )
-    assert "not served yet" in _error(_post(client, clips["long"], segments="true"), 400)
+
+
+def _segments(answer: dict) -> tuple[list[tuple], np.ndarray]:
+    """(start, end, label) of each served segment, and their probabilities (segments, num_classes)."""
+    rows = answer["segments"]
+    return [(s["start"], s["end"], s["label"]) for s in rows], np.array(
+        [list(s["probabilities"].values()) for s in rows]
+    )
+
+
+@pytest.mark.skipif(not RAVDESS.is_dir(), reason=f"real corpus {RAVDESS} is not present")
+def test_segments_are_those_of_serkit_predict(client, recognizer, clips, onnx_model):
+    """segments=true: one entry per VAD region, equal to `serkit predict --segments` (file_segments), for the
+    checkpoint and its ONNX export; a file without speech has none; a missing silero-vad answers 501."""
+    from serkit.audio.vad import SileroVad
+    from serkit.runtime import OnnxRecognizer
+    from serkit.runtime.recordings import file_segments
+
+    pytest.importorskip("silero_vad", reason='segments need silero-vad: pip install "serkit[vad]"')
+    path = sorted((RAVDESS / "audio").rglob("*.flac"))[5]
+    answer = _post(client, path, segments="true").json()
+    expected = file_segments(recognizer, path, vad=SileroVad())
+    assert len(expected) >= 1 and set(answer) >= {"label", "probabilities", "segments"}
+    regions, probabilities = _segments(answer)
+    assert regions == [(s.start, s.end, s.label) for s in expected]
+    assert np.abs(probabilities - [s.probabilities for s in expected]).max() < 1e-6
+    assert list(answer["segments"][0]["probabilities"]) == LABELS
+    assert _post(client, clips["silent"], segments="true").json()["segments"] == []
+    both = _post(client, path, segments="true", timeline="true").json()
+    assert _segments(both)[0] == regions and len(both["timeline"]) >= 2
+    with TestClient(create_app(OnnxRecognizer(onnx_model, threads=1))) as onnx:
+        assert onnx.get("/health").json()["segments"] is True
+        onnx_regions, onnx_probabilities = _segments(_post(onnx, path, segments="true").json())
+    assert [r[:2] for r in onnx_regions] == [r[:2] for r in regions]
+    assert np.abs(onnx_probabilities - probabilities).max() < 1e-4
+
+
+def test_segments_without_the_vad_say_what_to_install(recognizer, clips, monkeypatch):
+    import serkit.audio.vad as vad_module
+
+    monkeypatch.setattr(vad_module.importlib.util, "find_spec", lambda name: None)
+    with TestClient(create_app(recognizer)) as no_vad:
+        assert no_vad.get("/health").json()["segments"] is False
+        assert 'pip install "serkit[vad]"' in _error(_post(no_vad, clips["medium"], segments="true"), 501)
+        assert _post(no_vad, clips["medium"]).status_code == 200
 
 
 def _error(response, status: int) -> str:
@@ -112,15 +159,27 @@ def test_limits_of_size_and_duration(recognizer, clips):
         create_app(recognizer, max_seconds=0)
 
 
-def test_onnx_model_is_served_without_a_timeline(onnx_model, recognizer, clips):
+def test_onnx_model_is_served_with_a_timeline(onnx_model, recognizer, clips):
     from serkit.runtime import OnnxRecognizer
 
     with TestClient(create_app(OnnxRecognizer(onnx_model, threads=1))) as onnx:
-        assert onnx.get("/health").json()["runtime"] == "onnx"
+        health = onnx.get("/health").json()
+        assert health["runtime"] == "onnx" and health["timeline"] is True
         answer = _post(onnx, clips["medium"]).json()
         expected = recognizer.predict_proba([clips["medium"]])[0]
         assert np.abs(np.array(list(answer["probabilities"].values())) - expected).max() < 1e-4
-        assert "ONNX model has no timeline" in _error(_post(onnx, clips["long"], timeline="true"), 400)
+        timeline = _post(onnx, clips["long"], timeline="true", window=3, hop=1).json()["timeline"]
+    expected = list(recognizer.timeline(clips["long"], window=3.0, hop=1.0))
+    assert [(e["start"], e["end"], e["speech"]) for e in timeline] == [
+        (e.start, e.end, e.speech) for e in expected
+    ]
+    assert (
+        np.abs(
+            np.array([list(e["probabilities"].values()) for e in timeline])
+            - [e.probabilities for e in expected]
+        ).max()
+        < 1e-4
+    )
 
 
 def test_concurrent_requests_give_the_serial_answers(client, clips):

@@ -34,8 +34,9 @@ FAKE_MICROPHONE = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-medi
 
 @pytest.mark.realdata
 def test_page_shows_the_label_of_an_uploaded_ravdess_file(server, clips, tmp_path):
-    """Upload a RAVDESS file (label equal to the API's), then a long generated file (its timeline plot), then record
-    from chromium's fake microphone (a beep) and check the WAV made in the page is predicted."""
+    """Upload a RAVDESS file (label equal to the API's; then with "speech regions" ticked, its regions' table), then
+    a long generated file (its timeline plot), then record from chromium's fake microphone (a beep) and check the WAV
+    made in the page is predicted."""
     if not CHROMIUM.is_file():
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); the browser test needs it")
     sync_api = pytest.importorskip(
@@ -64,6 +65,11 @@ def test_page_shows_the_label_of_an_uploaded_ravdess_file(server, clips, tmp_pat
             bars = page.locator("#bars rect").count()
             page.screenshot(path=str(screenshot), full_page=True)
 
+            page.check("#want-segments")
+            page.click("#send")  # the same file again, now with its speech regions
+            page.wait_for_function("!document.getElementById('segments').hidden")
+            region_rows = page.locator("#segments tr").count()
+
             page.set_input_files("#file", str(clips["long"]))
             page.wait_for_function("document.getElementById('meta').textContent.startsWith('long.wav')")
             lines = page.locator("#timeline polyline").count()
@@ -77,10 +83,17 @@ def test_page_shows_the_label_of_an_uploaded_ravdess_file(server, clips, tmp_pat
             record_error = page.inner_text("#error")
         finally:
             browser.close()
+    regions = httpx.post(
+        f"{server}/predict",
+        params={"segments": "true"},
+        files={"file": (audio.name, audio.read_bytes())},
+        timeout=120,
+    ).json()["segments"]
     print(f"\nscreenshots: {screenshot} (and serve_page_timeline.png beside it)")
     assert not errors, errors
     assert shown == expected["label"]
     assert bars == len(expected["probabilities"])
+    assert len(regions) >= 1 and region_rows == 1 + len(regions)  # a header and one row per region
     assert lines == len(expected["probabilities"])  # one line per class over the 8 s file
     assert not record_error and recorded.startswith("recording.wav, ")
     assert float(recorded.split(", ")[1].split(" s")[0]) >= 0.4  # the page's WAV of about a second was read

@@ -44,7 +44,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             "(its regions are the segments): drop --vad or add --timeline."
         )
     recognizer = load_recognizer(
-        args.model, threads=args.threads, precision=args.precision, timeline=args.timeline, device=args.device
+        args.model, threads=args.threads, precision=args.precision, device=args.device
     )
     transcripts = read_transcripts(args.transcripts) if args.transcripts else None
     return write_predictions(

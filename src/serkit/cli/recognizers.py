@@ -35,7 +35,6 @@ def load_recognizer(
     *,
     threads: int = 0,
     precision: str | None = None,
-    timeline: bool = False,
     device: str = "cpu",
 ):
     """The recogniser of a MODEL argument (see the module docstring).
@@ -44,11 +43,10 @@ def load_recognizer(
         model: ``best.pt``, run folder, model folder, transformers folder, ``hf://`` hub id or ``model.onnx``.
         threads: CPU threads of the model (0: all cores).
         precision: autocast of a serkit torch model (``auto``, ``no``, ``bf16``, ``fp16``; None: as trained).
-        timeline: the caller will ask for timelines, which ONNX models do not have yet.
         device: ``cpu`` or ``cuda``, for the torch models.
 
     Raises:
-        ValueError: ``precision``, ``timeline`` or ``--device cuda`` with an ONNX model, or ``precision`` with a
+        ValueError: ``precision`` or ``--device cuda`` with an ONNX model, or ``precision`` with a
             transformers model (naming the file and the fix); SerkitError: ``cuda`` where it is not available;
             CheckpointError / ModelFileError: a model that cannot be loaded or downloaded.
     """
@@ -60,11 +58,6 @@ def load_recognizer(
         if device != "cpu":
             raise ValueError(
                 f"--device {device}: an ONNX model runs on the CPU (onnxruntime); omit --device."
-            )
-        if timeline:
-            raise ValueError(
-                f"{model}: --timeline is not available for ONNX models yet; use the checkpoint (best.pt or run "
-                "folder) for a timeline."
             )
         return OnnxRecognizer(model, threads=threads)
     from serkit.inference import Recognizer, configure_torch

@@ -18,7 +18,7 @@ _API = {
     "expand_audio_paths": "serkit.audio.io",
     "Recognizer": "serkit.inference.recognizer",
     "HFAudioRecognizer": "serkit.inference.hf_audio",
-    "TimelineEntry": "serkit.inference.streaming",
+    "TimelineEntry": "serkit.runtime.recordings",
 }
 
 __all__ = ["configure_torch", *_API]

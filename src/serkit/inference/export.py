@@ -18,8 +18,7 @@ from serkit.audio.io import expand_audio_paths
 from serkit.audio.vad import SileroVad
 from serkit.core.errors import AudioError
 from serkit.core.fileio import atomic_open, atomic_write_text
-from serkit.inference.segments import VADS, Segment, file_segments, vad_timeline
-from serkit.inference.streaming import TimelineEntry
+from serkit.runtime.recordings import VADS, Segment, TimelineEntry, file_segments, vad_timeline
 
 if TYPE_CHECKING:  # the writers take any recogniser with its interface: Recognizer or runtime.OnnxRecognizer
     from serkit.inference.recognizer import Recognizer

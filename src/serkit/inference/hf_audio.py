@@ -34,8 +34,8 @@ from serkit.audio.speech import SPEECH_LEVEL_DBFS, SPEECH_MIN_FRACTION, speech_a
 from serkit.backbones.hf import import_transformers, resolve_model_path, uses_attention_mask
 from serkit.core.errors import AudioError, ModelFileError
 from serkit.inference.device import check_device
-from serkit.inference.streaming import Source, TimelineEntry, file_timeline
 from serkit.runtime.recognizer import AudioFileRecognizer
+from serkit.runtime.recordings import Source, TimelineEntry, file_timeline
 
 __all__ = ["HFAudioRecognizer"]
 
@@ -230,7 +230,7 @@ class HFAudioRecognizer(AudioFileRecognizer):
         self, path: str | os.PathLike, *, window: float = 3.0, hop: float = 1.0
     ) -> Iterator[TimelineEntry]:
         """Emotion over time, one entry per ``window`` seconds every ``hop`` seconds, read one window at a time
-        (:func:`serkit.inference.streaming.file_timeline`), as :meth:`serkit.inference.Recognizer.timeline`."""
+        (:func:`serkit.runtime.recordings.file_timeline`), as :meth:`serkit.inference.Recognizer.timeline`."""
         return file_timeline(
             path,
             self.sample_rate,

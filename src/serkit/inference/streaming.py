@@ -2,21 +2,20 @@
 
 Files (and in-memory waveforms) longer than :data:`STREAM_SECONDS` are processed in blocks of at most that length
 (:func:`plan_blocks`), and files are read one block at a time (:func:`file_source`), so a recording of any length
-needs no more memory than one of :data:`STREAM_SECONDS`.
+needs no more memory than one of :data:`STREAM_SECONDS`. ``Source``, ``TimelineEntry`` and ``file_timeline`` are
+re-exported from :mod:`serkit.runtime.recordings` (torch-free, shared with the ONNX runtime).
 """
 
 from __future__ import annotations
 
 import math
-import os
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from serkit.audio import io as audio_io
 from serkit.config import InputConfig
+from serkit.runtime.recordings import Source, TimelineEntry, file_timeline
 
 __all__ = ["STREAM_SECONDS", "Source", "TimelineEntry", "file_source", "file_timeline", "plan_blocks"]
 
@@ -26,10 +25,6 @@ __all__ = ["STREAM_SECONDS", "Source", "TimelineEntry", "file_source", "file_tim
 #: ``input.eval_max_seconds`` are read if that is set, otherwise the logits of equal blocks are averaged (an
 #: approximation: the model never sees more than this many seconds at once).
 STREAM_SECONDS = 60.0
-
-#: A readable input: its name (for messages), a reader of samples [start, stop) at the model's rate, and how many
-#: samples the model uses (after ``input.eval_max_seconds``).
-Source = tuple[str, Callable[[int, int], np.ndarray], int]
 
 
 def plan_blocks(
@@ -84,52 +79,3 @@ def file_source(path: Path, sample_rate: int, max_samples: int | None, *, reads_
         return str(path), lambda start, stop: np.zeros(0, dtype=np.float32), 0
     read, total = audio_io.block_reader(path, sample_rate)  # (read(start, stop), samples at sample_rate)
     return str(path), read, total if max_samples is None else min(total, max_samples)
-
-
-@dataclass(frozen=True)
-class TimelineEntry:
-    """One window of a long recording: start/end in seconds, predicted label (:data:`NO_SPEECH` when the window
-    holds no speech), class probabilities, and whether the energy gate found speech."""
-
-    start: float
-    end: float
-    label: str
-    probabilities: tuple[float, ...]
-    speech: bool = True
-
-
-def file_timeline(
-    path: str | os.PathLike,
-    sample_rate: int,
-    analyse: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
-    labels_from: Callable[[np.ndarray, np.ndarray], list[str]],
-    *,
-    window: float,
-    hop: float,
-) -> Iterator[TimelineEntry]:
-    """The timeline of a recogniser: one entry per ``window`` seconds every ``hop`` seconds of ``path``.
-
-    Reads only ``window`` seconds at a time from disk (at ``sample_rate``); the last, shorter window is kept if it is
-    at least half a window long. ``analyse(waveform (samples,))`` gives the window's probabilities (1, num_classes)
-    and speech flag (1,); ``labels_from`` turns them into its label (``no_speech`` without speech).
-
-    Raises:
-        ValueError: ``window`` or ``hop`` not positive. AudioError: the file cannot be read.
-    """
-    if window <= 0 or hop <= 0:
-        raise ValueError(f"window ({window}) and hop ({hop}) must be positive seconds.")
-    total = audio_io.duration(path)
-    start = 0.0
-    while start < total:
-        length = min(window, total - start)
-        if length < window / 2 and start > 0:
-            break
-        probabilities, speech = analyse(audio_io.load(path, sample_rate, offset=start, max_duration=length))
-        yield TimelineEntry(
-            round(start, 3),
-            round(start + length, 3),
-            labels_from(probabilities, speech)[0],
-            tuple(float(p) for p in probabilities[0]),
-            bool(speech[0]),
-        )
-        start += hop

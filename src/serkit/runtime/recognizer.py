@@ -17,14 +17,15 @@ the features and their normalisation itself. The energy gate (:mod:`serkit.audio
 
 This module imports numpy, onnxruntime and serkit's audio and core layers only: never torch (a contract in
 ``pyproject.toml`` and a test with torch blocked check it). Files are read whole (the torch recogniser reads files
-longer than a minute block by block; the windows, and so the result, are the same).
+longer than a minute block by block; the windows, and so the result, are the same); a timeline
+(:meth:`OnnxRecognizer.timeline`) reads one window at a time, as the torch recogniser's does.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,7 @@ from serkit.audio.speech import NO_SPEECH, SPEECH_LEVEL_DBFS, SPEECH_MIN_FRACTIO
 from serkit.core.errors import AudioError, ModelFileError, NoAudioFilesError
 from serkit.core.onnx_session import cpu_session
 from serkit.runtime.metadata import ModelCard
+from serkit.runtime.recordings import TimelineEntry, file_timeline
 
 __all__ = ["AudioFileRecognizer", "OnnxRecognizer", "segment_windows"]
 
@@ -277,9 +279,16 @@ class OnnxRecognizer(AudioFileRecognizer):
             samples = samples[: self.card.max_samples]
         return self._probabilities([self._windows(samples, "waveform")])[0]
 
-    def timeline(self, path: str | os.PathLike, *, window: float = 3.0, hop: float = 1.0):
-        """Not available for exported models yet."""
-        raise ValueError(
-            f"{path}: --timeline is not supported with an ONNX model yet; predict with the checkpoint "
-            "(best.pt or run folder) for a timeline."
+    def _window_analysis(self, waveform: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One timeline window (samples,) -> probabilities (1, num_classes) and speech flag (1,)."""
+        return self._waveform_probabilities(waveform)[None], np.array([self._is_speech(waveform)])
+
+    def timeline(
+        self, path: str | os.PathLike, *, window: float = 3.0, hop: float = 1.0
+    ) -> Iterator[TimelineEntry]:
+        """Emotion over time, one entry per ``window`` seconds every ``hop`` seconds, read one window at a time
+        (:func:`serkit.runtime.recordings.file_timeline`): the windows and gate of
+        :meth:`serkit.inference.Recognizer.timeline`."""
+        return file_timeline(
+            path, self.sample_rate, self._window_analysis, self.labels_from, window=window, hop=hop
         )

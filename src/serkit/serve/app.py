@@ -7,22 +7,27 @@ Endpoints (every error is JSON ``{"error": "<what is wrong and the fix>"}`` with
 
 - ``POST /predict``: multipart form, field ``file`` (the audio; WAV, FLAC, OGG, MP3: what soundfile reads) and,
   for fusion models, ``text`` (its transcript). Query ``timeline=true`` adds the emotion over time, one entry per
-  ``window`` seconds every ``hop`` seconds (defaults 3 and 1, each 0.1 to 60; torch recognisers only: an ONNX
-  model answers 400); ``segments=true`` (VAD regions) is not served yet (400). Returns::
+  ``window`` seconds every ``hop`` seconds (defaults 3 and 1, each 0.1 to 60); ``segments=true`` adds one emotion
+  per speech region of the silero VAD, as ``serkit predict --segments`` (:func:`serkit.runtime.recordings.
+  file_segments`; 501 when silero-vad is not installed; neither for a fusion model: 400). Returns::
 
       {"file": "clip.wav", "label": "angry", "speech": true, "no_speech": false,
        "probabilities": {"neutral": 0.1, "happy": 0.2, "sad": 0.1, "angry": 0.6},
        "duration_seconds": 3.2,
        "timeline": [{"start": 0.0, "end": 3.0, "label": "angry", "speech": true,
-                     "probabilities": {"neutral": 0.1, ...}}, ...]}      # only with timeline=true
+                     "probabilities": {"neutral": 0.1, ...}}, ...],      # only with timeline=true
+       "segments": [{"start": 1.02, "end": 2.75, "label": "angry",
+                     "probabilities": {"neutral": 0.1, ...}}, ...]}      # only with segments=true ([]: no speech)
 
   ``label`` is ``no_speech`` (and ``no_speech`` true) when the energy gate finds no speech. Status 400: no
   ``file`` field, an empty, corrupt or too short upload; 413: larger than ``max_upload_mb`` or longer than
   ``max_seconds``; 415: not an audio format soundfile reads.
 - ``GET /health``: ``{"status": "ok", "model": ..., "runtime": "torch" | "onnx", "labels": [...],
-  "sample_rate": 16000, "timeline": true, "needs_text": false, "max_upload_mb": 20.0, "max_seconds": 600.0}``.
+  "sample_rate": 16000, "timeline": true, "segments": true, "needs_text": false, "max_upload_mb": 20.0,
+  "max_seconds": 600.0}`` (``segments``: the VAD is installed and the model takes audio alone).
 - ``GET /labels``: ``{"labels": [...]}``, the order of the probabilities.
-- ``GET /``: the page (:mod:`serkit.serve.page`): upload or record, bars of the probabilities, the timeline.
+- ``GET /``: the page (:mod:`serkit.serve.page`): upload or record, bars of the probabilities, the timeline, the
+  speech regions.
 
 Concurrency: the endpoints are plain functions, so FastAPI runs them in its thread pool; at most ``concurrency``
 predictions run at once (a semaphore; the others wait), since each holds a decoded file (up to ``max_seconds``) and
@@ -44,8 +49,10 @@ import threading
 from pathlib import Path
 
 from serkit.audio import io as audio_io
-from serkit.core.errors import AudioError, SerkitError, UnsupportedAudioFormatError
+from serkit.audio.vad import SileroVad
+from serkit.core.errors import AudioError, ModelFileError, SerkitError, UnsupportedAudioFormatError
 from serkit.runtime import OnnxRecognizer
+from serkit.runtime.recordings import file_segments
 
 __all__ = ["UploadError", "create_app", "predict_file", "require_serve_packages"]
 
@@ -76,8 +83,12 @@ class UploadError(SerkitError):
         super().__init__(message)
 
 
-def _supports_timeline(recognizer) -> bool:
-    return not isinstance(recognizer, OnnxRecognizer)  # the ONNX runtime has no timeline yet
+def _load_vad() -> SileroVad | str:
+    """The silero VAD of ``segments=true``, or the reason there is none (what to install)."""
+    try:
+        return SileroVad()
+    except ModelFileError as exc:
+        return str(exc)
 
 
 def _safe_suffix(filename: str) -> str:
@@ -124,14 +135,28 @@ def predict_file(
     window: float = 3.0,
     hop: float = 1.0,
     text: str | None = None,
+    segments: bool = False,
+    vad: SileroVad | str | None = None,
 ) -> dict:
     """The JSON answer of ``POST /predict`` for an uploaded file stored at ``path`` (``name``: its upload name).
 
+    Args:
+        segments: add one entry per speech region of ``vad`` (a SileroVad, or why there is none).
+
     Raises:
-        UploadError: 400 (corrupt, empty, too short, no transcript for a fusion model, timeline not available),
-            413 (longer than ``max_seconds``) or 415 (not audio), naming ``name`` and the fix.
+        UploadError: 400 (corrupt, empty, too short, no transcript for a fusion model, a timeline or segments of a
+            fusion model), 413 (longer than ``max_seconds``), 415 (not audio) or 501 (segments without the VAD),
+            naming ``name`` and the fix.
     """
     labels = list(recognizer.classes_)
+    if segments and not isinstance(vad, SileroVad):
+        raise UploadError(501, f"segments=true: {vad or 'no VAD given'}")
+    if (segments or timeline) and recognizer.needs_text:
+        raise UploadError(
+            400,
+            "timeline=true and segments=true are for audio-only models: this one fuses audio with the "
+            "transcript of the whole file; leave them out.",
+        )
     try:
         seconds = audio_io.duration(path)
         if seconds > max_seconds:
@@ -155,12 +180,6 @@ def predict_file(
             "duration_seconds": round(float(seconds), 3),
         }
         if timeline:
-            if not _supports_timeline(recognizer):
-                raise UploadError(
-                    400,
-                    "timeline=true: an ONNX model has no timeline yet; serve the checkpoint (best.pt or run "
-                    "folder) for one, or leave timeline out.",
-                )
             answer["timeline"] = [
                 {
                     "start": entry.start,
@@ -170,6 +189,16 @@ def predict_file(
                     "probabilities": _row(labels, entry.probabilities),
                 }
                 for entry in recognizer.timeline(path, window=window, hop=hop)
+            ]
+        if segments:
+            answer["segments"] = [
+                {
+                    "start": segment.start,
+                    "end": segment.end,
+                    "label": segment.label,
+                    "probabilities": _row(labels, segment.probabilities),
+                }
+                for segment in file_segments(recognizer, path, vad=vad)
             ]
         return answer
     except UnsupportedAudioFormatError as exc:
@@ -214,13 +243,15 @@ def create_app(
         raise ValueError(f"concurrency={concurrency!r}: give at least 1 (predictions at once).")
     max_bytes = round(max_upload_mb * 2**20)
     slots = threading.BoundedSemaphore(concurrency)
+    vad = _load_vad()  # once: the session is shared (each call keeps its own recurrent state)
     info = {
         "status": "ok",
         "model": model_name,
         "runtime": "onnx" if isinstance(recognizer, OnnxRecognizer) else "torch",
         "labels": list(recognizer.classes_),
         "sample_rate": int(recognizer.sample_rate),
-        "timeline": _supports_timeline(recognizer),
+        "timeline": not recognizer.needs_text,
+        "segments": isinstance(vad, SileroVad) and not recognizer.needs_text,
         "needs_text": bool(recognizer.needs_text),
         "max_upload_mb": float(max_upload_mb),
         "max_seconds": float(max_seconds),
@@ -276,12 +307,6 @@ def create_app(
         window: float = Query(3.0, ge=0.1, le=60.0),  # noqa: B008  (seconds; bounded: a timeline of a long
         hop: float = Query(1.0, ge=0.1, le=60.0),  # noqa: B008  file has duration / hop windows)
     ) -> dict:
-        if segments:
-            raise UploadError(
-                400,
-                "segments=true (one emotion per speech region of the VAD, as `serkit predict --segments`) is not "
-                "served yet; ask for timeline=true, or run `serkit predict MODEL FILE --segments`.",
-            )
         if file is None:
             raise UploadError(
                 400,
@@ -301,6 +326,8 @@ def create_app(
                     window=window,
                     hop=hop,
                     text=text,
+                    segments=segments,
+                    vad=vad,
                 )
 
     app.state.recognizer = recognizer

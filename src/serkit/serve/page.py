@@ -2,14 +2,15 @@
 
 A person chooses an audio file or records from the microphone, the page posts it to ``/predict`` and draws the
 answer: the label, one bar per class (an SVG drawn by hand) and, for a model with a timeline, the probability of
-each class over time (one line per class, the winning label of each window as a coloured strip).
+each class over time (one line per class, the winning label of each window as a coloured strip) and, if asked, a
+table of the speech regions the VAD found (start, end, label, its probability).
 
 Recording captures raw PCM with an AudioContext (a ScriptProcessorNode, available in every current browser) and
 encodes a 16-bit mono WAV in the page, because what MediaRecorder gives (WebM/Opus, Ogg/Opus) is not reliably
 readable by libsndfile. Microphones need a secure context: ``http://127.0.0.1`` and ``http://localhost`` are.
 
 Element ids the browser test reads: ``file`` (the file input), ``status``, ``label``, ``bars``, ``timeline``,
-``error``; ``result`` gets ``data-state="done"`` when an answer is shown.
+``segments`` (the regions' table), ``error``; ``result`` gets ``data-state="done"`` when an answer is shown.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ __all__ = ["render_page"]
 
 
 def render_page(info: dict) -> str:
-    """The page, with the server's ``/health`` answer (labels, limits, timeline support) embedded as JSON."""
+    """The page, with the server's ``/health`` answer (labels, limits, timeline and segments support) embedded as
+    JSON."""
     config = json.dumps(info).replace("<", "\\u003c")  # no "</script>" can end the script early
     return _PAGE.replace("__SERKIT_CONFIG__", config)
 
@@ -41,6 +43,7 @@ _PAGE = """<!doctype html>
   #error { color: #b00020; white-space: pre-wrap; }
   svg text { font: 13px system-ui, sans-serif; fill: #222; }
   #recording { color: #b00020; }
+  #segments td, #segments th { padding: 0.1rem 0.8rem 0.1rem 0; text-align: left; }
 </style>
 </head>
 <body>
@@ -55,6 +58,8 @@ _PAGE = """<!doctype html>
   <p id="text-row" hidden><label>Transcript <input id="text" size="50"></label></p>
   <p id="timeline-row"><label><input type="checkbox" id="want-timeline" checked> emotion timeline
      (3 s windows every second)</label></p>
+  <p id="segments-row"><label><input type="checkbox" id="want-segments"> speech regions
+     (one emotion per region the VAD finds)</label></p>
   <p class="muted" id="limits"></p>
 </fieldset>
 
@@ -66,6 +71,7 @@ _PAGE = """<!doctype html>
   <div class="muted" id="meta"></div>
   <svg id="bars" width="100%" height="0" role="img" aria-label="class probabilities"></svg>
   <svg id="timeline" width="100%" height="0" role="img" aria-label="emotion timeline"></svg>
+  <table id="segments" hidden></table>
 </div>
 
 <script>
@@ -93,6 +99,11 @@ function setup() {
     $("want-timeline").disabled = true;
     $("timeline-row").append(" (not available for this model)");
   }
+  if (!CFG.segments) {
+    $("want-segments").disabled = true;
+    $("segments-row").append(CFG.needs_text ? " (not available for this model)"
+                                            : ' (needs the VAD on the server: pip install "serkit[vad]")');
+  }
   $("send").onclick = () => {
     const file = $("file").files[0];
     if (!file) { showError("Choose an audio file first."); return; }
@@ -116,7 +127,10 @@ async function send(blob, name) {
   const form = new FormData();
   form.append("file", blob, name);
   if (CFG.needs_text) form.append("text", $("text").value);
-  const query = CFG.timeline && $("want-timeline").checked ? "?timeline=true" : "";
+  const params = new URLSearchParams();
+  if (CFG.timeline && $("want-timeline").checked) params.set("timeline", "true");
+  if (CFG.segments && $("want-segments").checked) params.set("segments", "true");
+  const query = params.toString() ? "?" + params : "";
   $("error").textContent = "";
   $("status").textContent = "Predicting " + name + " ...";
   $("result").dataset.state = "busy";
@@ -139,6 +153,7 @@ function show(answer) {
   $("result").hidden = false;  // before drawing: a hidden SVG has no width
   drawBars(answer.probabilities);
   drawTimeline(answer.timeline || []);
+  showSegments(answer.segments);
   $("result").dataset.state = "done";
 }
 
@@ -187,6 +202,30 @@ function drawTimeline(entries) {
     legendX += 24 + 8 * label.length;
   }
   svg.setAttribute("height", height);
+}
+
+function showSegments(segments) {  // undefined: not asked for
+  const table = $("segments");
+  table.replaceChildren();
+  table.hidden = segments === undefined;
+  if (table.hidden) return;
+  const row = (cells, tag) => {
+    const tr = document.createElement("tr");
+    for (const text of cells) {
+      const cell = document.createElement(tag);
+      cell.textContent = text;
+      tr.append(cell);
+    }
+    table.append(tr);
+    return tr;
+  };
+  row(["Speech region", "Label", "Probability"], "th");
+  if (!segments.length) row(["no speech found", "", ""], "td");
+  for (const s of segments) {
+    const tr = row([s.start.toFixed(2) + " - " + s.end.toFixed(2) + " s", s.label,
+                    (100 * s.probabilities[s.label]).toFixed(1) + " %"], "td");
+    tr.children[1].style.color = color(s.label);
+  }
 }
 
 let recording = null;
