@@ -114,7 +114,10 @@ def test_parallel_run_stopped_by_ctrl_c_resumes_to_the_same_results(corpus: Path
     recipe = tmp_path / "tiny.yaml"
     recipe.write_text(yaml.safe_dump({**config, "runner": {"jobs": 2}}))
     out = tmp_path / "run"
-    command = [sys.executable, "-c", "import sys; from serkit.cli import main; sys.exit(main(sys.argv[1:]))"]
+    # a test runner started in the background of a non-interactive shell inherits SIGINT ignored: the command
+    # under test gets Python's usual Ctrl-C handler back, as in a terminal
+    child = "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); from serkit.cli import main"
+    command = [sys.executable, "-c", child + "; sys.exit(main(sys.argv[1:]))"]
     command += ["train", str(recipe), "--out", str(out), "--jobs", "2"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen(command, env=env, start_new_session=True, stderr=subprocess.PIPE, text=True)
