@@ -1,5 +1,6 @@
 """Start-up pays only for what it uses: building the ``serkit`` parser (``serkit --help``) imports no torch, and
-predicting with a CNN checkpoint imports no scikit-learn, matplotlib or transformers.
+predicting with a CNN checkpoint imports no scikit-learn, matplotlib, transformers or ruamel.yaml (the torch-free
+runtime installs none of them).
 
 Each check runs in a fresh interpreter and reads ``sys.modules``; times are benchmarks' business, not tests'.
 """
@@ -14,7 +15,17 @@ from pathlib import Path
 import soundfile as sf
 from test_batching import SETUPS, _checkpoint, _speechlike  # tests/inference/ is on sys.path (rootdir mode)
 
-HEAVY = ("torch", "sklearn", "matplotlib", "transformers", "huggingface_hub", "scipy", "pandas", "accelerate")
+HEAVY = (
+    "torch",
+    "sklearn",
+    "matplotlib",
+    "transformers",
+    "huggingface_hub",
+    "scipy",
+    "pandas",
+    "accelerate",
+    "ruamel",
+)
 
 
 def _imported(code: str) -> set[str]:

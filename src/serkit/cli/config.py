@@ -33,16 +33,18 @@ import argparse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from serkit.cli.paths import InputPath
 from serkit.config import ConfigError, ExperimentConfig, check_value, from_dict
 from serkit.core.errors import ConfigEditError
 from serkit.core.fileio import atomic_write_text
 from serkit.core.values import format_value
-from serkit.core.yaml_edit import Change, EditableFile, parse_assignment
 
-__all__ = ["Change", "ConfigEditError", "add_commands", "get_value", "set_values"]
+if TYPE_CHECKING:  # ruamel.yaml is imported by the commands that edit files, not by every `serkit` command
+    from serkit.core.yaml_edit import Change, EditableFile
+
+__all__ = ["ConfigEditError", "add_commands", "get_value", "set_values"]
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,8 @@ def get_value(path: str | Path, key: str) -> Any:
     Raises:
         ConfigEditError: no such file or key (naming the keys that exist at that level).
     """
+    from serkit.core.yaml_edit import EditableFile
+
     return EditableFile.read(path).get(key)
 
 
@@ -149,6 +153,8 @@ def set_values(
             key or value the file's schema does not allow, or an edit after which a recipe would no longer load.
             Nothing is written then.
     """
+    from serkit.core.yaml_edit import Change, EditableFile, parse_assignment
+
     path = Path(path)
     if not assignments:
         raise ConfigEditError("give at least one key.sub=value to set.")
