@@ -200,9 +200,11 @@ def test_export_refuses_to_overwrite_its_input(run_dir, capsys):
     assert not list(checkpoint.parent.glob(".best.pt.*"))  # no temporary file left
 
 
-def _random_checkpoint(path: Path, name: str, window: float, feature: dict, num_features: int) -> Path:
-    """A checkpoint with random weights, batch-norm statistics and global normalisation statistics, so that the
-    probabilities are far from 0 and 1 (a strict comparison)."""
+def _random_checkpoint(
+    path: Path, name: str, window: float, feature: dict, num_features: int, utterance: bool = False
+) -> Path:
+    """A checkpoint with random weights, batch-norm statistics and global normalisation statistics (or
+    per-utterance normalisation), so that the probabilities are far from 0 and 1 (a strict comparison)."""
     torch.manual_seed(0)
     network = create_model(name, num_classes=4)
     for module in network.modules():
@@ -217,7 +219,9 @@ def _random_checkpoint(path: Path, name: str, window: float, feature: dict, num_
         "label_names": ["neutral", "happy", "sad", "angry"],
         "feature": feature_from_dict(feature).to_dict(),
         "input": dataclasses.asdict(InputConfig(window=window, hop=0.5, eval_hop=0.5, short_policy="tile")),
-        "standardizer": {
+        "standardizer": {"mode": "utterance"}
+        if utterance
+        else {
             "mean": (10 * rng.standard_normal(num_features)).tolist(),
             "std": rng.uniform(5, 20, num_features).tolist(),
         },
@@ -238,6 +242,25 @@ def test_other_exportable_families_match_torch(name, window, audio, tmp_path):
     expected, got = _torch_and_onnx((tmp_path / "model.onnx", card), audio)
     assert np.abs(got - expected).max() <= TOLERANCE
     assert got.max() < 0.99  # not saturated: the comparison means something
+
+
+def test_per_utterance_normalisation_exports_and_runs_each_file_alone(audio, tmp_path):
+    """input.normalize=utterance (the recommended RAVDESS recipe's): the graph standardises over its batch, so the
+    runtime gives each file its own run, even with a batch size that would mix files."""
+    checkpoint = _random_checkpoint(
+        tmp_path / "best.pt", "glam", 1.8, {"name": "mfcc", "n_mfcc": 26}, 26, utterance=True
+    )
+    card = export_onnx(checkpoint, tmp_path / "model.onnx")
+    assert card.normalize == "utterance"
+    expected = Recognizer.from_checkpoint(checkpoint, precision="no").predict_proba(audio)
+    got = OnnxRecognizer(tmp_path / "model.onnx", batch_size=64, threads=1).predict_proba(audio)
+    assert np.abs(got - expected).max() <= TOLERANCE
+    assert got.max() < 0.99
+    files = sorted((RAVDESS / "audio").rglob("*.flac"))[::240]  # 6 real files when the corpus is here
+    if files:
+        expected = Recognizer.from_checkpoint(checkpoint, precision="no").predict_proba(files)
+        got = OnnxRecognizer(tmp_path / "model.onnx", threads=1).predict_proba(files)
+        assert np.abs(got - expected).max() <= TOLERANCE
 
 
 def _pipeline(feature: dict, **inputs) -> InputPipeline:
@@ -267,7 +290,7 @@ def test_families_that_cannot_be_exported_say_which_and_why(name, feature, why):
     [
         ({"mode": "utterance"}, Normalizer(), "segments"),
         ({"short_policy": "keep"}, Normalizer(), "keep"),
-        ({}, Normalizer("utterance"), "utterance"),
+        ({}, Normalizer("speaker"), "speaker"),
     ],
 )
 def test_inputs_that_cannot_be_exported_say_why(inputs, normalizer, why):

@@ -2,8 +2,9 @@
 
 The exported graph (:class:`WaveformModel`) takes ``waveforms (batch, window)`` float32 at the model's rate and
 returns ``logits (batch, num_classes)``: the feature as a plain graph (:mod:`serkit.features.graph`: a DFT-matrix
-STFT, mel and DCT matrix products), the ``global`` normalisation with the stored training statistics, and the
-model in its inference form (GLAM's batch norms folded). The batch axis is dynamic, everything is float32.
+STFT, mel and DCT matrix products), the ``global`` normalisation with the stored training statistics (or the
+``utterance`` one over the batch: the runtime then runs each file's windows as one batch), and the model in its
+inference form (GLAM's batch norms folded). The batch axis is dynamic, everything is float32.
 Everything else prediction needs (labels, rate, window and hop, short-input policy, aggregation, metrics) goes into
 the file's metadata (:class:`serkit.runtime.ModelCard`), which the torch-free runtime
 (:class:`serkit.runtime.OnnxRecognizer`) reads.
@@ -13,7 +14,7 @@ Exporter: torch's ``torch.onnx.export(..., dynamo=True)`` (the maintained torch.
 torch probabilities on generated noise to :data:`CHECK_TOLERANCE`.
 
 Exportable: acoustic segment models (``input.mode: segments``) on an ``mfcc``, ``log_mel`` or ``apcnn_spectrogram``
-feature with ``global`` or ``none`` normalisation: GLAM and its ablations (resmulticonv3, mhresmulticonv3,
+feature with ``global``, ``utterance`` or ``none`` normalisation: GLAM and its ablations (resmulticonv3, mhresmulticonv3,
 aaresmulticonv3), the CNN baselines (mhcnn, macnn, aacnn, apcnn), cnn_small and cnn_tiny. :func:`check_exportable`
 names the others (DCNN-BLSTMwA, HuBERT and CASE SSL models, text and fusion models, scikit-learn models) and why.
 """
@@ -36,6 +37,7 @@ from serkit import __version__
 from serkit.core.errors import ExportError
 from serkit.core.fileio import atomic_open
 from serkit.features.graph import UnsupportedFeatureGraph, feature_graph
+from serkit.features.normalize import STD_FLOOR
 from serkit.features.pipeline import InputPipeline, Normalizer
 from serkit.inference.members import find_run_checkpoints, load_members
 from serkit.models.base import SERModel
@@ -64,7 +66,9 @@ class WaveformModel(nn.Module):
     Args:
         features: waveforms (batch, samples) -> features (batch, frames, num_features)
             (:func:`serkit.features.graph.feature_graph`).
-        normalizer: ``global`` (its mean and std become constants of the graph) or ``none``.
+        normalizer: ``global`` (its mean and std become constants of the graph), ``utterance`` (mean and std of
+            every frame of the batch, which must then hold the windows of one utterance: the runtime runs each
+            file alone) or ``none``.
         model: an acoustic model taking ``features, lengths``; every window is complete, so ``lengths`` is the
             number of frames of every row.
     """
@@ -72,15 +76,19 @@ class WaveformModel(nn.Module):
     def __init__(self, features: nn.Module, normalizer: Normalizer, model: nn.Module) -> None:
         super().__init__()
         self.features, self.model = features, model
-        self.normalize = normalizer.mode == "global"
-        if self.normalize:
+        self.normalize = normalizer.mode
+        if self.normalize == "global":
             self.register_buffer("mean", torch.as_tensor(normalizer.mean, dtype=torch.float32))
             self.register_buffer("std", torch.as_tensor(normalizer.std, dtype=torch.float32))
 
     def forward(self, waveforms: torch.Tensor) -> torch.Tensor:
         features = self.features(waveforms)  # (batch, frames, num_features)
-        if self.normalize:
+        if self.normalize == "global":
             features = (features - self.mean) / self.std
+        elif self.normalize == "utterance":  # Normalizer.utterance: population std, floored
+            mean = features.mean(dim=(0, 1), keepdim=True)
+            std = ((features - mean) ** 2).mean(dim=(0, 1), keepdim=True).sqrt().clamp_min(STD_FLOOR)
+            features = (features - mean) / std
         lengths = torch.ones_like(features[:, 0, 0], dtype=torch.int64) * features.shape[1]  # (batch,)
         return self.model(features, lengths)
 
@@ -122,10 +130,10 @@ def check_exportable(
         )
     elif pipeline.inputs.short_policy == "keep":
         why = "input.short_policy=keep gives windows of varying length; use pad, tile or drop"
-    elif normalizer.mode not in ("global", "none"):
+    elif normalizer.mode == "speaker":
         why = (
-            f"input.normalize={normalizer.mode} needs the statistics of whole utterances or speakers, which a "
-            "window-by-window graph does not see; global and none export"
+            "input.normalize=speaker needs the statistics of a speaker's other recordings, which one file does "
+            "not hold; global, utterance and none export"
         )
     if why is not None:
         raise ExportError(f"{family} cannot be exported to ONNX: {why}.")

@@ -14,7 +14,8 @@ key                  value
 ``serkit.short_policy`` what a file shorter than one window becomes (``pad``, ``tile``, ``drop``)
 ``serkit.max_samples`` samples of each file used (``input.eval_max_seconds``), "" for all
 ``serkit.aggregation`` ``mean_logits``: a file's logits are the mean of its segments' logits, then softmax
-``serkit.normalize``  ``global`` (training statistics, inside the graph) or ``none``
+``serkit.normalize``  ``global`` (training statistics), ``utterance`` (over the graph's batch: one file per run)
+                     or ``none``; applied inside the graph
 ``serkit.feature`` / ``serkit.input`` JSON: the feature and input configs of the checkpoint
 ``serkit.model``     the registered model name; ``serkit.source``: the exported checkpoint
 ``serkit.metrics``   JSON: the run's ``metrics.json`` (test scores of that fold and seed), ``{}`` if absent
@@ -31,8 +32,8 @@ from typing import Any
 
 __all__ = ["AGGREGATIONS", "FORMAT_VERSION", "ModelCard"]
 
-#: Version of the metadata layout below.
-FORMAT_VERSION = 1
+#: Version of the metadata layout below (2: ``utterance`` normalisation, which a version-1 runtime would batch wrongly).
+FORMAT_VERSION = 2
 #: How segment logits become a file's: the only one serkit's prediction uses for segment models.
 AGGREGATIONS = ("mean_logits",)
 
@@ -48,8 +49,8 @@ class ModelCard:
     Attributes:
         labels: class names, in logit order. sample_rate: Hz of the waveform input. window, hop: segment length
         and hop in samples. short_policy: for files shorter than one window. max_samples: samples used per file,
-        None for all. aggregation: one of :data:`AGGREGATIONS`. normalize: ``global`` or ``none`` (applied in the
-        graph). feature, input: the checkpoint's configs. model, source, version: provenance. metrics: the run's
+        None for all. aggregation: one of :data:`AGGREGATIONS`. normalize: ``global``, ``utterance`` (one file's
+        windows per graph run) or ``none`` (applied in the graph). feature, input: the checkpoint's configs. model, source, version: provenance. metrics: the run's
         test metrics.
     """
 

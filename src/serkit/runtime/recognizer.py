@@ -198,14 +198,21 @@ class OnnxRecognizer(AudioFileRecognizer):
     def _logits(self, windows: np.ndarray) -> np.ndarray:
         """windows (n, window) float32 -> logits (n, num_classes) float64, ``batch_size`` windows per run."""
         parts = [
-            self.session.run(None, {self.input_name: windows[start : start + self.batch_size]})[0]
+            self._run(windows[start : start + self.batch_size])
             for start in range(0, len(windows), self.batch_size)
         ]
-        return np.concatenate(parts).astype(np.float64)
+        return np.concatenate(parts)
+
+    def _run(self, windows: np.ndarray) -> np.ndarray:
+        """windows (n, window) float32 -> logits (n, num_classes) float64 in one onnxruntime run."""
+        return self.session.run(None, {self.input_name: windows})[0].astype(np.float64)
 
     def _probabilities(self, window_lists: Sequence[np.ndarray]) -> np.ndarray:
         """Per input its windows (n_i, window) -> probabilities (inputs, num_classes): softmax of mean logits."""
-        logits = self._logits(np.concatenate(window_lists))
+        if self.card.normalize == "utterance":  # the graph standardises over its batch: one input per run
+            logits = np.concatenate([self._run(windows) for windows in window_lists])
+        else:
+            logits = self._logits(np.concatenate(window_lists))
         bounds = np.cumsum([0, *(len(w) for w in window_lists)])
         means = np.stack([logits[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:])])
         exp = np.exp(means - means.max(axis=1, keepdims=True))
