@@ -262,6 +262,7 @@ def run_in_workers(
     started = time.monotonic()
     listener.start()
     executor = ProcessPoolExecutor(jobs, context, initializer=_init_worker, initargs=(inputs, queue))
+    failed = False
     try:
         shares = _shares(data.utterances, jobs)
         with _worker_start(threads):  # workers are started by submit, as long as none is idle
@@ -272,13 +273,18 @@ def run_in_workers(
             tasks = [executor.submit(_train, unit) for unit in units]
         records = _wait_all(tasks)
     except BaseException as exc:
+        failed = True
         if not isinstance(exc, KeyboardInterrupt):
             logger.warning("a worker failed; stopping the others (their runs resume from last.pt next time)")
         _stop(executor)
         raise
     finally:
         executor.shutdown(wait=True)
-        listener.stop()
+        if failed:  # a worker stopped mid-record (Ctrl-C) can leave the log pipe with half a record, which
+            listener.enqueue_sentinel()  # listener.stop() would wait for forever: its daemon thread is left
+            queue.cancel_join_thread()
+        else:
+            listener.stop()
         queue.close()
     return {unit.run_dir: record for unit, record in zip(units, records)}
 
