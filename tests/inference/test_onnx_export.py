@@ -198,6 +198,10 @@ def test_export_refuses_to_overwrite_its_input(run_dir, capsys):
     assert str(checkpoint) in capsys.readouterr().err
     assert checkpoint.read_bytes() == before
     assert not list(checkpoint.parent.glob(".best.pt.*"))  # no temporary file left
+    # a run folder is read whole: its checkpoint, or anything inside it, is refused as an output too
+    assert main(["export", str(run_dir), "--format", "onnx", "-o", str(checkpoint)]) == 2
+    assert "refusing to write" in capsys.readouterr().err
+    assert checkpoint.read_bytes() == before
 
 
 def _random_checkpoint(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from serkit.cli.paths import InputPath, OutputPath
+from serkit.cli.paths import ModelPath, OutputPath
 
 __all__ = ["add_commands"]
 
@@ -55,7 +55,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     export.add_argument(
         "model",
-        type=InputPath,
+        type=ModelPath,
         help="best.pt of a finished run, or a run folder (one of its fold x seed models: --fold/--seed, "
         "default the first)",
     )

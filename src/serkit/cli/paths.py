@@ -4,6 +4,7 @@ Every command declares its path arguments with one of these types instead of ``P
 
     prepare.add_argument("root", type=CorpusPath)            # a corpus folder: nothing is written inside it
     folds.add_argument("manifest", type=ManifestPath)       # nor inside the folder of the audio it lists
+    export.add_argument("model", type=ModelPath)             # a checkpoint or run folder: nothing written inside
     prepare.add_argument("-o", "--output", type=OutputPath)  # refused if it is an input or inside a corpus
 
 :func:`guard_arguments` (called by ``serkit``'s ``main`` before the command runs) collects them from the parsed
@@ -22,6 +23,7 @@ __all__ = [
     "CorpusPath",
     "InputPath",
     "ManifestPath",
+    "ModelPath",
     "OutputPath",
     "OutputTree",
     "guard_arguments",
@@ -37,6 +39,11 @@ class InputPath(_PathBase):
 
 class CorpusPath(InputPath):
     """A corpus folder or audio folder the command reads: no output may lie inside it."""
+
+
+class ModelPath(CorpusPath):
+    """A trained model the command reads, a checkpoint file or a run / model folder: no output may be it or lie
+    inside it (so an output cannot land on the checkpoint a run folder holds)."""
 
 
 class ManifestPath(InputPath):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 
 from serkit.cli.paths import CorpusPath, InputPath, OutputPath
-from serkit.cli.recognizers import MODEL_HELP, load_recognizer, model_argument
+from serkit.cli.recognizers import MODEL_HELP, add_model_options, load_recognizer, model_argument
 
 __all__ = ["add_commands"]
 
@@ -92,23 +92,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         metavar="N",
         help=f"files predicted together, their chunks in shared model batches (default {DEFAULT_BATCH_FILES})",
     )
-    predict.add_argument(
-        "--threads",
-        type=_threads,
-        default=0,
-        help="CPU threads of the model (default 0: all cores; 1 is often faster)",
-    )
-    predict.add_argument(
-        "--precision",
-        choices=("auto", "no", "bf16", "fp16"),
-        default=None,
-        help="autocast of the model: auto = bf16 where the CPU/GPU has it, no = float32 "
-        "(default: the train.precision the model was trained with)",
-    )
-    predict.add_argument(
-        "--device",
-        choices=("cpu", "cuda"),
-        default="cpu",
-        help="where a torch model runs (default cpu; cuda: the GPU, an error if CUDA is not available)",
+    add_model_options(
+        predict,
+        threads_default=0,
+        threads_help="CPU threads of the model (default 0: all cores; 1 is often faster)",
+        threads_type=_threads,
     )
     predict.set_defaults(func=_cmd_predict)

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from serkit.cli.paths import InputPath
+from serkit.cli.paths import ModelPath
 
-__all__ = ["MODEL_HELP", "load_recognizer", "model_argument"]
+__all__ = ["MODEL_HELP", "add_model_options", "load_recognizer", "model_argument"]
 
 HUB_PREFIX = "hf://"  # serkit.inference.pretrained.HUB_PREFIX, written out: parsing MODEL imports no torch
 MODEL_HELP = (
@@ -25,9 +25,27 @@ MODEL_HELP = (
 )
 
 
-def model_argument(text: str) -> InputPath | str:
-    """The MODEL argument: a hub id (``hf://...``, kept as text) or a path the command reads (an InputPath)."""
-    return text if text.startswith(HUB_PREFIX) else InputPath(text)
+def model_argument(text: str) -> ModelPath | str:
+    """The MODEL argument: a hub id (``hf://...``, kept as text) or a path the command reads (a ModelPath)."""
+    return text if text.startswith(HUB_PREFIX) else ModelPath(text)
+
+
+def add_model_options(parser, *, threads_default: int, threads_help: str, threads_type) -> None:
+    """``--threads``, ``--precision`` and ``--device`` of a command that loads a MODEL (predict, serve)."""
+    parser.add_argument("--threads", type=threads_type, default=threads_default, help=threads_help)
+    parser.add_argument(
+        "--precision",
+        choices=("auto", "no", "bf16", "fp16"),
+        default=None,
+        help="autocast of a torch model: auto = bf16 where the CPU/GPU has it, no = float32 "
+        "(default: the train.precision the model was trained with)",
+    )
+    parser.add_argument(
+        "--device",
+        choices=("cpu", "cuda"),
+        default="cpu",
+        help="where a torch model runs (default cpu; cuda: the GPU, an error if CUDA is not available)",
+    )
 
 
 def load_recognizer(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from serkit.cli.recognizers import MODEL_HELP, load_recognizer, model_argument
+from serkit.cli.recognizers import MODEL_HELP, add_model_options, load_recognizer, model_argument
 
 __all__ = ["add_commands"]
 
@@ -74,22 +74,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         default=0,
         help="predictions run at once, the others wait (default 0: one per CPU core)",
     )
-    serve.add_argument(
-        "--threads",
-        type=_count,
-        default=1,
-        help="CPU threads of the model per prediction (default 1: concurrent requests use the cores; 0: all)",
-    )
-    serve.add_argument(
-        "--precision",
-        choices=("auto", "no", "bf16", "fp16"),
-        default=None,
-        help="autocast of a torch model (default: the train.precision it was trained with)",
-    )
-    serve.add_argument(
-        "--device",
-        choices=("cpu", "cuda"),
-        default="cpu",
-        help="where a torch model runs (default cpu; cuda: the GPU, an error if CUDA is not available)",
+    add_model_options(
+        serve,
+        threads_default=1,
+        threads_help="CPU threads of the model per prediction (default 1: concurrent requests use the cores; 0: all)",
+        threads_type=_count,
     )
     serve.set_defaults(func=_cmd_serve)

@@ -152,9 +152,8 @@ def import_kmeans(model_file: str | Path, out_dir: str | Path, *, trust_pickle: 
         raise SerkitError(f"{model_file}: k-means model file not found.")
     import joblib
 
-    model = joblib.load(
-        model_file
-    )  # unpickling: reached only with trust_pickle=True (--trust-pickle), see above
+    # unpickling runs code from the file: reached only with trust_pickle=True (--trust-pickle), checked above
+    model = joblib.load(model_file)
     centroids = getattr(model, "cluster_centers_", None)
     if centroids is None:
         raise SerkitError(
