@@ -22,7 +22,10 @@ def fake_iemocap(
     codes: Sequence[str],
     write: AudioWriter,
     sentences: Sequence[str] = (),
+    ratings: Callable[[int, str, int, str], tuple[float, float, float]] | None = None,
 ) -> Path:
+    """``ratings(session, gender, turn, code)`` -> the (valence, activation, dominance) means written for an
+    utterance (default: 2.5, 3.0, 3.5 for all)."""
     for session in range(1, sessions + 1):
         dialog = f"Ses0{session}F_impro01"
         evaluation, transcript = ["% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]", ""], []
@@ -30,7 +33,9 @@ def fake_iemocap(
             for turn in range(per_speaker):
                 utt = f"{dialog}_{gender}{turn:03d}"
                 code = codes[(turn + (gender == "M")) % len(codes)]
-                evaluation += [f"[{turn:.4f} - {turn + 2:.4f}]\t{utt}\t{code}\t[2.5000, 3.0000, 3.5000]", ""]
+                vad = ratings(session, gender, turn, code) if ratings else (2.5, 3.0, 3.5)
+                vad_text = ", ".join(f"{value:.4f}" for value in vad)
+                evaluation += [f"[{turn:.4f} - {turn + 2:.4f}]\t{utt}\t{code}\t[{vad_text}]", ""]
                 if sentences:
                     transcript.append(
                         f"{utt} [{turn:.4f}-{turn + 2:.4f}]: {sentences[(turn + session) % len(sentences)]}"

@@ -38,6 +38,7 @@ __all__ = [
     "ModelConfig",
     "ProtocolConfig",
     "RunnerConfig",
+    "TASKS",
     "StageConfig",
     "TrainConfig",
     "check_value",
@@ -192,7 +193,9 @@ class TrainConfig:
     towards 0.5), ``ema_decay`` (validation, selection and best.pt use an exponential moving average of the weights,
     see :mod:`serkit.training.averaging`) and SpecAugment on training batches, ``spec_time_masks`` masks of at most
     ``spec_time_width`` of an example's frames and ``spec_freq_masks`` of at most ``spec_freq_width`` bins
-    (:mod:`serkit.training.augment_features`)."""
+    (:mod:`serkit.training.augment_features`).
+    ``dimension_loss`` (tasks regression and multitask): ``ccc`` (1 - concordance correlation, the default) or
+    ``mse``; ``select_metric`` ``ccc`` (mean CCC over the dimensions) is then the usual choice."""
 
     epochs: int = 30
     batch_size: int = 32
@@ -210,6 +213,7 @@ class TrainConfig:
     mixup_alpha: float = 0.0
     class_weights: bool = False
     loss: str = "cross_entropy"
+    dimension_loss: str = "ccc"
     focal_gamma: float = 2.0
     grad_clip: float | None = None
     precision: str = "auto"
@@ -363,6 +367,10 @@ class RunnerConfig:
         )
 
 
+#: What a recipe predicts (``task:``): classes, emotion dimensions (arousal, valence, ...) or both from one head.
+TASKS = ("classification", "regression", "multitask")
+
+
 @dataclass(frozen=True)
 class ExperimentConfig:
     """A whole recipe: data, labels, protocol, input, features, model, training and the seeds to run.
@@ -370,6 +378,10 @@ class ExperimentConfig:
     ``features`` is a registered feature with its options in one mapping (``{name: mfcc, n_mfcc: 26}``, see
     :mod:`serkit.features.spectral`); it is validated when the recipe is loaded. ``text`` is the transcript input of
     fusion models (``{name: word_vocab, ...}``, see :mod:`serkit.features.text_inputs`; empty = no text).
+    ``task`` is ``classification`` (default), ``regression`` (the dimensions in ``targets``, each rescaled from the
+    corpus's scale, or ``target_range``, to [0, 1]) or ``multitask`` (classes and dimensions; the dimension loss is
+    weighted by ``dimension_weight``). ``strict`` turns the corpus checks run at the start of training
+    (:mod:`serkit.data.check`) from warnings into errors.
     ``stages`` chains trainings per (fold, seed), each the recipe plus the stage's overrides (see StageConfig);
     the last stage gives the results. ``notes`` are copied into every summary (e.g. how a chained pre-training
     was done).
@@ -390,8 +402,30 @@ class ExperimentConfig:
     notes: tuple[str, ...] = ()
     seeds: tuple[int, ...] = (0,)
     cache_dir: str = ""
+    task: str = "classification"
+    targets: tuple[str, ...] = ()
+    target_range: tuple[float, ...] = ()
+    dimension_weight: float = 1.0
+    strict: bool = False
 
     def __post_init__(self) -> None:
+        _require(
+            "task",
+            self.task,
+            self.task in TASKS,
+            f"use one of {', '.join(TASKS)} (classification: the label set's classes; regression: the "
+            "dimensions named in `targets`; multitask: both, one head)",
+        )
+        if (self.task == "classification") == bool(self.targets):
+            raise _FieldError(
+                f"task={self.task}, targets={list(self.targets)}: task regression or multitask needs `targets`, "
+                "the dimensions to predict (e.g. [arousal, valence, dominance]); classification takes none."
+            )
+        low_high = len(self.target_range) == 2 and self.target_range[0] < self.target_range[1]
+        _require(
+            "target_range", list(self.target_range), not self.target_range or low_high, "give [low, high]"
+        )
+        _require("dimension_weight", self.dimension_weight, self.dimension_weight > 0, "use a number > 0")
         if not self.seeds:
             raise _FieldError("seeds=[] runs nothing: give at least one seed, e.g. seeds: [0].")
         repeated = sorted({seed for seed in self.seeds if self.seeds.count(seed) > 1})

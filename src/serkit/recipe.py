@@ -55,7 +55,7 @@ from serkit.features.base import FeatureConfig, feature_from_dict
 from serkit.features.text import TextInput, text_input_from_dict
 from serkit.models import MODELS, create_model, model_arguments, model_class
 from serkit.models.base import SERModel
-from serkit.models.losses import CONTRASTIVE_LOSSES, LOSSES
+from serkit.models.losses import CONTRASTIVE_LOSSES, DIMENSION_LOSSES, LOSSES
 
 __all__ = [
     "ModelSpec",
@@ -213,6 +213,10 @@ def resolve(config: ExperimentConfig, where: str = "") -> Recipe:
         config.protocol.split_seed,
         tuple(config.protocol.folds),
     )
+    if (
+        config.task == "regression" and config.train.select_metric == "ua"
+    ):  # the default: regression has no UA
+        config = replace(config, train=replace(config.train, select_metric="ccc"))
     return Recipe(config, feature, model, text, protocol)
 
 
@@ -353,6 +357,7 @@ def _check_names(config: ExperimentConfig) -> None:
         checks.append(("labels.set", LABEL_SETS, config.labels.set, "", {}, ()))
     checks.append(("labels.target", TARGETS, config.labels.target, "", {}, ()))
     checks.append(("train.loss", LOSSES, config.train.loss, "", {}, ()))
+    checks.append(("train.dimension_loss", DIMENSION_LOSSES, config.train.dimension_loss, "", {}, ()))
     checks.append(("train.contrastive", CONTRASTIVE_LOSSES, config.train.contrastive, "", {}, ()))
     for key, registry, name, options_key, options, fixed in checks:
         try:

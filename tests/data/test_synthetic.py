@@ -13,7 +13,8 @@ from serkit.cli import main
 from serkit.core.errors import CorpusLayoutError
 from serkit.core.fileio import file_digest
 from serkit.data.corpora import load_corpus
-from serkit.data.synthetic import EMOTION_PROSODY, generate_corpus
+from serkit.data.dimensions import DIMENSION_SCALES
+from serkit.data.synthetic import DIMENSION_RANGE, EMOTION_DIMENSIONS, EMOTION_PROSODY, generate_corpus
 
 SMALL = {"num_speakers": 4, "utterances_per_emotion": 3, "duration_range": (0.5, 1.0)}
 
@@ -202,3 +203,75 @@ def test_loader_does_not_modify_the_corpus(small_corpus: Path) -> None:
     before = {p: (p.stat().st_mtime_ns, p.stat().st_size) for p in small_corpus.rglob("*")}
     load_corpus("synthetic", small_corpus, content_hashes=True)
     assert {p: (p.stat().st_mtime_ns, p.stat().st_size) for p in small_corpus.rglob("*")} == before
+
+
+# -------------------------------------------------------------------------------------- dimensional ratings
+
+
+def test_dimension_ratings_exist_are_in_range_and_follow_the_emotion(small_corpus: Path) -> None:
+    lines = (small_corpus / "dimensions.csv").read_text().splitlines()
+    assert lines[0] == "utterance,arousal,valence,dominance" and len(lines) == 1 + 48
+    utterances = load_corpus("synthetic", small_corpus)
+    low, high = DIMENSION_RANGE
+    by_emotion: dict[str, list[list[float]]] = {}
+    for u in utterances:
+        values = [float(u.extra[name]) for name in ("arousal", "valence", "dominance")]
+        assert all(low <= v <= high for v in values), u.id
+        by_emotion.setdefault(u.emotion, []).append(values)
+    mean = {emotion: np.mean(values, axis=0) for emotion, values in by_emotion.items()}
+    arousal, valence, dominance = 0, 1, 2
+    assert mean["angry"][arousal] > mean["neutral"][arousal] > mean["sad"][arousal]
+    assert mean["happy"][valence] > mean["neutral"][valence] > mean["angry"][valence]
+    assert mean["angry"][dominance] > mean["sad"][dominance]
+    # Not a lookup of the label: ratings vary within an emotion.
+    assert all(np.std(values, axis=0).min() > 0.1 for values in by_emotion.values())
+
+
+def test_arousal_is_audible_within_an_emotion(small_corpus: Path) -> None:
+    """Within each emotion, louder takes are rated more aroused: the ratings follow the rendered prosody."""
+    residual_arousal, residual_level = [], []
+    for emotion in ("neutral", "happy", "sad", "angry"):
+        group = [u for u in load_corpus("synthetic", small_corpus) if u.emotion == emotion]
+        arousal = np.array([float(u.extra["arousal"]) for u in group])
+        level = np.log([_rms(Path(u.path)) for u in group])
+        residual_arousal += list(arousal - arousal.mean())
+        residual_level += list(level - level.mean())
+    assert np.corrcoef(residual_arousal, residual_level)[0, 1] > 0.2
+
+
+def test_dimension_ratings_are_registered_on_the_generator_scale() -> None:
+    assert set(EMOTION_DIMENSIONS) == set(EMOTION_PROSODY)
+    scale = DIMENSION_SCALES.get("synthetic")
+    assert (scale.low, scale.high) == DIMENSION_RANGE
+    assert all(DIMENSION_RANGE[0] <= v <= DIMENSION_RANGE[1] for p in EMOTION_DIMENSIONS.values() for v in p)
+
+
+def test_corpus_without_dimensions_file_still_loads(small_corpus: Path, tmp_path: Path) -> None:
+    (tmp_path / "audio").mkdir()
+    (tmp_path / "speakers.csv").write_text((small_corpus / "speakers.csv").read_text())
+    (tmp_path / "audio" / "spk01_sad_001.flac").write_bytes(
+        (small_corpus / "audio" / "spk01_sad_001.flac").read_bytes()
+    )
+    (only,) = load_corpus("synthetic", tmp_path)
+    assert only.extra == {"take": "001"}
+
+
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        ("utterance,arousal\nspk01_sad_001,2\n", "needs a header"),
+        ("utterance,arousal,valence,dominance\nspk01_sad_001,2,2,2\nspk01_sad_001,2,2,2\n", "listed twice"),
+        ("utterance,arousal,valence,dominance\nspk01_sad_002,2,2,2\n", "no row"),
+    ],
+)
+def test_malformed_dimensions_file_is_refused(
+    small_corpus: Path, tmp_path: Path, content: str, match: str
+) -> None:
+    (tmp_path / "audio").mkdir()
+    (tmp_path / "speakers.csv").write_text((small_corpus / "speakers.csv").read_text())
+    (tmp_path / "audio" / "spk01_sad_001.flac").write_bytes(
+        (small_corpus / "audio" / "spk01_sad_001.flac").read_bytes()
+    )
+    (tmp_path / "dimensions.csv").write_text(content)
+    with pytest.raises(CorpusLayoutError, match=match):
+        load_corpus("synthetic", tmp_path)

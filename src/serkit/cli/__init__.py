@@ -9,7 +9,7 @@ goes into the module of its group, a new group into a new module plus one entry 
 :mod:`serkit.cli.predict`      ``predict``
 :mod:`serkit.cli.serve`        ``serve`` (HTTP API and web page, :mod:`serkit.serve`)
 :mod:`serkit.cli.export`       ``export`` (ONNX, for the torch-free runtime)
-:mod:`serkit.cli.corpus`       ``corpus list | prepare | stats | folds``
+:mod:`serkit.cli.corpus`       ``corpus list | prepare | stats | check | folds``
 :mod:`serkit.cli.audio`        ``audio resample | normalize``
 :mod:`serkit.cli.config`       ``config get | set``
 :mod:`serkit.cli.ensemble`     ``ensemble``

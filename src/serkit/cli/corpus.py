@@ -1,9 +1,11 @@
-"""``serkit corpus list | prepare | stats | folds``: corpus loaders, manifests, statistics and split protocols."""
+"""``serkit corpus list | prepare | stats | check | folds``: corpus loaders, manifests, statistics, checks and split
+protocols."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from serkit.cli.paths import CorpusPath, ManifestPath, OutputPath
@@ -97,12 +99,67 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _corpus_or_manifest(text: str) -> Path | str:
+    """``check``'s first argument: a manifest CSV, a corpus folder (holding manifest.csv), or a corpus name."""
+    path = Path(text)
+    if path.is_dir():
+        return CorpusPath(text)
+    if path.is_file() or path.suffix.lower() == ".csv":
+        return ManifestPath(text)
+    return text
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from serkit.core.errors import SerkitError
+    from serkit.core.fileio import check_outputs, corpus_folder
+    from serkit.core.options import parse_key_values
+    from serkit.data.check import check_corpus
+    from serkit.data.labels import apply_label_set, parse_label_set
+    from serkit.data.utterance import read_manifest
+    from serkit.evaluation.corpus_report import write_check_report
+
+    target = args.corpus
+    if args.root is not None:  # NAME ROOT, read by the corpus loader
+        args.name, args.no_durations, args.no_hash, args.skip_unreadable = str(target), True, True, False
+        utterances, title = _load_labelled(args), f"{target} ({args.root})"
+    else:
+        manifest = Path(target) / "manifest.csv" if isinstance(target, CorpusPath) else Path(target)
+        if isinstance(target, str) or not manifest.is_file():
+            raise SerkitError(
+                f"{target}: not a manifest CSV nor a folder holding manifest.csv; give a manifest, or the corpus "
+                f"name and its folder (`serkit corpus check NAME ROOT`, names: `serkit corpus list`)."
+            )
+        utterances, title = read_manifest(manifest), str(manifest)
+        # a manifest at the top of its corpus (audio below it): the report may not go into that folder either
+        if any(
+            Path(folder).is_relative_to(manifest.parent.resolve())
+            for folder in corpus_folder(u.path for u in utterances)
+        ):
+            check_outputs([args.output], read_folders=[manifest.parent])
+        if args.labels:
+            label_set = parse_label_set(args.labels, parse_key_values(args.merge, what="--merge"))
+            utterances, _ = apply_label_set(utterances, label_set)
+    result = check_corpus(utterances, audio=not args.no_audio)
+    report = write_check_report(result, args.output, title=args.title or title)
+    for finding in result.problems():
+        print(f"[{finding.level}] {finding.id}: {finding.message}")
+        if finding.fix:
+            print(f"    fix: {finding.fix}")
+    verdict = ("clean", "warnings", "errors")[result.exit_code]
+    print(
+        f"{verdict} (exit code {result.exit_code}); wrote {report} and findings.json, figures in {args.output}"
+    )
+    return result.exit_code
+
+
 def _cmd_folds(args: argparse.Namespace) -> int:
     from serkit.core.options import parse_key_values
+    from serkit.data.check import precheck
     from serkit.data.protocols import choose_protocol, describe_folds, make_folds, write_folds
     from serkit.data.utterance import read_manifest
 
     utterances = read_manifest(args.manifest)
+    precheck(utterances, strict=args.strict, where="corpus folds")
     options = parse_key_values(args.opt)
     protocol = args.protocol
     if protocol == "auto":
@@ -156,6 +213,34 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     stats.add_argument("--json", action="store_true", help="print JSON instead of tables")
     stats.set_defaults(func=_cmd_stats)
 
+    check = corpus_cmds.add_parser(
+        "check",
+        help="find the traps that inflate results (speaker/emotion confounding, duplicates, clipping, ...); "
+        "exit code 0 clean, 1 warnings, 2 errors",
+    )
+    check.add_argument(
+        "corpus",
+        type=_corpus_or_manifest,
+        metavar="CORPUS_OR_MANIFEST",
+        help="a manifest CSV, a folder holding manifest.csv, or a corpus name followed by ROOT",
+    )
+    check.add_argument(
+        "root", type=CorpusPath, nargs="?", help="corpus folder, when the first argument is a name"
+    )
+    check.add_argument(
+        "-o",
+        "--output",
+        type=OutputPath,
+        default="corpus_check",
+        help="report folder (default: corpus_check)",
+    )
+    check.add_argument("--no-audio", action="store_true", help="metadata and file headers only (fast)")
+    check.add_argument("--opt", action="append", metavar="KEY=VALUE", help="loader option (repeatable)")
+    check.add_argument("--labels", help="label set name or comma list of emotions to keep")
+    check.add_argument("--merge", action="append", metavar="FROM=TO", help="merge an emotion into another")
+    check.add_argument("--title", default="", help="report title (default: the manifest or corpus)")
+    check.set_defaults(func=_cmd_check)
+
     folds = corpus_cmds.add_parser("folds", help="split a manifest into train/validation/test folds")
     folds.add_argument("manifest", type=ManifestPath)
     folds.add_argument(
@@ -166,4 +251,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     folds.add_argument("--seed", type=int, default=0)
     folds.add_argument("--opt", action="append", metavar="KEY=VALUE", help="protocol option (repeatable)")
     folds.add_argument("-o", "--output", type=OutputPath, required=True, help="folds JSON to write")
+    folds.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse a corpus whose metadata checks warn (see `corpus check`)",
+    )
     folds.set_defaults(func=_cmd_folds)

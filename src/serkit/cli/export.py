@@ -23,6 +23,15 @@ def _seed(text: str) -> int:
     return int(text)
 
 
+def _outputs(labels: list[str], dimensions: list[str], dimension_range) -> str:
+    """What the exported model outputs, for the summary line: its classes and its emotion dimensions."""
+    parts = [f"{len(labels)} classes ({', '.join(labels)})"] if labels or not dimensions else []
+    if dimensions:
+        low, high = dimension_range
+        parts.append(f"dimensions {', '.join(dimensions)} (on [0, 1]; corpus scale {low:g}-{high:g})")
+    return " and ".join(parts)
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     from serkit.inference import configure_torch
 
@@ -31,10 +40,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
         from serkit.inference.model_folder import export_folder
 
         config, difference = export_folder(args.model, args.output, fold=args.fold, seed=args.seed)
-        labels = config["label_names"]
+        outputs = _outputs(
+            config["label_names"], config.get("dimensions") or [], config.get("dimension_range")
+        )
         print(
             f"wrote {args.output}/ (model.safetensors, config.json, README.md): {config['model_name']} from "
-            f"{config['source']}, {len(labels)} classes ({', '.join(labels)}); same probabilities as the checkpoint "
+            f"{config['source']}, {outputs}; same {'outputs' if config.get('dimensions') else 'probabilities'} "
+            "as the checkpoint "
             f"(max difference {difference:.1g}); predict with `serkit predict {args.output} FILES`"
         )
         return 0
@@ -42,8 +54,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     card = export_onnx(args.model, args.output, fold=args.fold, seed=args.seed)
     print(
-        f"wrote {args.output}: {card.model} from {card.source}, {len(card.labels)} classes "
-        f"({', '.join(card.labels)}), {card.window / card.sample_rate:g} s windows at {card.sample_rate} Hz; "
+        f"wrote {args.output}: {card.model} from {card.source}, "
+        f"{_outputs(card.labels, card.dimensions, card.dimension_range)}, "
+        f"{card.window / card.sample_rate:g} s windows at {card.sample_rate} Hz; "
         f"predict with `serkit predict {args.output} FILES` (no torch needed)"
     )
     return 0

@@ -5,6 +5,10 @@ The command owns the process, so it sets the global torch settings of prediction
 file (``serkit export``), it predicts with the torch-free runtime (:class:`serkit.runtime.OnnxRecognizer`) and
 never imports torch. MODEL may also be a model folder, a Hugging Face audio-classification folder or a hub id
 ``hf://owner/name[@revision]`` (:mod:`serkit.cli.recognizers`); ``--device cuda`` runs a torch model on the GPU.
+
+A model of emotion dimensions (``task: regression`` or ``multitask``) adds the columns ``<dimension>`` (on the
+training corpus's rating scale) and ``<dimension>_01`` (the model's [0, 1] value) after the class columns
+(:mod:`serkit.inference.export`); a regression model has no ``label`` and ``p_<class>`` columns.
 """
 
 from __future__ import annotations
@@ -72,7 +76,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     predict.add_argument(
         "--segments",
         action="store_true",
-        help="one row per speech region of the silero VAD (serkit[vad]): start, end, label, p_<class>",
+        help="one row per speech region of the silero VAD (serkit[vad]): start, end, label, p_<class> "
+        "(and <dimension>, <dimension>_01 for a model of emotion dimensions)",
     )
     predict.add_argument(
         "--vad",

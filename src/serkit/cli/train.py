@@ -18,7 +18,7 @@ _JOBS_HELP = (
 def _cmd_demo(args: argparse.Namespace) -> int:
     from serkit.demo import run_demo
 
-    return run_demo(args.output, seed=args.seed, epochs=args.epochs, jobs=args.jobs)
+    return run_demo(args.output, seed=args.seed, epochs=args.epochs, jobs=args.jobs, task=args.task)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -86,6 +86,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--epochs", type=int, default=None, help="training epochs (default: the demo recipe's)")
     demo.add_argument("--jobs", type=int, default=None, metavar="N", help=_JOBS_HELP)
+    demo.add_argument(
+        "--task",
+        choices=("classification", "dimensional"),
+        default="classification",
+        help="classification: 4 emotions (default); dimensional: arousal, valence and dominance (regression, CCC)",
+    )
     demo.set_defaults(func=_cmd_demo)
 
     train = commands.add_parser("train", help="run a recipe: every fold x seed, then the summary")

@@ -12,7 +12,14 @@ Layout written by :func:`generate_corpus` (read back by the ``synthetic`` corpus
 
     OUT/README.txt                      says the corpus is synthetic and how it was made
     OUT/speakers.csv                    speaker, gender, base_f0_hz, formant_scale
+    OUT/dimensions.csv                  utterance, arousal, valence, dominance (1-5, see below)
     OUT/audio/spk03_angry_005.flac      speaker _ emotion _ take (1-based), 16-bit FLAC, mono
+
+Every utterance also gets arousal, valence and dominance ratings on :data:`DIMENSION_RANGE` (1 low, 5 high): the
+emotion's prototype (:data:`EMOTION_DIMENSIONS`; angry high arousal, low valence, high dominance), moved as far
+from neutral as the speaker's expressiveness moved the prosody, plus what this utterance's own drawn loudness,
+rate, pitch and brightness say (louder and faster is more aroused, rising pitch more positive), plus a little
+"rater" noise, so the ratings can be learnt from the audio but not read off the emotion label.
 
 Generation is deterministic: the same arguments give byte-identical files (every utterance has its own random
 stream derived from ``seed``, speaker, emotion and take, so it does not depend on the order of generation).
@@ -37,7 +44,15 @@ from serkit.audio.io import save
 from serkit.core.fileio import atomic_open, atomic_write_text
 from serkit.data.utterance import CANONICAL_EMOTIONS
 
-__all__ = ["EMOTION_PROSODY", "EmotionProsody", "SpeakerVoice", "generate_corpus", "utterance_name"]
+__all__ = [
+    "DIMENSION_RANGE",
+    "EMOTION_DIMENSIONS",
+    "EMOTION_PROSODY",
+    "EmotionProsody",
+    "SpeakerVoice",
+    "generate_corpus",
+    "utterance_name",
+]
 
 
 @dataclass(frozen=True)
@@ -73,6 +88,18 @@ EMOTION_PROSODY: dict[str, EmotionProsody] = {
     "sad": EmotionProsody(-2.0, 0.6, -4.0, 2.8, -6.0, 11.0, 0.15, 0.10),
     "angry": EmotionProsody(3.5, 2.0, -2.0, 5.5, 6.0, 3.5, 0.04, 0.25),
     "fearful": EmotionProsody(5.0, 2.5, 0.5, 5.2, -1.0, 7.5, 0.12, 0.50),
+}
+
+#: (low, high) of the synthetic arousal / valence / dominance ratings (registered in serkit.data.dimensions).
+DIMENSION_RANGE = (1.0, 5.0)
+#: Prototype (arousal, valence, dominance) per emotion on DIMENSION_RANGE; every emotion of EMOTION_PROSODY has one.
+EMOTION_DIMENSIONS: dict[str, tuple[float, float, float]] = {
+    "neutral": (3.0, 3.0, 3.0),
+    "calm": (2.2, 3.5, 2.8),
+    "happy": (3.9, 4.3, 3.3),
+    "sad": (1.8, 1.7, 1.9),
+    "angry": (4.4, 1.8, 4.2),
+    "fearful": (4.0, 1.7, 1.8),
 }
 
 # Formant frequencies (Hz) of five vowels /a e i o u/ for an adult male vocal tract; speakers scale them.
@@ -148,6 +175,35 @@ def _utterance_prosody(mean: EmotionProsody, voice: SpeakerVoice, rng: np.random
         breathiness=toward("breathiness") * rng.lognormal(0.0, 0.3),
         jitter=toward("jitter") * rng.lognormal(0.0, 0.3),
     )
+
+
+def _utterance_dimensions(
+    emotion: str, prosody: EmotionProsody, voice: SpeakerVoice, rng: np.random.Generator
+) -> tuple[float, float, float]:
+    """(arousal, valence, dominance) of one rendered utterance, on DIMENSION_RANGE (see the module docstring)."""
+    neutral, mean = EMOTION_PROSODY["neutral"], EMOTION_PROSODY[emotion]
+
+    def expected(field: str) -> float:  # what _utterance_prosody draws around for this speaker and emotion
+        base = getattr(neutral, field)
+        return base + voice.expressiveness * (getattr(mean, field) - base)
+
+    # This utterance's drawn deviations, each about unit spread, with the speaker's own habits taken out.
+    loud = (prosody.level_db - voice.level_db - expected("level_db")) / 2.5
+    fast = np.log(prosody.syllable_rate / expected("syllable_rate")) / 0.15
+    high = (prosody.pitch_shift - expected("pitch_shift")) / 1.5
+    rising = (prosody.pitch_slope - expected("pitch_slope")) / 1.5
+    bright = (expected("spectral_tilt") + voice.tilt_offset_db - prosody.spectral_tilt) / 2.0
+    cues = np.array(
+        [
+            0.25 * loud + 0.2 * fast + 0.1 * high,  # arousal
+            0.2 * rising + 0.05 * high,  # valence
+            0.2 * loud + 0.1 * bright - 0.05 * high,  # dominance
+        ]
+    )
+    centre, prototype = np.array(EMOTION_DIMENSIONS["neutral"]), np.array(EMOTION_DIMENSIONS[emotion])
+    values = centre + voice.expressiveness * (prototype - centre) + cues + rng.normal(0.0, 0.15, size=3)
+    low, high_end = DIMENSION_RANGE
+    return tuple(float(v) for v in np.round(np.clip(values, low, high_end), 2))
 
 
 @dataclass(frozen=True)
@@ -295,11 +351,11 @@ def _check_arguments(
         raise ValueError(f"utterances_per_emotion={utterances_per_emotion}: need at least 1.")
     if not emotions or len(set(emotions)) != len(emotions):
         raise ValueError(f"emotions={list(emotions)}: give a non-empty list without repeats.")
-    unknown = [e for e in emotions if e not in EMOTION_PROSODY]
+    unknown = [e for e in emotions if e not in EMOTION_PROSODY or e not in EMOTION_DIMENSIONS]
     if unknown:
         raise ValueError(
             f"emotions {unknown} have no synthetic prosody; use some of {', '.join(EMOTION_PROSODY)} "
-            "(or add a row to serkit.data.synthetic.EMOTION_PROSODY)."
+            "(or add a row to serkit.data.synthetic.EMOTION_PROSODY and EMOTION_DIMENSIONS)."
         )
     low, high = duration_range
     if not 0.3 <= low <= high:
@@ -321,7 +377,8 @@ recognises emotion in people.
 
 Generated with: num_speakers={num_speakers}, utterances_per_emotion={utterances_per_emotion},
 emotions={emotions}, duration_range={duration_range}, sample_rate={sample_rate}, seed={seed}
-Files: {num_files} in audio/ named SPEAKER_EMOTION_TAKE.flac; speakers.csv gives each speaker's gender.
+Files: {num_files} in audio/ named SPEAKER_EMOTION_TAKE.flac; speakers.csv gives each speaker's gender;
+dimensions.csv gives each utterance's arousal, valence and dominance (1-5, from its emotion and rendered prosody).
 Load it with serkit.load_corpus("synthetic", "<this folder>") or `serkit corpus prepare synthetic <this folder>`.
 """
 
@@ -376,16 +433,20 @@ def generate_corpus(
                 f"(e.g. {stale[0]}); generate into an empty folder or delete {out_dir} first."
             )
 
+    dimensions = []
     for index, emotion, take in plan:
         voice = voices[index]
         # An independent stream per utterance: the corpus does not depend on generation order.
-        rng = np.random.default_rng([seed, 1, index, CANONICAL_EMOTIONS.index(emotion), take])
+        stream = [seed, 1, index, CANONICAL_EMOTIONS.index(emotion), take]
+        rng = np.random.default_rng(stream)
         prosody = _utterance_prosody(EMOTION_PROSODY[emotion], voice, rng)
         num_seconds = float(rng.uniform(*duration_range))
         waveform = _synthesize(voice, prosody, num_seconds, sample_rate, rng)
-        save(
-            audio_dir / utterance_name(voice.speaker, emotion, take), waveform, sample_rate, subtype="PCM_16"
-        )
+        name = utterance_name(voice.speaker, emotion, take)
+        save(audio_dir / name, waveform, sample_rate, subtype="PCM_16")
+        # The ratings' noise has its own stream, so adding them left every audio file as it was.
+        ratings = _utterance_dimensions(emotion, prosody, voice, np.random.default_rng([*stream, 2]))
+        dimensions.append([Path(name).stem, *(f"{value:.2f}" for value in ratings)])
 
     with atomic_open(out_dir / "speakers.csv", "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
@@ -394,6 +455,10 @@ def generate_corpus(
             writer.writerow(
                 [voice.speaker, voice.gender, f"{voice.base_f0_hz:.1f}", f"{voice.formant_scale:.3f}"]
             )
+    with atomic_open(out_dir / "dimensions.csv", "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["utterance", "arousal", "valence", "dominance"])
+        writer.writerows(dimensions)
     atomic_write_text(
         out_dir / "README.txt",
         _README.format(

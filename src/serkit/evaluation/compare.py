@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from serkit.evaluation.markdown import METRIC_TITLES, headline_keys, markdown_table, percent
+from serkit.evaluation.markdown import METRIC_TITLES, headline_keys, markdown_table, number, percent
+from serkit.evaluation.outputs import REGRESSION_HEADLINE_METRICS
 
 __all__ = ["compare_summaries"]
 
@@ -34,8 +35,9 @@ def compare_summaries(summaries: Sequence[Mapping[str, Any]], names: Sequence[st
                 ("protocol", "protocol"),
                 ("selection", "selection"),
                 ("label set", "label_names"),
+                ("dimensions", "dimensions"),
             )
-            if summary[key] != reference[key]
+            if summary.get(key) != reference.get(key)
         ]
         if summary["selected_on_test"]:
             flags.append("SELECTED ON TEST")
@@ -45,8 +47,8 @@ def compare_summaries(summaries: Sequence[Mapping[str, Any]], names: Sequence[st
         speaker = "yes" if summary["speaker_independent"] else "NO"
         if headline_keys(summary) != headline_keys(reference):
             raise ValueError(
-                f"{name} is a {'multi' if summary.get('multi_label') else 'single'}-label experiment "
-                f"and {names[0]} is not: compare experiments of one kind."
+                f"{name} and {names[0]} report different metrics (single-label, multi-label, regression or "
+                "multitask): compare experiments of one kind."
             )
         rows.append(
             [
@@ -56,11 +58,14 @@ def compare_summaries(summaries: Sequence[Mapping[str, Any]], names: Sequence[st
                 summary["selection"],
                 len(summary["label_names"]),
                 summary["n_runs"],
-                *(percent(summary["metrics"][key]) for key in headline_keys(reference)),
+                *(
+                    (number if key in REGRESSION_HEADLINE_METRICS else percent)(summary["metrics"][key])
+                    for key in headline_keys(reference)
+                ),
                 "; ".join(flags) or "-",
             ]
         )
-    lines = ["# Comparison (mean ± std over all runs, %)", ""]
+    lines = ["# Comparison (mean ± std over all runs; % except CCC, Pearson r and MAE)", ""]
     if flagged:
         lines += [
             (

@@ -8,7 +8,7 @@ from typing import Any
 
 from serkit.evaluation.metrics import HEADLINE_METRICS
 
-__all__ = ["METRIC_TITLES", "headline_keys", "markdown_table", "percent"]
+__all__ = ["METRIC_TITLES", "headline_keys", "markdown_table", "number", "percent"]
 
 #: Display names of the headline metrics.
 METRIC_TITLES = {
@@ -21,6 +21,9 @@ METRIC_TITLES = {
     "micro_f1_without_neutral": "micro-F1 without neutral",
     "label_accuracy": "accuracy per label (mean)",
     "subset_accuracy": "exact-match accuracy",
+    "ccc": "CCC (mean over dimensions)",
+    "pearson": "Pearson r (mean over dimensions)",
+    "mae": "MAE on [0, 1] (mean over dimensions)",
 }
 
 
@@ -29,6 +32,13 @@ def percent(stats: Mapping[str, Any]) -> str:
     if stats.get("mean") is None:
         return "n/a"
     return f"{100 * stats['mean']:.2f} ± {100 * stats['std']:.2f}"
+
+
+def number(stats: Mapping[str, Any]) -> str:
+    """A ``{"mean", "std"}`` of a CCC, correlation or error as ``"0.512 ± 0.031"``, ``"n/a"`` without a mean."""
+    if stats.get("mean") is None:
+        return "n/a"
+    return f"{stats['mean']:.3f} ± {stats['std']:.3f}"
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:

@@ -22,7 +22,8 @@ import numpy as np
 
 from serkit.core.fileio import atomic_write_json, atomic_write_text
 from serkit.evaluation.compare import compare_summaries
-from serkit.evaluation.markdown import METRIC_TITLES, headline_keys, markdown_table, percent
+from serkit.evaluation.markdown import METRIC_TITLES, headline_keys, markdown_table, number, percent
+from serkit.evaluation.outputs import REGRESSION_HEADLINE_METRICS
 from serkit.evaluation.summary import SELECTIONS, TEST_SELECTION_WARNING, summarize_runs
 
 __all__ = [
@@ -90,7 +91,8 @@ def format_summary(summary: Mapping[str, Any]) -> str:
         f"- Protocol: `{summary['protocol']}`"
         + (f" ({info['description']})" if info.get("description") else ""),
         f"- Speaker-independent: {speaker}",
-        f"- Labels ({len(names)}): {', '.join(names)}",
+        *([f"- Labels ({len(names)}): {', '.join(names)}"] if names else []),
+        *_dimensions_line(summary),
         f"- Model selection: {_selection_text(summary)}",
         (
             f"- Runs: {summary['n_runs']} ({len(folds)} folds: {', '.join(folds)}; "
@@ -107,15 +109,18 @@ def format_summary(summary: Mapping[str, Any]) -> str:
         )
     lines += [f"- Note: {note}" for note in summary["notes"]]
 
-    headline = headline_keys(summary)
-    lines += ["", "## All runs (mean ± std, %)", ""]
-    lines += markdown_table(
-        ["metric", "mean ± std", "n"],
-        [
-            [METRIC_TITLES[key], percent(summary["metrics"][key]), summary["metrics"][key]["n"]]
-            for key in headline
-        ],
-    )
+    headline = [key for key in headline_keys(summary) if key not in REGRESSION_HEADLINE_METRICS]
+    if summary.get("dimensions"):
+        lines += _dimension_tables(summary)
+    if headline:
+        lines += ["", "## All runs (mean ± std, %)", ""]
+        lines += markdown_table(
+            ["metric", "mean ± std", "n"],
+            [
+                [METRIC_TITLES[key], percent(summary["metrics"][key]), summary["metrics"][key]["n"]]
+                for key in headline
+            ],
+        )
     for name, stats in (summary.get("references") or {}).items():
         shown = ("wa", "macro_f1", "weighted_f1")  # the UA of a constant predictor is always 1 / classes
         lines += [
@@ -133,7 +138,7 @@ def format_summary(summary: Mapping[str, Any]) -> str:
                 "present or predicted in a run."
             ),
         ]
-    else:
+    elif summary.get("confusion") is not None:
         lines += [
             "",
             (
@@ -142,7 +147,7 @@ def format_summary(summary: Mapping[str, Any]) -> str:
             ),
         ]
 
-    if len(seeds) > 1 and len(folds) > 1:
+    if len(seeds) > 1 and len(folds) > 1 and headline:
         lines += [
             "",
             "## Over seeds (each seed averaged over its folds, then mean ± std across seeds, %)",
@@ -172,6 +177,8 @@ def format_summary(summary: Mapping[str, Any]) -> str:
         )
         return "\n".join(lines) + "\n"
 
+    if summary.get("confusion") is None:  # regression: no classes
+        return "\n".join(lines) + "\n"
     counts = np.asarray(summary["confusion"]["counts"])
     lines += ["", "## Per class (mean ± std over the runs whose test set has the class, %)", ""]
     lines += markdown_table(
@@ -205,6 +212,41 @@ def format_summary(summary: Mapping[str, Any]) -> str:
         ],
     )
     return "\n".join(lines) + "\n"
+
+
+def _dimensions_line(summary: Mapping[str, Any]) -> list[str]:
+    dimensions = summary.get("dimensions") or []
+    if not dimensions:
+        return []
+    return [f"- Dimensions ({len(dimensions)}): {', '.join(dimensions)} (values rescaled to [0, 1])"]
+
+
+def _dimension_tables(summary: Mapping[str, Any]) -> list[str]:
+    """Per dimension CCC, Pearson r and MAE (mean ± std over runs; and over seeds when there are several)."""
+    dimensions, metrics = summary["dimensions"], summary["metrics"]
+    lines = [
+        "",
+        "## Dimensions (mean ± std over runs; CCC and Pearson r in [-1, 1], MAE on the [0, 1] scale)",
+        "",
+    ]
+    rows = [
+        [name, *(number(metrics[f"{kind}_{name}"]) for kind in REGRESSION_HEADLINE_METRICS)]
+        + [metrics[f"ccc_{name}"]["n"]]
+        for name in dimensions
+    ]
+    rows.append(
+        ["**mean**", *(number(metrics[kind]) for kind in REGRESSION_HEADLINE_METRICS), metrics["ccc"]["n"]]
+    )
+    lines += markdown_table(["dimension", "CCC", "Pearson r", "MAE", "runs"], rows)
+    if len(summary["seeds"]) > 1:
+        over = summary["over_seeds"]
+        lines += [
+            "",
+            "Over seeds (each seed averaged over its folds): CCC "
+            + ", ".join(f"{name} {number(over[f'ccc_{name}'])}" for name in dimensions)
+            + f"; mean {number(over['ccc'])}.",
+        ]
+    return lines
 
 
 def _csv_text(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

@@ -26,6 +26,7 @@ import numpy as np
 from serkit import __version__
 from serkit.data.stats import natural_key
 from serkit.evaluation.metrics import HEADLINE_METRICS, MULTILABEL_HEADLINE_METRICS
+from serkit.evaluation.outputs import REGRESSION_HEADLINE_METRICS
 
 __all__ = [
     "OPTIONAL_METRICS",
@@ -93,6 +94,28 @@ def _flatten_multilabel(
         flat[f"f1.{name}"] = float(metrics["per_label"][name]["f1"])
         flat[f"accuracy.{name}"] = float(metrics["per_label"][name]["accuracy"])
     return flat
+
+
+def _dimension_keys(dimensions: Sequence[str]) -> list[str]:
+    """Regression (and multitask) runs: the means over the dimensions, then CCC, Pearson and MAE per dimension."""
+    per_dimension = [f"{kind}_{name}" for name in dimensions for kind in REGRESSION_HEADLINE_METRICS]
+    return [*REGRESSION_HEADLINE_METRICS, *per_dimension]
+
+
+def _flatten_dimensions(
+    metrics: Mapping[str, Any], dimensions: Sequence[str], where: str
+) -> dict[str, float | None]:
+    """A run's dimension metrics; NaN (a dimension without two rated test utterances) becomes None."""
+    if list(metrics.get("dimensions", [])) != list(dimensions):
+        raise ValueError(
+            f"{where}: metrics are for dimensions {metrics.get('dimensions')} but the summary's are "
+            f"{list(dimensions)}; summarise runs of one task together."
+        )
+    values = {key: metrics.get(key) for key in _dimension_keys(dimensions)}
+    return {
+        key: None if value is None or not np.isfinite(value) else float(value)
+        for key, value in values.items()
+    }
 
 
 def _flatten_metrics(
@@ -229,9 +252,13 @@ def summarize_runs(
         raise ValueError(f"selection {selection!r} is not one of {list(SELECTIONS)}.")
     info = _check_protocol_info(protocol_info)
     names = [str(name) for name in label_names]
-    multi_label = "per_label" in runs[0].get("metrics", {})
+    first = runs[0].get("metrics", {})
+    multi_label = "per_label" in first
+    dimensions = [str(name) for name in first.get("dimensions", [])]  # task: regression or multitask
+    has_classes = "confusion" in first or multi_label
     optional = [key for key in OPTIONAL_METRICS if all(key in run.get("metrics", {}) for run in runs)]
-    keys = _multilabel_keys(names) if multi_label else _metric_keys(names, optional)
+    keys = _multilabel_keys(names) if multi_label else _metric_keys(names, optional) if has_classes else []
+    keys += _dimension_keys(dimensions) if dimensions else []
 
     rows: list[dict[str, Any]] = []
     seen: set[tuple[str, int]] = set()
@@ -247,8 +274,15 @@ def summarize_runs(
         seen.add((fold, seed))
         if ("per_label" in run["metrics"]) != multi_label:
             raise ValueError(f"{where}: single-label and multi-label runs cannot be summarised together.")
-        flat = _flatten_metrics(run["metrics"], names, where)
-        if not multi_label:
+        if list(run["metrics"].get("dimensions", [])) != dimensions or ("confusion" in run["metrics"]) != (
+            has_classes and not multi_label
+        ):
+            raise ValueError(
+                f"{where}: runs of different tasks (classes / dimensions) cannot be summarised together."
+            )
+        flat = _flatten_metrics(run["metrics"], names, where) if has_classes else {}
+        flat.update(_flatten_dimensions(run["metrics"], dimensions, where) if dimensions else {})
+        if has_classes and not multi_label:
             matrix = np.asarray(run["metrics"]["confusion"], dtype=np.int64)
             if matrix.shape != confusion.shape:
                 raise ValueError(
@@ -311,12 +345,20 @@ def summarize_runs(
         "over_seeds_std_definition": _std_definition(len(seeds), "seeds"),
         "per_seed": per_seed,
         "confusion": None
-        if multi_label
+        if multi_label or not has_classes
         else {"counts": confusion.tolist(), "normalized": normalized.tolist()},
         "multi_label": multi_label,
-        "headline_metrics": list(
-            MULTILABEL_HEADLINE_METRICS if multi_label else (*HEADLINE_METRICS, *optional)
-        ),
+        "dimensions": dimensions,
+        "headline_metrics": [
+            *(
+                MULTILABEL_HEADLINE_METRICS
+                if multi_label
+                else (*HEADLINE_METRICS, *optional)
+                if has_classes
+                else ()
+            ),
+            *(REGRESSION_HEADLINE_METRICS if dimensions else ()),
+        ],
         "references": _references(runs, [*HEADLINE_METRICS, *optional]),
         "time": _time_totals(rows),
         "runs": rows,

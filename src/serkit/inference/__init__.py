@@ -19,6 +19,7 @@ _API = {
     "Recognizer": "serkit.inference.recognizer",
     "HFAudioRecognizer": "serkit.inference.hf_audio",
     "TimelineEntry": "serkit.runtime.recordings",
+    "ModelTask": "serkit.runtime.task",
 }
 
 __all__ = ["configure_torch", *_API]

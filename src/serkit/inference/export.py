@@ -1,5 +1,10 @@
 """Writing predictions: a table on screen, CSV, JSON, or NPZ posteriors (the DCNN seed's "servectors", without
-pickles). One unreadable file does not stop the others: it is reported at the end and the exit code is 1."""
+pickles). One unreadable file does not stop the others: it is reported at the end and the exit code is 1.
+
+A model of emotion dimensions (``task: regression`` or ``multitask``, :mod:`serkit.runtime.task`) adds, after the
+class columns, ``<dimension>`` (on the training corpus's rating scale) and ``<dimension>_01`` (the model's [0, 1]
+value) per dimension; a regression model has no ``label`` and ``p_<class>`` columns. A classifier's output is
+unchanged."""
 
 from __future__ import annotations
 
@@ -23,7 +28,13 @@ from serkit.runtime.recordings import VADS, Segment, TimelineEntry, file_segment
 if TYPE_CHECKING:  # the writers take any recogniser with its interface: Recognizer or runtime.OnnxRecognizer
     from serkit.inference.recognizer import Recognizer
 
-__all__ = ["DEFAULT_BATCH_FILES", "prediction_rows", "read_transcripts", "write_predictions"]
+__all__ = [
+    "DEFAULT_BATCH_FILES",
+    "dimension_columns",
+    "prediction_rows",
+    "read_transcripts",
+    "write_predictions",
+]
 
 #: Files predicted together by default (``serkit predict --batch-size``): their chunks share the model's batches.
 DEFAULT_BATCH_FILES = 16
@@ -54,6 +65,36 @@ def _transcript(transcripts: dict[str, str], audio: Path) -> str:
     return transcripts[key]
 
 
+def _dimensions(recognizer: Recognizer) -> list[str]:
+    """The dimension names of any recogniser (``[]`` for a classifier or a back-end without dimensions)."""
+    return list(getattr(recognizer, "dimensions_", []))
+
+
+def dimension_columns(recognizer: Recognizer, values: Iterable[float]) -> dict[str, float]:
+    """``{<dimension>: corpus-scale value, <dimension>_01: [0, 1] value}`` of one row of values on [0, 1]."""
+    unit = np.asarray(list(values), dtype=np.float64)
+    if unit.size == 0:
+        return {}
+    corpus = recognizer.task.to_corpus_scale(unit)
+    columns = {}
+    for name, value, scaled in zip(recognizer.dimensions_, unit, corpus):
+        columns[name], columns[f"{name}_01"] = float(scaled), float(value)
+    return columns
+
+
+def _columns(recognizer: Recognizer, *, spans: bool, speech: bool) -> list[str]:
+    """The columns of the rows of :func:`prediction_rows` (``spans``: a timeline or segments)."""
+    classes = list(recognizer.classes_)
+    return [
+        "path",
+        *(["start", "end"] if spans else []),
+        *(["label"] if classes or not _dimensions(recognizer) else []),
+        *[f"p_{c}" for c in classes],
+        *[column for name in _dimensions(recognizer) for column in (name, f"{name}_01")],
+        *(["speech"] if speech else []),
+    ]
+
+
 def _failure(path: Path, exc: Exception) -> str:
     """The error message, starting with the file it is about (messages of ValueError may not name it)."""
     message = str(exc)
@@ -74,7 +115,9 @@ def prediction_rows(
     vad: str = "energy",
     notes: list[str] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """One dict per file (or per timeline window): path, [start, end,] label, one ``p_<class>`` per class, speech.
+    """One dict per file (or per timeline window): path, [start, end,] label, one ``p_<class>`` per class, speech;
+    for a model of dimensions also ``<dimension>`` and ``<dimension>_01`` (:func:`dimension_columns`; a regression
+    model's ``label`` is ``""``, or ``no_speech``).
 
     ``segments``: one dict per speech region found by the VAD (:func:`~serkit.inference.segments.file_segments`):
     path, start, end, label, ``p_<class>`` (no ``speech``: every region is speech); a file without any region
@@ -141,14 +184,19 @@ def _rows(
     def probability_columns(probabilities: Iterable[float]) -> dict[str, float]:
         return {f"p_{c}": float(p) for c, p in zip(recognizer.classes_, probabilities)}
 
+    def label_column(label: str) -> dict[str, str]:
+        """The label of a model with classes: a regression model has none (its rows have no ``label``)."""
+        return {"label": label} if recognizer.classes_ or not _dimensions(recognizer) else {}
+
     def span_row(path: Path, span: Segment | TimelineEntry) -> dict[str, Any]:
         """The row of a timeline window or a speech region."""
         return {
             "path": str(path),
             "start": span.start,
             "end": span.end,
-            "label": span.label,
+            **label_column(span.label),
             **probability_columns(span.probabilities),
+            **dimension_columns(recognizer, span.values),
         }
 
     def failed(path: Path, exc: Exception) -> None:
@@ -193,19 +241,28 @@ def _rows(
             if isinstance(result, Exception):
                 failed(path, result)
             else:
-                probabilities, speech = result
+                probabilities, values, speech = result
                 yield {
                     "path": str(path),
-                    "label": recognizer.labels_from([probabilities], [speech])[0],
+                    **label_column(recognizer.labels_from([probabilities], [speech])[0]),
                     **probability_columns(probabilities),
+                    **dimension_columns(recognizer, values),
                     "speech": bool(speech),
                 }
 
 
+def _analyse_each(recognizer: Recognizer, batch: list[Path], texts: list[str] | None):
+    """(probabilities, values, speech, failures) of a batch; values (n, 0) for a recogniser without dimensions."""
+    if _dimensions(recognizer):
+        return recognizer.analyse_each_outputs(batch, texts)
+    probabilities, speech, errors = recognizer.analyse_each(batch, texts)
+    return probabilities, np.zeros((len(batch), 0)), speech, errors
+
+
 def _predict_batch(
     recognizer: Recognizer, batch: list[Path], texts: list[str]
-) -> list[tuple[np.ndarray, bool] | Exception]:
-    """(probabilities, speech) of each file of a batch, or the error of a file that failed.
+) -> list[tuple[np.ndarray, np.ndarray, bool] | Exception]:
+    """(probabilities, dimension values, speech) of each file of a batch, or the error of a file that failed.
 
     A batch whose model step fails (a fault no file can be blamed for from the batch) is predicted again file by
     file, so that each failure is reported with its own file, as when files were predicted one at a time.
@@ -213,8 +270,8 @@ def _predict_batch(
     if not batch:
         return []
     try:
-        probabilities, speech, errors = recognizer.analyse_each(
-            batch, texts if recognizer.needs_text else None
+        probabilities, values, speech, errors = _analyse_each(
+            recognizer, batch, texts if recognizer.needs_text else None
         )
     except (AudioError, ValueError) as exc:
         if len(batch) == 1:
@@ -224,7 +281,7 @@ def _predict_batch(
             for path, text in zip(batch, texts)
             for result in _predict_batch(recognizer, [path], [text])
         ]
-    return [errors.get(i, (probabilities[i], bool(speech[i]))) for i in range(len(batch))]
+    return [errors.get(i, (probabilities[i], values[i], bool(speech[i]))) for i in range(len(batch))]
 
 
 def _format_value(value: Any, digits: int) -> str:
@@ -247,14 +304,18 @@ def write_predictions(
 ) -> int:
     """Predict and write rows in ``fmt`` (table, csv, json, npz) to ``output`` or stdout; returns the exit code.
 
-    Columns: ``path``, [``start``, ``end``,] ``label``, ``p_<class>`` per class, ``speech`` (see
-    :func:`prediction_rows`; ``segments``: one row per speech region, without ``speech``); every failed file is
+    Columns: ``path``, [``start``, ``end``,] ``label``, ``p_<class>`` per class, then for a model of dimensions
+    ``<dimension>`` (corpus scale) and ``<dimension>_01`` ([0, 1]) per dimension (a regression model: no ``label``
+    and ``p_`` columns), ``speech`` (see :func:`prediction_rows`; ``segments``: one row per speech region, without
+    ``speech``); every failed file is
     listed on stderr, then a line "N of M files failed"; a file in which the VAD finds no speech gets a line
     "NO SPEECH <file>: ..." on stderr (not a failure).
 
     ``table`` and ``csv`` to stdout stream row by row (a long timeline appears as it is computed); files are
     written atomically at the end. ``npz`` needs ``output`` and stores ``paths``, ``labels``, ``posteriors``
-    ((rows, num_classes)) and ``classes`` (plus ``start``/``end`` for a timeline or segments), loadable without pickle.
+    ((rows, num_classes)) and ``classes`` (plus ``start``/``end`` for a timeline or segments; ``dimensions``,
+    ``values`` (rows, D) on the corpus scale and ``values_01`` on [0, 1] for a model of dimensions), loadable
+    without pickle. JSON adds ``dimensions`` and ``dimension_range`` beside ``classes`` for such a model.
     """
     if fmt == "npz" and output is None:
         raise ValueError("--format npz needs -o FILE.npz (binary output is not printed).")
@@ -274,13 +335,8 @@ def write_predictions(
         vad=vad,
         notes=notes,
     )
-    columns = [
-        "path",
-        *(["start", "end"] if timeline or segments else []),
-        "label",
-        *[f"p_{c}" for c in recognizer.classes_],
-        *([] if segments else ["speech"]),
-    ]
+    columns = _columns(recognizer, spans=timeline or segments, speech=not segments)
+    dimensions = _dimensions(recognizer)
     streaming = output is None and fmt in ("table", "csv")
     buffer = io.StringIO()
     sink = sys.stdout if streaming else buffer
@@ -295,7 +351,9 @@ def write_predictions(
     else:
         collected = list(rows)
     if fmt == "json":
-        text = json.dumps({"classes": recognizer.classes_, "predictions": collected}, indent=2) + "\n"
+        described = recognizer.task.describe() if dimensions else {}
+        header = {"classes": recognizer.classes_, **{k: v for k, v in described.items() if k != "task"}}
+        text = json.dumps({**header, "predictions": collected}, indent=2) + "\n"
         if output is None:
             sys.stdout.write(text)
         else:
@@ -303,7 +361,7 @@ def write_predictions(
     elif fmt == "npz":
         arrays = {
             "paths": np.array([r["path"] for r in collected]),
-            "labels": np.array([r["label"] for r in collected]),
+            "labels": np.array([r.get("label", "") for r in collected]),
             "classes": np.array(recognizer.classes_),
             "speech": np.array([r.get("speech", True) for r in collected], dtype=bool).reshape(
                 len(collected)
@@ -312,6 +370,12 @@ def write_predictions(
                 [[r[f"p_{c}"] for c in recognizer.classes_] for r in collected], dtype=np.float32
             ).reshape(len(collected), len(recognizer.classes_)),
         }
+        for key, suffix in (("values", ""), ("values_01", "_01")) if dimensions else ():
+            arrays[key] = np.array(
+                [[r[f"{name}{suffix}"] for name in dimensions] for r in collected], dtype=np.float32
+            ).reshape(len(collected), len(dimensions))
+        if dimensions:
+            arrays["dimensions"] = np.array(dimensions)
         if timeline or segments:
             arrays.update(
                 start=np.array([r["start"] for r in collected]), end=np.array([r["end"] for r in collected])

@@ -2,7 +2,8 @@
 
 A run folder written by ``serkit train`` holds one ``best.pt`` per (fold, seed); :func:`find_run_checkpoints` finds
 the finished ones and :func:`load_members` loads them, refusing checkpoints that do not classify the same labels
-from the same inputs (:func:`check_same_inputs`).
+(or predict the same dimensions on the same scale, :class:`~serkit.runtime.task.ModelTask`) from the same inputs
+(:func:`check_same_inputs`).
 """
 
 from __future__ import annotations
@@ -12,18 +13,25 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from serkit.config import InputConfig, from_dict
 from serkit.features.pipeline import InputPipeline, Normalizer
 from serkit.features.text import TextInput, text_input_from_state
-from serkit.inference.model_folder import is_model_folder, read_model_folder
+from serkit.inference.model_folder import is_model_folder, read_model_folder, rebuild_model
+from serkit.runtime.task import ModelTask
 from serkit.training.accelerator import resolve_precision
-from serkit.training.checkpoint import CheckpointError, load_model_checkpoint
+from serkit.training.checkpoint import MODEL_CHECKPOINT_KEYS, CheckpointError, load_checkpoint
 
-__all__ = ["Member", "check_same_inputs", "find_run_checkpoints", "load_members"]
+__all__ = ["Member", "check_same_inputs", "dry_run", "find_run_checkpoints", "load_members"]
 
 logger = logging.getLogger(__name__)
+
+# The dry run that checks a checkpoint: this much generated noise (or one window, if longer) at this RMS.
+_DRY_RUN_SECONDS = 1.0
+_DRY_RUN_RMS = 0.01
+_DRY_RUN_TEXT = "okay"  # fusion models also get a transcript
 
 
 @dataclass
@@ -84,7 +92,7 @@ def find_run_checkpoints(run_dir: str | os.PathLike) -> list[Path]:
 
 def load_members(
     paths: list[Path], *, precision: str | None = None
-) -> tuple[InputPipeline, list[str], list[Member]]:
+) -> tuple[InputPipeline, ModelTask, list[Member]]:
     """Load checkpoints (``best.pt`` files, or model folders of :mod:`~serkit.inference.model_folder`) as members
     of one recogniser, each model in its fastest equivalent form for evaluation
     (:meth:`~serkit.models.base.SERModel.for_inference`).
@@ -95,16 +103,21 @@ def load_members(
     evaluation computed them.
 
     Returns:
-        (the input pipeline rebuilt from the first checkpoint, its ``label_names``, one member per path).
+        (the input pipeline rebuilt from the first checkpoint, its task: classes and dimensions, one member per
+        path).
 
     Raises:
-        CheckpointError: a file that cannot be loaded or rebuilt, or two files that differ in labels, feature or
-            input config, or in using text (naming both files).
+        CheckpointError: a file that cannot be loaded or rebuilt, or two files that differ in labels, task,
+            dimensions or their range, feature or input config, or in using text (naming both files).
     """
     members: list[Member] = []
     first: tuple[Path, dict] | None = None
     for path in paths:
-        checkpoint, model = read_model_folder(path) if path.is_dir() else load_model_checkpoint(path)
+        if path.is_dir():
+            checkpoint, model = read_model_folder(path)
+        else:
+            checkpoint = load_checkpoint(path, require=MODEL_CHECKPOINT_KEYS)
+            model = rebuild_model(checkpoint, path)
         if first is None:
             first = (path, checkpoint)
             try:
@@ -130,12 +143,29 @@ def load_members(
                 f"({type(exc).__name__}: {exc})."
             ) from None
         members.append(member)
-    return pipeline, first[1]["label_names"], members
+    return pipeline, task_of(*first), members
+
+
+def task_of(path: Path, checkpoint: dict) -> ModelTask:
+    """The task of a checkpoint (:meth:`ModelTask.from_meta`); CheckpointError naming ``path`` if malformed."""
+    try:
+        return ModelTask.from_meta(checkpoint, str(path))
+    except ValueError as exc:
+        raise CheckpointError(f"{exc} The file was edited or written by another serkit version.") from None
 
 
 def check_same_inputs(first: tuple[Path, dict], other: tuple[Path, dict]) -> None:
-    """Refuse to average two checkpoints that do not classify the same labels from the same inputs."""
+    """Refuse to average two checkpoints that do not classify the same labels (or predict the same dimensions on
+    the same scale) from the same inputs."""
     (path_a, a), (path_b, b) = first, other
+    task_a, task_b = task_of(path_a, a).describe(), task_of(path_b, b).describe()
+    for key in ("task", "dimensions", "dimension_range"):
+        if task_a.get(key) != task_b.get(key):
+            raise CheckpointError(
+                f"{path_a} and {path_b} cannot be averaged: their {key} differ ({task_a.get(key)!r} vs "
+                f"{task_b.get(key)!r}). An ensemble needs models trained for the same task, dimensions and "
+                "rating scale; pass one best.pt instead."
+            )
     for key in ("label_names", "feature", "input"):
         if a[key] != b[key]:
             raise CheckpointError(
@@ -147,4 +177,36 @@ def check_same_inputs(first: tuple[Path, dict], other: tuple[Path, dict]) -> Non
         raise CheckpointError(
             f"{path_a} and {path_b} cannot be averaged: one fuses audio with text, the other "
             "does not; pass one best.pt instead."
+        )
+
+
+def dry_run(recognizer, member: Member) -> None:
+    """Run a recogniser's rebuilt pipeline and ``member``'s model on quiet generated noise: one output per class
+    and dimension (:class:`~serkit.runtime.task.ModelTask`), all finite; CheckpointError naming the file if not."""
+    inputs = recognizer.pipeline.inputs
+    seconds = max(_DRY_RUN_SECONDS, inputs.window if inputs.mode == "segments" else 0.0)
+    noise = _DRY_RUN_RMS * np.random.default_rng(0).standard_normal(round(seconds * recognizer.sample_rate))
+    try:
+        logits, _ = recognizer._member_logits(
+            member,
+            [recognizer._chunks(noise.astype(np.float32))],
+            [_DRY_RUN_TEXT] if member.text_input is not None else None,
+        )
+    except Exception as exc:  # noqa: BLE001  (any failure here means the stored configs do not fit the model)
+        raise CheckpointError(
+            f"{member.source}: the feature/input config does not match the model weights: running the rebuilt "
+            f"pipeline (feature {recognizer.pipeline.feature.to_dict().get('name')!r}, input mode {inputs.mode!r}) "
+            f"and model on {seconds:g} s of generated noise failed ({type(exc).__name__}: {exc}). The file was "
+            "edited or assembled from different runs."
+        ) from None
+    task = recognizer.task
+    if tuple(logits.shape) != (1, task.num_outputs):
+        raise CheckpointError(
+            f"{member.source}: the feature/input config does not match the model weights: the model gives "
+            f"{logits.shape[-1]} outputs for {len(task.classes)} label_names and {len(task.dimensions)} dimensions."
+        )
+    if not bool(torch.isfinite(logits).all()):
+        raise CheckpointError(
+            f"{member.source}: the model outputs NaN or infinity on quiet generated noise; its "
+            "weights are damaged (a diverged training?). Retrain or use another checkpoint."
         )

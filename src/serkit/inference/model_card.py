@@ -1,11 +1,13 @@
 """The model card (``README.md``) of a model folder written by ``serkit export --format folder``.
 
 The card is a Hugging Face style README: YAML front matter (``library_name: serkit``, ``tags``, ``license`` and
-``language`` of the training corpus when known, ``pipeline_tag: audio-classification``), then sections on the task,
-the labels, the training corpus and its licence (:data:`CORPORA`; an unknown corpus says to check its terms), the
+``language`` of the training corpus when known, ``pipeline_tag: audio-classification`` for a model with classes),
+then sections on the task, the labels (and, for a model of emotion dimensions, ``task: regression`` or
+``multitask``, the dimensions and their scale), the training corpus and its licence (:data:`CORPORA`; an unknown corpus says to check its terms), the
 evaluation protocol (speaker-independent or not, transductive normalisation or not, model selection on the test
 set or not), the metrics (mean ± std over folds × seeds from the run folder's ``summary.json``, or the one run's
-``metrics.json``), how to use the folder, and intended use and limits.
+``metrics.json``; dimensions are reported by their CCC: ``ccc`` the mean over the dimensions, ``ccc_<dimension>``,
+``pearson_<dimension>`` and ``mae_<dimension>``), how to use the folder, and intended use and limits.
 
 Everything is read from the run folder's text files (``config.yaml``, ``folds.json``, ``summary.json``,
 ``metrics.json``); this module imports no torch.
@@ -21,6 +23,11 @@ from typing import Any
 import yaml
 
 __all__ = ["CORPORA", "Corpus", "RunFacts", "describe_run", "render_card"]
+
+#: The scores of one run's metrics.json shown on a card: classes, then the means over the dimensions.
+_RUN_METRICS = ("wa", "ua", "macro_f1", "weighted_f1", "ccc", "pearson", "mae")
+#: The per-dimension scores shown for each dimension (``ccc_<dimension>`` ...).
+_DIMENSION_METRICS = ("ccc", "pearson", "mae")
 
 
 @dataclass(frozen=True)
@@ -116,8 +123,9 @@ def _run_root(checkpoint: Path) -> Path | None:
     return None
 
 
-def describe_run(source: Path, checkpoint: Path) -> RunFacts:
-    """The facts of the run behind ``checkpoint``; ``source`` is what was exported (a run folder or the file).
+def describe_run(source: Path, checkpoint: Path, dimensions: list[str] | tuple[str, ...] = ()) -> RunFacts:
+    """The facts of the run behind ``checkpoint``; ``source`` is what was exported (a run folder or the file);
+    ``dimensions``: the model's dimension names, whose ``ccc_<dimension>`` (etc.) scores are shown too.
 
     A run folder gives mean ± std over its folds × seeds (``summary.json``); a single ``best.pt`` gives its own
     run's ``metrics.json``. Corpus, protocol and normalisation come from the run's ``config.yaml``,
@@ -143,8 +151,10 @@ def describe_run(source: Path, checkpoint: Path) -> RunFacts:
         facts.transductive = bool(summary.get("transductive", facts.transductive))
         facts.selected_on_test = bool(summary.get("selected_on_test"))
         facts.warnings = [str(w) for w in summary.get("warnings", [])]
+    per_dimension = [f"{metric}_{name}" for name in dimensions for metric in _DIMENSION_METRICS]
     if source.is_dir() and summary.get("metrics"):
-        for key in summary.get("headline_metrics", ["wa", "ua", "macro_f1"]):
+        headline = summary.get("headline_metrics", ["wa", "ua", "macro_f1"])
+        for key in [*headline, *(k for k in ("ccc", *per_dimension) if k not in headline)]:
             stats = summary["metrics"].get(key)
             if stats:
                 facts.metrics[key] = (float(stats["mean"]), float(stats["std"]), int(stats["n"]))
@@ -155,7 +165,7 @@ def describe_run(source: Path, checkpoint: Path) -> RunFacts:
         )
     else:
         run = _read_json(checkpoint.parent / "metrics.json")
-        for key in ("wa", "ua", "macro_f1", "weighted_f1"):
+        for key in (*_RUN_METRICS, *per_dimension):
             if isinstance(run.get("metrics", {}).get(key), (int, float)):
                 facts.metrics[key] = (float(run["metrics"][key]), None, 1)
         facts.metrics_source = (
@@ -173,13 +183,15 @@ def render_card(config: dict[str, Any], facts: RunFacts) -> str:
     """The README.md text of a model folder whose ``config.json`` is ``config``."""
     corpus = CORPORA.get((facts.corpus or "").lower())
     labels = list(config["label_names"])
+    task, dimensions = config.get("task", "classification"), list(config.get("dimensions") or [])
     front = [
         "---",
         "library_name: serkit",
-        "pipeline_tag: audio-classification",
+        *(["pipeline_tag: audio-classification"] if labels else []),
         "tags:",
-        "- audio-classification",
+        *(["- audio-classification"] if labels else []),
         "- speech-emotion-recognition",
+        *(["- emotion-dimensions"] if dimensions else []),
         f"license: {corpus.hub_licence if corpus else 'other'}",
     ]
     if corpus:
@@ -194,17 +206,11 @@ def render_card(config: dict[str, Any], facts: RunFacts) -> str:
         "",
         "## Task",
         "",
-        f"Classifies the emotion of a speech recording into one of {len(labels)} classes (audio classification). "
-        f"Model `{name}` on `{config['feature'].get('name')}` features at {inputs['sample_rate']} Hz, input mode "
+        _task_sentence(labels, dimensions, config.get("dimension_range"), task)
+        + f"Model `{name}` on `{config['feature'].get('name')}` features at {inputs['sample_rate']} Hz, input mode "
         f"`{inputs['mode']}`; written by serkit {config.get('serkit_version')} from `{config.get('source')}`.",
         "",
-        "## Labels",
-        "",
-        "In the order of the probabilities: "
-        + ", ".join(f"`{label}`" for label in labels)
-        + ". Inputs without "
-        "speech (the energy gate) are labelled `no_speech`.",
-        "",
+        *_label_lines(labels, dimensions, config.get("dimension_range")),
         "## Training corpus and licence",
         "",
         f"- Corpus: {corpus.title if corpus else facts.corpus or 'unknown'}",
@@ -235,6 +241,13 @@ def render_card(config: dict[str, Any], facts: RunFacts) -> str:
             + ("on the test set (optimistic)" if facts.selected_on_test else "on validation data")
         )
     lines += ["", "## Metrics", ""]
+    if dimensions:
+        lines += [
+            "Dimensions are scored per dimension by the concordance correlation coefficient (CCC, `ccc_<dimension>`; "
+            "`ccc` is their mean), Pearson's r (`pearson_<dimension>`) and the mean absolute error on the [0, 1] "
+            "scale (`mae_<dimension>`), on the test set.",
+            "",
+        ]
     if facts.metrics:
         lines += [f"Scores: {facts.metrics_source}.", "", "| metric | value | runs |", "|---|---|---|"]
         for key, (mean, std, count) in facts.metrics.items():
@@ -251,7 +264,12 @@ def render_card(config: dict[str, Any], facts: RunFacts) -> str:
         "from serkit.inference import Recognizer",
         "",
         'recognizer = Recognizer.from_pretrained("THIS_FOLDER_OR_HUB_ID")',
-        'recognizer.predict(["clip.wav"])',
+        *(['recognizer.predict(["clip.wav"])'] if labels else []),
+        *(
+            ['recognizer.predict_dimensions(["clip.wav"], scale="corpus")  # or scale="unit": [0, 1]']
+            if dimensions
+            else []
+        ),
         "```",
         "",
         "or `serkit predict THIS_FOLDER clip.wav` (`hf://owner/name` for a hub repository).",
@@ -270,9 +288,68 @@ def render_card(config: dict[str, Any], facts: RunFacts) -> str:
         "spontaneous speech, other languages"
         + (f" than {', '.join(corpus.languages)}" if corpus else "")
         + ", accents, recording conditions and microphones.",
-        f"- It only knows the classes {', '.join(labels)}: every input with speech is given one of them.",
+        *(
+            [
+                f"- It only knows the classes {', '.join(labels)}: every input with speech is given one of them."
+            ]
+            if labels
+            else []
+        ),
+        *(
+            [f"- It rates only {', '.join(dimensions)}, as the corpus's annotators did."]
+            if dimensions
+            else []
+        ),
         "- Emotion labels are actors' portrayals and annotators' judgements, not what a person feels. Do not use "
         "the model to make decisions about people (hiring, grading, health, policing, credit) or to monitor them.",
         "",
     ]
     return "\n".join(lines)
+
+
+def _scale(dimension_range) -> str:
+    low, high = dimension_range or (0, 1)
+    return f"{low:g}-{high:g}"
+
+
+def _bounds(dimension_range) -> str:
+    low, high = dimension_range or (0, 1)
+    return f"[{low:g}, {high:g}]"
+
+
+def _task_sentence(labels: list[str], dimensions: list[str], dimension_range, task: str) -> str:
+    """The first sentence of the card's Task section: what the model outputs."""
+    rates = f"rates the emotion dimensions {', '.join(dimensions)} on the {_scale(dimension_range)} scale of its training corpus"
+    if task == "regression":
+        return f"From a speech recording the model {rates} (regression). "
+    text = f"Classifies the emotion of a speech recording into one of {len(labels)} classes (audio classification)"
+    return text + (f" and {rates}, from one head (multitask). " if dimensions else ". ")
+
+
+def _label_lines(labels: list[str], dimensions: list[str], dimension_range) -> list[str]:
+    """The card's Labels (classes) and Dimensions sections."""
+    lines = []
+    if labels:
+        lines += [
+            "## Labels",
+            "",
+            "In the order of the probabilities: "
+            + ", ".join(f"`{label}`" for label in labels)
+            + ". Inputs without "
+            "speech (the energy gate) are labelled `no_speech`.",
+            "",
+        ]
+    if dimensions:
+        lines += [
+            "## Dimensions",
+            "",
+            "In the order of the values: "
+            + ", ".join(f"`{name}`" for name in dimensions)
+            + ". The model outputs "
+            f"each on [0, 1] (after the class logits, if any); on the corpus scale a value v is "
+            f"`low + v * (high - low)` with [low, high] = {_bounds(dimension_range)} "
+            '(`predict_dimensions(..., scale="corpus")`; `serkit predict` writes both, `<dimension>` and '
+            "`<dimension>_01`). A file's value is the mean over its segments; silence is not gated out.",
+            "",
+        ]
+    return lines

@@ -7,7 +7,8 @@ Face hub model repository, so the folder can be uploaded as it is and loaded bac
 - ``model.safetensors``: the weights (the checkpoint's ``state_dict``), no pickle;
 - ``config.json``: everything else the checkpoint holds (``model_name``, ``model_args``, ``label_names``,
   ``feature``, ``input``, ``standardizer`` (the normalisation statistics), ``text``, ``precision``,
-  ``serkit_version``), plus ``format`` (:data:`FOLDER_FORMAT`, which tells it from a transformers
+  ``serkit_version``; for a model of dimensions also ``task``, ``dimensions`` and ``dimension_range``,
+  :mod:`serkit.runtime.task`), plus ``format`` (:data:`FOLDER_FORMAT`, which tells it from a transformers
   ``config.json``), ``format_version`` and ``source``;
 - ``README.md``: the model card (:mod:`serkit.inference.model_card`).
 
@@ -45,6 +46,7 @@ __all__ = [
     "export_folder",
     "is_model_folder",
     "read_model_folder",
+    "rebuild_model",
 ]
 
 logger = logging.getLogger(__name__)
@@ -119,7 +121,23 @@ def read_model_folder(folder: str | os.PathLike) -> tuple[dict[str, Any], torch.
     if missing:
         raise CheckpointError(f"{folder / CONFIG_FILE}: lacks {missing}; export the folder again.")
     checkpoint["state_dict"] = state_dict
-    return checkpoint, model_from_checkpoint(checkpoint, folder)
+    return checkpoint, rebuild_model(checkpoint, folder)
+
+
+def rebuild_model(checkpoint: dict[str, Any], path: str | os.PathLike) -> torch.nn.Module:
+    """:func:`~serkit.training.checkpoint.model_from_checkpoint` after checking the checkpoint's task: a model of
+    emotion dimensions (``task: regression`` or ``multitask``) has one output per class and then one per dimension.
+
+    Raises:
+        CheckpointError: as :func:`model_from_checkpoint`, or a malformed ``task``/``dimensions`` (naming ``path``).
+    """
+    from serkit.runtime.task import ModelTask
+
+    try:
+        ModelTask.from_meta(checkpoint, str(path))
+    except ValueError as exc:
+        raise CheckpointError(f"{exc} The file was edited or written by another serkit version.") from None
+    return model_from_checkpoint(checkpoint, path)  # its outputs: the classes, then the dimensions
 
 
 def _plain(value: Any, where: str) -> Any:
@@ -149,16 +167,21 @@ def _weights(state_dict: dict[str, Any], source: Path) -> dict[str, torch.Tensor
 
 
 def _check_folder(checkpoint: Path, folder: Path) -> float:
-    """Largest probability difference, folder vs checkpoint, on generated noise; raises above the tolerance."""
+    """Largest difference of probabilities and dimension values, folder vs checkpoint, on generated noise;
+    raises above the tolerance."""
     from serkit.inference.recognizer import Recognizer
 
     original = Recognizer.from_checkpoint(checkpoint, precision="no")
     loaded = Recognizer.from_checkpoint(folder, precision="no")
     noise = 0.05 * np.random.default_rng(0).standard_normal(3 * original.sample_rate).astype(np.float32)
     texts = ["okay"] if original.needs_text else None
-    expected = original._analyse([original._waveform_source(noise, None)], texts)[0]
-    got = loaded._analyse([loaded._waveform_source(noise, None)], texts)[0]
-    difference = float(np.abs(expected - got).max())
+    expected = original._outputs([original._waveform_source(noise, None)], texts)
+    got = loaded._outputs([loaded._waveform_source(noise, None)], texts)
+    if loaded.task != original.task:
+        raise ExportError(
+            f"{checkpoint}: the model folder's task {loaded.task} differs from {original.task}."
+        )
+    difference = max(float(np.abs(a - b).max(initial=0.0)) for a, b in zip(expected[:2], got[:2]))
     if not difference <= CHECK_TOLERANCE:
         raise ExportError(
             f"{checkpoint}: the model folder does not reproduce the checkpoint (probabilities differ by "
@@ -213,7 +236,7 @@ def export_folder(
         "source": str(checkpoint_path),
         "exported_by": __version__,
     }
-    card = render_card(config, describe_run(source, checkpoint_path))
+    card = render_card(config, describe_run(source, checkpoint_path, meta.get("dimensions") or ()))
     weights = _require_safetensors().save(_weights(checkpoint["state_dict"], checkpoint_path))
     with atomic_folder(output) as folder:
         with atomic_open(folder / WEIGHTS_FILE, "wb") as handle:

@@ -5,6 +5,9 @@ returns ``logits (batch, num_classes)``: the feature as a plain graph (:mod:`ser
 STFT, mel and DCT matrix products), the ``global`` normalisation with the stored training statistics (or the
 ``utterance`` one over the batch: the runtime then runs each file's windows as one batch), and the model in its
 inference form (GLAM's batch norms folded). The batch axis is dynamic, everything is float32.
+A model of emotion dimensions (``task: regression`` or ``multitask``) exports the same way: its graph's outputs are
+the class logits, then one [0, 1] value per dimension, and the metadata says so (``serkit.task``, ``serkit.dimensions``,
+``serkit.dimension_range``; format version 3, which older runtimes refuse instead of softmaxing the values).
 Everything else prediction needs (labels, rate, window and hop, short-input policy, aggregation, metrics) goes into
 the file's metadata (:class:`serkit.runtime.ModelCard`), which the torch-free runtime
 (:class:`serkit.runtime.OnnxRecognizer`) reads.
@@ -42,6 +45,7 @@ from serkit.features.pipeline import InputPipeline, Normalizer
 from serkit.inference.members import find_run_checkpoints, load_members
 from serkit.models.base import SERModel
 from serkit.runtime.metadata import ModelCard
+from serkit.runtime.task import ModelTask
 
 __all__ = [
     "CHECK_TOLERANCE",
@@ -199,7 +203,7 @@ def _quiet_exporter() -> Iterator[None]:
 
 
 def _card(
-    checkpoint: Path, pipeline: InputPipeline, labels: list[str], normalizer: Normalizer, model
+    checkpoint: Path, pipeline: InputPipeline, task: ModelTask, normalizer: Normalizer, model
 ) -> ModelCard:
     inputs, rate = pipeline.inputs, pipeline.inputs.sample_rate
     max_seconds = inputs.max_seconds if inputs.eval_max_seconds is None else inputs.eval_max_seconds
@@ -207,7 +211,10 @@ def _card(
     metrics = json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.is_file() else {}
     described = pipeline.describe()
     return ModelCard(
-        labels=list(labels),
+        labels=list(task.classes),
+        task=task.kind,
+        dimensions=list(task.dimensions),
+        dimension_range=list(task.dimension_range or ()),
         sample_rate=rate,
         window=round(inputs.window * rate),
         hop=round(inputs.eval_hop * rate),
@@ -223,17 +230,24 @@ def _card(
     )
 
 
+def _readable(outputs: torch.Tensor, task: ModelTask) -> np.ndarray:
+    """Graph outputs (n, C + D) -> the probabilities (softmax of the class columns) and the dimension values."""
+    logits, values = task.split(outputs)
+    return torch.cat([torch.softmax(logits, dim=-1), values], dim=-1).numpy()
+
+
 def _check_with_onnxruntime(proto, wrapper: WaveformModel, card: ModelCard, source: Path) -> float:
-    """Largest probability difference onnxruntime vs torch on 3 windows of generated noise; raises above
-    :data:`CHECK_TOLERANCE`."""
+    """Largest difference of probabilities (and dimension values) onnxruntime vs torch on 3 windows of generated
+    noise; raises above :data:`CHECK_TOLERANCE`."""
     import onnxruntime
 
+    task = card.model_task(str(source))
     session = onnxruntime.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
     noise = 0.05 * np.random.default_rng(0).standard_normal((3, card.window)).astype(np.float32)
     with torch.no_grad():
-        expected = torch.softmax(wrapper(torch.from_numpy(noise)), dim=-1).numpy()
+        expected = _readable(wrapper(torch.from_numpy(noise)), task)
     logits = session.run(None, {session.get_inputs()[0].name: noise})[0]
-    got = torch.softmax(torch.from_numpy(logits), dim=-1).numpy()
+    got = _readable(torch.from_numpy(logits), task)
     difference = float(np.abs(got - expected).max())
     if not difference <= CHECK_TOLERANCE:
         raise ExportError(
@@ -271,10 +285,10 @@ def export_onnx(
             f'exporting to ONNX needs {exc.name}: pip install "serkit[export]" (onnx, onnxscript, onnxruntime).'
         ) from None
     checkpoint = choose_checkpoint(source, fold=fold, seed=seed)
-    pipeline, labels, members = load_members([checkpoint], precision="no")
+    pipeline, task, members = load_members([checkpoint], precision="no")
     member = members[0]
     features = check_exportable(member.model, pipeline, member.standardizer, checkpoint)
-    card = _card(checkpoint, pipeline, labels, member.standardizer, member.model)
+    card = _card(checkpoint, pipeline, task, member.standardizer, member.model)
     wrapper = WaveformModel(features, member.standardizer, member.model).eval()
     example = torch.zeros(2, card.window)
     try:

@@ -8,6 +8,13 @@
 >>> rec.predict_proba(["a.wav"]).shape                                         # doctest: +SKIP
 (1, 4)
 >>> Recognizer.from_checkpoint("runs/x")   # every fold x seed best.pt, probabilities averaged   # doctest: +SKIP
+>>> Recognizer.from_checkpoint("runs/dims").predict_dimensions(["a.wav"], scale="corpus")  # doctest: +SKIP
+array([[3.1, 2.4]], dtype=float32)
+
+A model trained with ``task: regression`` or ``multitask`` also predicts emotion dimensions
+(:mod:`serkit.runtime.task`): :meth:`~serkit.runtime.task.DimensionsMixin.predict_dimensions` gives their values on
+[0, 1] or on the corpus's scale; a regression model has no classes, and asking it for probabilities or labels
+raises a ValueError naming the method to use.
 
 The recogniser turns audio into model inputs with the feature and input configs stored in the checkpoint, so new
 files go through exactly the steps the model was trained on.
@@ -45,8 +52,8 @@ from serkit.audio import io as audio_io
 from serkit.core.errors import AudioError, NoAudioFilesError
 from serkit.features.pipeline import InputPipeline, Normalizer
 from serkit.features.text import TextInput
-from serkit.inference.inputs import as_waveform, expand_audio_paths
-from serkit.inference.members import Member, find_run_checkpoints, load_members
+from serkit.inference.inputs import expand_audio_paths
+from serkit.inference.members import Member, dry_run, find_run_checkpoints, load_members
 from serkit.inference.pretrained import PretrainedMixin
 from serkit.inference.speech import (
     NO_SPEECH,
@@ -63,7 +70,8 @@ from serkit.inference.streaming import (
     file_timeline,
     plan_blocks,
 )
-from serkit.training.checkpoint import CheckpointError
+from serkit.inference.waveforms import WaveformMixin
+from serkit.runtime.task import DimensionsMixin, ModelTask
 from serkit.training.data import ChunkSet, utterance_logits
 
 __all__ = [
@@ -81,18 +89,15 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# The dry run that checks a checkpoint: this much generated noise (or one window, if longer) at this RMS.
-_DRY_RUN_SECONDS = 1.0
-_DRY_RUN_RMS = 0.01
-_DRY_RUN_TEXT = "okay"  # fusion models also get a transcript
 
-
-class Recognizer(PretrainedMixin):
+class Recognizer(DimensionsMixin, WaveformMixin, PretrainedMixin):
     """A trained emotion recogniser: one model, or an ensemble of several averaged.
 
     Attributes:
-        classes_: label names, in the order of :meth:`predict_proba`'s columns.
-        members: the models (one per checkpoint); their probabilities are averaged.
+        classes_: label names, in the order of :meth:`predict_proba`'s columns (``[]`` for a regression model).
+        dimensions_: dimension names, in the order of :meth:`predict_dimensions`'s columns (``[]`` for a classifier).
+        task: what the outputs are (:class:`~serkit.runtime.task.ModelTask`: classes, dimensions, their scale).
+        members: the models (one per checkpoint); their probabilities (and dimension values) are averaged.
         pipeline: audio -> chunks, shared by every member.
         speech_level_dbfs, speech_min_fraction: the silence gate (:func:`speech_activity`); set
             ``speech_level_dbfs = None`` to treat every input as speech.
@@ -109,10 +114,12 @@ class Recognizer(PretrainedMixin):
         text_input: TextInput | None = None,
         speech_level_dbfs: float | None = SPEECH_LEVEL_DBFS,
         speech_min_fraction: float = SPEECH_MIN_FRACTION,
+        task: ModelTask | None = None,
     ) -> None:
         self.members = [Member(model.eval(), standardizer, text_input)]
         self.pipeline = pipeline
-        self.classes_ = list(label_names)
+        self.task = task or ModelTask("classification", tuple(label_names))
+        self.classes_ = list(self.task.classes)
         self.batch_size = batch_size
         self.speech_level_dbfs = speech_level_dbfs
         self.speech_min_fraction = speech_min_fraction
@@ -177,48 +184,20 @@ class Recognizer(PretrainedMixin):
 
     @classmethod
     def _from_files(cls, paths: list[Path], *, batch_size: int, precision: str | None) -> Recognizer:
-        pipeline, label_names, members = load_members(paths, precision=precision)
+        pipeline, task, members = load_members(paths, precision=precision)
         recognizer = cls(
             members[0].model,
             pipeline,
-            label_names,
+            task.classes,
             members[0].standardizer,
             batch_size=batch_size,
             text_input=members[0].text_input,
+            task=task,
         )
         recognizer.members = members
         for member in members:
-            recognizer._dry_run(member)
+            dry_run(recognizer, member)
         return recognizer
-
-    def _dry_run(self, member: Member) -> None:
-        """Run the rebuilt pipeline and model on quiet generated noise: one output per label, all finite."""
-        inputs = self.pipeline.inputs
-        seconds = max(_DRY_RUN_SECONDS, inputs.window if inputs.mode == "segments" else 0.0)
-        noise = _DRY_RUN_RMS * np.random.default_rng(0).standard_normal(round(seconds * self.sample_rate))
-        try:
-            logits, _ = self._member_logits(
-                member,
-                [self._chunks(noise.astype(np.float32))],
-                [_DRY_RUN_TEXT] if member.text_input is not None else None,
-            )
-        except Exception as exc:  # noqa: BLE001  (any failure here means the stored configs do not fit the model)
-            raise CheckpointError(
-                f"{member.source}: the feature/input config does not match the model weights: running the rebuilt "
-                f"pipeline (feature {self.pipeline.feature.to_dict().get('name')!r}, input mode {inputs.mode!r}) and "
-                f"model on {seconds:g} s of generated noise failed ({type(exc).__name__}: {exc}). The file was "
-                "edited or assembled from different runs."
-            ) from None
-        if tuple(logits.shape) != (1, len(self.classes_)):
-            raise CheckpointError(
-                f"{member.source}: the feature/input config does not match the model weights: the "
-                f"model gives {logits.shape[-1]} outputs for {len(self.classes_)} label_names."
-            )
-        if not bool(torch.isfinite(logits).all()):
-            raise CheckpointError(
-                f"{member.source}: the model outputs NaN or infinity on quiet generated noise; its "
-                "weights are damaged (a diverged training?). Retrain or use another checkpoint."
-            )
 
     # ------------------------------------------------------------------------------------------ the engine
 
@@ -231,7 +210,7 @@ class Recognizer(PretrainedMixin):
     def _member_logits(
         self, member: Member, chunk_lists: list[np.ndarray], texts: Sequence[str] | None
     ) -> tuple[torch.Tensor, np.ndarray]:
-        """Mean chunk logits (n, num_classes) of each of n chunk lists, and their chunk counts (n,)."""
+        """Mean chunk outputs (n, num_outputs) of each of n chunk lists, and their chunk counts (n,)."""
         pieces, owner = [], []
         # per-utterance and per-speaker normalisation need all chunks of an input (a speaker: all inputs)
         for index, chunks in enumerate(member.standardizer.utterances(chunk_lists)):
@@ -272,7 +251,20 @@ class Recognizer(PretrainedMixin):
         *,
         failures: dict[int, Exception] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Probabilities (n, num_classes) and speech flags (n,) of n sources, each read block by block.
+        """Probabilities (n, num_classes) and speech flags (n,) of n sources (:meth:`_outputs`)."""
+        probabilities, _, speech = self._outputs(sources, texts, failures=failures)
+        return probabilities, speech
+
+    def _outputs(
+        self,
+        sources: Iterable[Source | None],
+        texts: Sequence[str] | None,
+        *,
+        failures: dict[int, Exception] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Probabilities (n, num_classes), dimension values (n, D) on [0, 1] and speech flags (n,) of n sources,
+        each read block by block: softmax of the class columns of the mean chunk outputs, mean of the value
+        columns; both averaged over the members.
 
         Blocks of several inputs share batches; at most one block plus ``batch_size`` chunks is in memory. An input
         that cannot be read or cut into chunks (AudioError, ValueError) raises, or with ``failures`` is recorded
@@ -284,7 +276,7 @@ class Recognizer(PretrainedMixin):
                 f"this model fuses audio with its transcript: give one text per audio input "
                 f"({len(sources)}), e.g. texts=[...] or `serkit predict --transcripts FILE`."
             )
-        logit_sums = np.zeros((len(self.members), len(sources), len(self.classes_)))
+        logit_sums = np.zeros((len(self.members), len(sources), self.task.num_outputs))
         counts = np.zeros(len(sources))
         frames = np.zeros((len(sources), 2), dtype=np.int64)  # active, total
         pending: list[tuple[int, np.ndarray]] = []
@@ -324,10 +316,12 @@ class Recognizer(PretrainedMixin):
             flush()
         failed = np.asarray([s is None or i in (failures or {}) for i, s in enumerate(sources)], dtype=bool)
         counts[failed] = np.nan  # NaN rows, without a 0/0 warning
-        mean_logits = torch.from_numpy(logit_sums / counts[None, :, None])  # (members, n, num_classes)
-        probabilities = torch.softmax(mean_logits, dim=-1).mean(dim=0).float().numpy()
+        logits, values = self.task.split(
+            logit_sums / counts[None, :, None]
+        )  # (members, n, C), (members, n, D)
+        probabilities = torch.softmax(torch.from_numpy(logits), dim=-1).mean(dim=0).float().numpy()
         speech = [not bad and self._is_speech(a, t) for bad, (a, t) in zip(failed, frames)]
-        return probabilities, np.asarray(speech, dtype=bool)
+        return probabilities, values.mean(axis=0).astype(np.float32), np.asarray(speech, dtype=bool)
 
     def _source_chunks(self, source: Source, frames: np.ndarray) -> Iterator[np.ndarray]:
         """The chunks of one input, block by block; adds its (active, total) speech frames to ``frames``.
@@ -359,8 +353,12 @@ class Recognizer(PretrainedMixin):
         return total > 0 and active >= self.speech_min_fraction * total
 
     def labels_from(self, probabilities: np.ndarray, speech: np.ndarray) -> list[str]:
-        """Labels of rows of :meth:`analyse`: the most probable class, or :data:`NO_SPEECH` where speech is False."""
-        return [self.classes_[int(p.argmax())] if s else NO_SPEECH for p, s in zip(probabilities, speech)]
+        """Labels of rows of :meth:`analyse`: the most probable class, or :data:`NO_SPEECH` where speech is False
+        (``""`` with speech for a regression model, which has no classes)."""
+        return [
+            (self.classes_[int(p.argmax())] if self.classes_ else "") if s else NO_SPEECH
+            for p, s in zip(probabilities, speech)
+        ]
 
     # -------------------------------------------------------------------------------------------- public API
 
@@ -379,14 +377,24 @@ class Recognizer(PretrainedMixin):
         mark every input as speech.
 
         Raises:
-            serkit.core.errors.AudioError subclasses naming the file that cannot be read; NoAudioFilesError.
+            serkit.core.errors.AudioError subclasses naming the file that cannot be read; NoAudioFilesError;
+            ValueError for a regression model (:meth:`analyse_dimensions`).
         """
+        self.task.require_classes("analyse")
+        probabilities, _, speech = self.analyse_outputs(paths, texts)
+        return probabilities, speech
+
+    def analyse_outputs(
+        self, paths: str | os.PathLike | Iterable[str | os.PathLike], texts: Sequence[str] | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`analyse` of any model: probabilities (num_files, C), dimension values (num_files, D) on [0, 1]
+        and speech flags (num_files,); C = 0 for regression, D = 0 for classification."""
         files = expand_audio_paths(paths, must_exist=self.reads_audio)
         if not files:
             raise NoAudioFilesError(
                 f"no audio files given (folders are searched for {', '.join(audio_io.AUDIO_EXTENSIONS)})."
             )
-        return self._analyse((self._file_source(path) for path in files), texts)
+        return self._outputs((self._file_source(path) for path in files), texts)
 
     def analyse_each(
         self, files: Sequence[str | os.PathLike], texts: Sequence[str] | None = None
@@ -398,6 +406,15 @@ class Recognizer(PretrainedMixin):
             in the rows of failed files, and ``{index: error}`` of the files that could not be read or classified
             (AudioError, or ValueError such as shorter than one window with ``input.short_policy=drop``).
         """
+        self.task.require_classes("analyse_each")
+        probabilities, _, speech, failures = self.analyse_each_outputs(files, texts)
+        return probabilities, speech, failures
+
+    def analyse_each_outputs(
+        self, files: Sequence[str | os.PathLike], texts: Sequence[str] | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, Exception]]:
+        """:meth:`analyse_each` of any model: probabilities (num_files, C), values (num_files, D) on [0, 1] (NaN
+        rows for failed files), speech flags and ``{index: error}``."""
         failures: dict[int, Exception] = {}
         sources: list[Source | None] = []
         for index, path in enumerate(files):
@@ -406,13 +423,18 @@ class Recognizer(PretrainedMixin):
             except (AudioError, ValueError) as exc:  # missing, unreadable header
                 failures[index] = exc
                 sources.append(None)
-        probabilities, speech = self._analyse(sources, texts, failures=failures)
-        return probabilities, speech, dict(sorted(failures.items()))
+        probabilities, values, speech = self._outputs(sources, texts, failures=failures)
+        return probabilities, values, speech, dict(sorted(failures.items()))
 
     def analyse_sources(self, sources: Iterable[Source]) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`analyse` of sources (name, read(start, stop), samples) at the model's rate, e.g. regions."""
+        probabilities, _, speech = self.analyse_sources_outputs(sources)
+        return probabilities, speech
+
+    def analyse_sources_outputs(self, sources: Iterable[Source]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`analyse_sources` with the dimension values (n, D) on [0, 1]: (probabilities, values, speech)."""
         limit = self._max_samples()
-        return self._analyse(((n, r, k if limit is None else min(k, limit)) for n, r, k in sources), None)
+        return self._outputs(((n, r, k if limit is None else min(k, limit)) for n, r, k in sources), None)
 
     def predict_proba(
         self, paths: str | os.PathLike | Iterable[str | os.PathLike], texts: Sequence[str] | None = None
@@ -420,56 +442,24 @@ class Recognizer(PretrainedMixin):
         """Class probabilities (num_files, num_classes), columns ordered like ``classes_``.
 
         Raw model output, silence included (use :meth:`predict` or :meth:`analyse` for the speech flag); an
-        ensemble gives the mean of its members' probabilities. Arguments as :meth:`analyse`.
+        ensemble gives the mean of its members' probabilities. Arguments as :meth:`analyse`; a regression model
+        raises ValueError (use :meth:`predict_dimensions`).
         """
+        self.task.require_classes("predict_proba")
         return self.analyse(paths, texts)[0]
 
     def predict(
         self, paths: str | os.PathLike | Iterable[str | os.PathLike], texts: Sequence[str] | None = None
     ) -> list[str]:
-        """The most probable label of each file, or :data:`NO_SPEECH` where the gate finds no speech."""
+        """The most probable label of each file, or :data:`NO_SPEECH` where the gate finds no speech (ValueError
+        for a regression model: :meth:`predict_dimensions`)."""
+        self.task.require_classes("predict")
         return self.labels_from(*self.analyse(paths, texts))
 
-    def _waveform_source(self, waveform: np.ndarray | torch.Tensor, sample_rate: int | None) -> Source:
-        samples = as_waveform(waveform)
-        if sample_rate is not None and sample_rate != self.sample_rate:
-            if not (isinstance(sample_rate, (int, np.integer)) and sample_rate > 0):
-                raise ValueError(
-                    f"sample_rate={sample_rate!r}: give the waveform's rate in Hz (a positive integer)."
-                )
-            samples = audio_io.resample(samples, int(sample_rate), self.sample_rate)
-        limit = self._max_samples()
-        return (
-            "waveform",
-            lambda start, stop: samples[start:stop],
-            len(samples) if limit is None else min(len(samples), limit),
-        )
-
-    def predict_waveform(
-        self, waveform: np.ndarray | torch.Tensor, text: str | None = None, *, sample_rate: int | None = None
-    ) -> np.ndarray:
-        """Probabilities (num_classes,) of one waveform (and its transcript, for fusion models).
-
-        Args:
-            waveform: (samples,) mono, or (samples, channels) mixed down to mono by their mean (the layout
-                soundfile and :func:`serkit.audio.io.load_multichannel` return; a (channels, samples) array is
-                refused, pass its transpose). Float samples are expected in [-1, 1]; integer PCM is scaled there
-                (int16 / 32768, int32 / 2**31, uint8 (x - 128) / 128). A torch tensor is accepted too.
-            text: the transcript, for fusion models.
-            sample_rate: the waveform's rate in Hz, resampled to the model's; None means it is already at the
-                model's rate (:attr:`sample_rate`).
-
-        Raises:
-            EmptyAudioError: no samples. NonFiniteAudioError: NaN or infinite samples. ValueError / TypeError:
-            an unsupported shape, dtype or sample rate.
-        """
-        source = self._waveform_source(waveform, sample_rate)
-        return self._analyse([source], None if text is None else [text])[0][0]
-
-    def is_speech(self, waveform: np.ndarray | torch.Tensor, *, sample_rate: int | None = None) -> bool:
-        """Whether the energy gate finds speech in a waveform (accepted as in :meth:`predict_waveform`)."""
-        _, read, length = self._waveform_source(waveform, sample_rate)
-        return self._is_speech(*self._speech_frames(read(0, length)))
+    def _window_outputs(self, waveform: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One timeline window (samples,) -> probabilities (1, C), speech flag (1,), values (1, D)."""
+        probabilities, values, speech = self._outputs([self._waveform_source(waveform, None)], None)
+        return probabilities, speech, values
 
     def timeline(
         self, path: str | os.PathLike, *, window: float = 3.0, hop: float = 1.0
@@ -478,7 +468,8 @@ class Recognizer(PretrainedMixin):
 
         Reads only ``window`` seconds at a time from disk, so a recording of any length needs bounded memory.
         The last, shorter window is kept if it is at least half a window long. A window without speech (see
-        :meth:`analyse`) is labelled :data:`NO_SPEECH`, its probabilities kept.
+        :meth:`analyse`) is labelled :data:`NO_SPEECH`, its probabilities kept. A model with dimensions gives each
+        entry's values on [0, 1] too (``TimelineEntry.values``; a regression model's labels are ``""``).
         """
         if self.needs_text:
             raise ValueError(
@@ -488,7 +479,7 @@ class Recognizer(PretrainedMixin):
         yield from file_timeline(
             path,
             self.sample_rate,
-            lambda waveform: self._analyse([self._waveform_source(waveform, None)], None),
+            lambda waveform: self._window_outputs(waveform),
             self.labels_from,
             window=window,
             hop=hop,

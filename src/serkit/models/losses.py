@@ -13,22 +13,29 @@ import torch.nn.functional as F
 from sklearn.utils.class_weight import compute_class_weight
 
 from serkit.core.registry import Registry
+from serkit.data.task import TaskSpec
 
 __all__ = [
     "CONTRASTIVE_LOSSES",
+    "DIMENSION_LOSSES",
     "LOSSES",
     "MixedBatch",
     "balanced_class_weights",
+    "ccc_loss",
     "focal_loss",
     "mixup",
     "multilabel_bce",
     "pairwise_contrastive",
     "supervised_contrastive",
+    "task_objective",
 ]
 
 LOSSES: Registry = Registry("loss")
 #: Contrastive terms for ``train.contrastive`` (used when ``train.contrastive_weight`` > 0).
 CONTRASTIVE_LOSSES: Registry = Registry("contrastive loss")
+#: Losses of emotion dimensions (``train.dimension_loss``, tasks regression and multitask): ``fn(values, targets)``
+#: with both (batch, num_dimensions), targets on [0, 1] and NaN where an utterance was not rated on a dimension.
+DIMENSION_LOSSES: Registry = Registry("dimension loss")
 
 
 @LOSSES.register("cross_entropy")
@@ -184,3 +191,63 @@ def _beta_sample(alpha: float, generator: torch.Generator) -> float:
     """One Beta(alpha, alpha) draw from a seeded generator (numpy Generator seeded from it)."""
     seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
     return float(np.random.default_rng(seed).beta(alpha, alpha))
+
+
+def _rated_columns(values: torch.Tensor, targets: torch.Tensor):
+    """(column values, column targets) of each dimension over its rated rows (targets not NaN)."""
+    for column in range(targets.shape[1]):
+        rated = ~torch.isnan(targets[:, column])
+        yield values[rated, column].float(), targets[rated, column].float()
+
+
+@DIMENSION_LOSSES.register("ccc")
+def ccc_loss(values: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """``1 - CCC`` averaged over the dimensions, CCC computed over the batch (the usual loss of dimensional SER:
+    it rewards matching the spread and the mean, not only the ranking).
+
+    ``CCC = 2 cov(x, y) / (var x + var y + (mean x - mean y)^2)`` with population moments, per dimension on the
+    rows rated on it; a dimension with fewer than two rated rows in the batch is left out (0 loss if none has two).
+    The metric of the reports is audmetric's (:mod:`serkit.evaluation.regression`); this is the same formula in
+    torch because a loss needs gradients.
+
+    Args:
+        values: (batch, num_dimensions) predictions. targets: (batch, num_dimensions), NaN = not rated.
+    """
+    terms = []
+    for x, y in _rated_columns(values, targets):
+        if len(x) < 2:
+            continue
+        x_mean, y_mean = x.mean(), y.mean()
+        covariance = ((x - x_mean) * (y - y_mean)).mean()
+        denominator = x.var(unbiased=False) + y.var(unbiased=False) + (x_mean - y_mean) ** 2
+        terms.append(1.0 - 2.0 * covariance / denominator.clamp_min(1e-8))
+    return torch.stack(terms).mean() if terms else values.sum() * 0.0
+
+
+@DIMENSION_LOSSES.register("mse")
+def dimension_mse(values: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over the rated entries (NaN targets left out). values, targets: (batch, dims)."""
+    rated = ~torch.isnan(targets)
+    if not bool(rated.any()):
+        return values.sum() * 0.0
+    return F.mse_loss(values.float()[rated], targets.float()[rated])
+
+
+def task_objective(task: TaskSpec, loss_fn, dimension_fn, **loss_kwargs):
+    """The training loss of a task (:mod:`serkit.data.task`) as ``objective(outputs, targets) -> scalar``.
+
+    Classification: ``loss_fn`` on the logits. Regression: ``dimension_fn`` on the values. Multitask: the class
+    loss on the first ``C`` outputs plus ``task.dimension_weight`` times the dimension loss on the rest (targets
+    ``(batch, 1 + D)``: the class index, then the values).
+    """
+    if task.kind == "classification":
+        return lambda outputs, targets: loss_fn(outputs, targets, **loss_kwargs)
+    if task.kind == "regression":
+        return dimension_fn
+    classes = len(task.classes)
+
+    def multitask(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        class_loss = loss_fn(outputs[:, :classes], targets[:, 0].long(), **loss_kwargs)
+        return class_loss + task.dimension_weight * dimension_fn(outputs[:, classes:], targets[:, 1:])
+
+    return multitask

@@ -7,13 +7,20 @@ value is a string (ONNX's metadata is a string map); structured values are JSON.
 ==================== =============================================================================================
 key                  value
 ==================== =============================================================================================
-``serkit.format``    :data:`FORMAT_VERSION`; a runtime refuses a file of a newer format
-``serkit.labels``    JSON list: the class names, in the order of the graph's logits
+``serkit.format``    the layout's version: :data:`FORMAT_VERSION` for a model of dimensions, which an older
+                     runtime would misread, :data:`CLASSIFIER_FORMAT` for a classifier (still read by version-2
+                     runtimes); a runtime refuses a file of a newer format
+``serkit.labels``    JSON list: the class names, in the order of the graph's logits (``[]`` for regression)
+``serkit.task``      ``classification``, ``regression`` or ``multitask`` (:mod:`serkit.runtime.task`): the graph's
+                     outputs are the class logits, then one value on [0, 1] per dimension
+``serkit.dimensions`` JSON list: the dimension names (``[]`` for a classifier)
+``serkit.dimension_range`` JSON ``[low, high]``: the corpus scale of the dimensions (``[]`` for a classifier)
 ``serkit.sample_rate`` the rate (Hz) of the graph's waveform input
 ``serkit.window`` / ``serkit.hop``  segment length and hop in samples (prediction's ``input.eval_hop``)
 ``serkit.short_policy`` what a file shorter than one window becomes (``pad``, ``tile``, ``drop``)
 ``serkit.max_samples`` samples of each file used (``input.eval_max_seconds``), "" for all
-``serkit.aggregation`` ``mean_logits``: a file's logits are the mean of its segments' logits, then softmax
+``serkit.aggregation`` ``mean_logits``: a file's outputs are the mean of its segments', then softmax of the class
+                     columns (dimension values are not softmaxed)
 ``serkit.normalize``  ``global`` (training statistics), ``utterance`` (over the graph's batch: one file per run)
                      or ``none``; applied inside the graph
 ``serkit.feature`` / ``serkit.input`` JSON: the feature and input configs of the checkpoint
@@ -30,15 +37,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["AGGREGATIONS", "FORMAT_VERSION", "ModelCard"]
+from serkit.runtime.task import ModelTask
 
-#: Version of the metadata layout below (2: ``utterance`` normalisation, which a version-1 runtime would batch wrongly).
-FORMAT_VERSION = 2
+__all__ = ["AGGREGATIONS", "CLASSIFIER_FORMAT", "FORMAT_VERSION", "ModelCard"]
+
+#: Version of the metadata layout below (2: ``utterance`` normalisation, which a version-1 runtime would batch
+#: wrongly; 3: ``task``, dimension columns after the logits, which a version-2 runtime would softmax as classes).
+FORMAT_VERSION = 3
+#: The version written for a classifier: its file means the same to a version-2 runtime.
+CLASSIFIER_FORMAT = 2
 #: How segment logits become a file's: the only one serkit's prediction uses for segment models.
 AGGREGATIONS = ("mean_logits",)
 
 _PREFIX = "serkit."
-_JSON_FIELDS = ("labels", "feature", "input", "metrics")
+_JSON_FIELDS = ("labels", "feature", "input", "metrics", "dimensions", "dimension_range")
 _INT_FIELDS = ("sample_rate", "window", "hop")
 
 
@@ -51,7 +63,7 @@ class ModelCard:
         and hop in samples. short_policy: for files shorter than one window. max_samples: samples used per file,
         None for all. aggregation: one of :data:`AGGREGATIONS`. normalize: ``global``, ``utterance`` (one file's
         windows per graph run) or ``none`` (applied in the graph). feature, input: the checkpoint's configs. model, source, version: provenance. metrics: the run's
-        test metrics.
+        test metrics. task, dimensions, dimension_range: what the outputs are (:meth:`model_task`).
     """
 
     labels: list[str]
@@ -68,10 +80,19 @@ class ModelCard:
     source: str = ""
     version: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
+    task: str = "classification"
+    dimensions: list[str] = field(default_factory=list)
+    dimension_range: list[float] = field(default_factory=list)
+
+    def model_task(self, where: str = "model") -> ModelTask:
+        """The outputs of the graph (:class:`~serkit.runtime.task.ModelTask`); ValueError if malformed."""
+        meta = {"label_names": self.labels, "task": self.task, "dimensions": self.dimensions}
+        return ModelTask.from_meta({**meta, "dimension_range": self.dimension_range}, where)
 
     def to_props(self) -> dict[str, str]:
         """The ``metadata_props`` map: ``serkit.<field>`` -> string."""
-        props = {f"{_PREFIX}format": str(FORMAT_VERSION)}
+        version = CLASSIFIER_FORMAT if self.task == "classification" else FORMAT_VERSION
+        props = {f"{_PREFIX}format": str(version)}
         for name, value in vars(self).items():
             if name in _JSON_FIELDS:
                 text = json.dumps(value, sort_keys=True)
@@ -122,6 +143,7 @@ class ModelCard:
                 f"{where}: metadata lacks {', '.join(_PREFIX + m for m in missing)}; export the model again."
             )
         card = cls(**values)
+        card.model_task(where)  # ValueError naming where: a task that does not fit its labels and dimensions
         if card.aggregation not in AGGREGATIONS:
             raise ValueError(
                 f"{where}: aggregation {card.aggregation!r} is not one this serkit knows ({', '.join(AGGREGATIONS)})."

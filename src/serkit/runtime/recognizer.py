@@ -11,7 +11,10 @@ file's metadata (:class:`~serkit.runtime.metadata.ModelCard`): each file is read
 mono and resampled to the model's rate (:func:`serkit.audio.io.load`), its first ``max_samples`` kept, cut into
 windows of ``window`` samples every ``hop`` (complete windows only; a shorter file is padded, tiled or dropped as
 the model was trained), the windows of several files run through onnxruntime together in batches of
-``batch_size``, and a file's probabilities are the softmax of the mean of its windows' logits. The graph computes
+``batch_size``, and a file's probabilities are the softmax of the mean of its windows' logits. A model of emotion
+dimensions (``task`` in the metadata, :mod:`serkit.runtime.task`) has one more output column per dimension after
+the logits: a file's values are the mean of its windows' values, not softmaxed (:meth:`OnnxRecognizer.
+predict_dimensions`). The graph computes
 the features and their normalisation itself. The energy gate (:mod:`serkit.audio.speech`) marks silent files
 :data:`~serkit.audio.speech.NO_SPEECH` as the torch recogniser does.
 
@@ -36,6 +39,7 @@ from serkit.core.errors import AudioError, ModelFileError, NoAudioFilesError
 from serkit.core.onnx_session import cpu_session
 from serkit.runtime.metadata import ModelCard
 from serkit.runtime.recordings import TimelineEntry, file_timeline
+from serkit.runtime.task import DimensionsMixin
 
 __all__ = ["AudioFileRecognizer", "OnnxRecognizer", "segment_windows"]
 
@@ -105,8 +109,12 @@ class AudioFileRecognizer:
         return self.labels_from(*self.analyse(paths))
 
     def labels_from(self, probabilities: np.ndarray, speech: np.ndarray) -> list[str]:
-        """Labels of rows of :meth:`analyse`: the most probable class, or NO_SPEECH where speech is False."""
-        return [self.classes_[int(p.argmax())] if s else NO_SPEECH for p, s in zip(probabilities, speech)]
+        """Labels of rows of :meth:`analyse`: the most probable class, or NO_SPEECH where speech is False (``""``
+        with speech for a model without classes: a regression model's timeline)."""
+        return [
+            (self.classes_[int(p.argmax())] if self.classes_ else "") if s else NO_SPEECH
+            for p, s in zip(probabilities, speech)
+        ]
 
     def predict_waveform(self, waveform: np.ndarray, *, sample_rate: int | None = None) -> np.ndarray:
         """Probabilities (num_classes,) of one mono waveform (samples,) float in [-1, 1]; ``sample_rate``: its
@@ -121,8 +129,8 @@ class AudioFileRecognizer:
         return self._waveform_probabilities(samples)
 
 
-class OnnxRecognizer(AudioFileRecognizer):
-    """An exported serkit model on onnxruntime: files in, class probabilities and labels out.
+class OnnxRecognizer(DimensionsMixin, AudioFileRecognizer):
+    """An exported serkit model on onnxruntime: files in, class probabilities and labels (or dimension values) out.
 
     Args:
         path: the ``.onnx`` file written by ``serkit export``.
@@ -130,7 +138,8 @@ class OnnxRecognizer(AudioFileRecognizer):
         threads: onnxruntime's intra-op threads; 0 = its default (all cores).
 
     Attributes:
-        classes_: label names, in the order of :meth:`predict_proba`'s columns.
+        classes_: label names, in the order of :meth:`predict_proba`'s columns (``[]`` for a regression model).
+        dimensions_, task: the dimension names and what the outputs are (:class:`~serkit.runtime.task.ModelTask`).
         card: the metadata (:class:`~serkit.runtime.metadata.ModelCard`): rate, windows, normalisation, metrics.
         speech_level_dbfs, speech_min_fraction: the silence gate; ``speech_level_dbfs = None`` turns it off.
 
@@ -160,10 +169,11 @@ class OnnxRecognizer(AudioFileRecognizer):
         props = self.session.get_modelmeta().custom_metadata_map
         try:
             self.card = ModelCard.from_props(props, str(self.path))
+            self.task = self.card.model_task(str(self.path))
         except ValueError as exc:
             raise ModelFileError(str(exc)) from None
         self.input_name = self.session.get_inputs()[0].name
-        self.classes_ = list(self.card.labels)
+        self.classes_ = list(self.task.classes)
         self.batch_size = batch_size
         self.speech_level_dbfs: float | None = SPEECH_LEVEL_DBFS
         self.speech_min_fraction = SPEECH_MIN_FRACTION
@@ -208,15 +218,21 @@ class OnnxRecognizer(AudioFileRecognizer):
         return self.session.run(None, {self.input_name: windows})[0].astype(np.float64)
 
     def _probabilities(self, window_lists: Sequence[np.ndarray]) -> np.ndarray:
-        """Per input its windows (n_i, window) -> probabilities (inputs, num_classes): softmax of mean logits."""
+        """Per input its windows (n_i, window) -> probabilities (inputs, num_classes) (:meth:`_outputs`)."""
+        return self._outputs(window_lists)[0]
+
+    def _outputs(self, window_lists: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Per input its windows (n_i, window) -> probabilities (inputs, num_classes), the softmax of the class
+        columns of the mean outputs, and dimension values (inputs, D), the mean value columns."""
         if self.card.normalize == "utterance":  # the graph standardises over its batch: one input per run
             logits = np.concatenate([self._run(windows) for windows in window_lists])
         else:
             logits = self._logits(np.concatenate(window_lists))
         bounds = np.cumsum([0, *(len(w) for w in window_lists)])
-        means = np.stack([logits[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:])])
-        exp = np.exp(means - means.max(axis=1, keepdims=True))
-        return (exp / exp.sum(axis=1, keepdims=True)).astype(np.float32)
+        outputs = np.stack([logits[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:])])
+        means, values = self.task.split(outputs)
+        exp = np.exp(means - means.max(axis=1, keepdims=True, initial=-np.inf))
+        return (exp / exp.sum(axis=1, keepdims=True)).astype(np.float32), values.astype(np.float32)
 
     def _is_speech(self, waveform: np.ndarray) -> bool:
         if self.speech_level_dbfs is None:
@@ -235,7 +251,30 @@ class OnnxRecognizer(AudioFileRecognizer):
         speech, and its error is returned in ``{index: error}``. ``texts`` is accepted for the interface of
         :class:`serkit.inference.Recognizer` and ignored (exported models take audio only).
         """
+        self.task.require_classes("analyse_each")
+        probabilities, _, speech, failures = self.analyse_each_outputs(files)
+        return probabilities, speech, failures
+
+    def analyse_outputs(self, paths, texts=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Probabilities (num_files, C), dimension values (num_files, D) on [0, 1] and speech flags of audio files
+        or folders (C = 0 for regression, D = 0 for a classifier); errors as :meth:`analyse`."""
+        files = audio_io.expand_audio_paths(paths)
+        if not files:
+            raise NoAudioFilesError(
+                f"no audio files given (folders are searched for {', '.join(audio_io.AUDIO_EXTENSIONS)})."
+            )
+        probabilities, values, speech, failures = self.analyse_each_outputs(files)
+        if failures:
+            raise next(iter(failures.values()))
+        return probabilities, values, speech
+
+    def analyse_each_outputs(
+        self, files: Sequence[str | os.PathLike], texts: Sequence[str] | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, Exception]]:
+        """:meth:`analyse_each` of any model: probabilities (num_files, C), dimension values (num_files, D) on
+        [0, 1] (NaN rows for failed files), speech flags and ``{index: error}``."""
         probabilities = np.full((len(files), len(self.classes_)), np.nan, dtype=np.float32)
+        values = np.full((len(files), len(self.dimensions_)), np.nan, dtype=np.float32)
         speech = np.zeros(len(files), dtype=bool)
         failures: dict[int, Exception] = {}
         done: list[int] = []
@@ -250,8 +289,8 @@ class OnnxRecognizer(AudioFileRecognizer):
             speech[index] = self._is_speech(waveform)
             done.append(index)
         if done:
-            probabilities[done] = self._probabilities(window_lists)
-        return probabilities, speech, failures
+            probabilities[done], values[done] = self._outputs(window_lists)
+        return probabilities, values, speech, failures
 
     def analyse_sources(
         self, sources: Iterable[tuple[str, Callable[[int, int], np.ndarray], int]]
@@ -265,7 +304,14 @@ class OnnxRecognizer(AudioFileRecognizer):
         Raises:
             AudioError, ValueError: an input that cannot be read or cut into windows (its name in the message).
         """
-        rows: list[np.ndarray] = []
+        probabilities, _, speech = self.analyse_sources_outputs(sources)
+        return probabilities, speech
+
+    def analyse_sources_outputs(
+        self, sources: Iterable[tuple[str, Callable[[int, int], np.ndarray], int]]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`analyse_sources` with the dimension values (n, D) on [0, 1]: (probabilities, values, speech)."""
+        rows: list[tuple[np.ndarray, np.ndarray]] = []
         speech: list[bool] = []
         pending: list[np.ndarray] = []
         for name, read, length in sources:
@@ -274,21 +320,26 @@ class OnnxRecognizer(AudioFileRecognizer):
             pending.append(self._windows(waveform, name))
             speech.append(self._is_speech(waveform))
             if sum(len(windows) for windows in pending) >= self.batch_size:
-                rows.append(self._probabilities(pending))
+                rows.append(self._outputs(pending))
                 pending.clear()
         if pending:
-            rows.append(self._probabilities(pending))
-        empty = np.zeros((0, len(self.classes_)), dtype=np.float32)
-        return np.concatenate(rows) if rows else empty, np.asarray(speech, dtype=bool)
+            rows.append(self._outputs(pending))
+        if not rows:
+            rows = [(np.zeros((0, len(self.classes_))), np.zeros((0, len(self.dimensions_))))]
+        probabilities, values = (np.concatenate(part).astype(np.float32) for part in zip(*rows))
+        return probabilities, values, np.asarray(speech, dtype=bool)
 
     def _waveform_probabilities(self, samples: np.ndarray) -> np.ndarray:
+        self.task.require_classes("predict_waveform")
         if self.card.max_samples is not None:
             samples = samples[: self.card.max_samples]
         return self._probabilities([self._windows(samples, "waveform")])[0]
 
-    def _window_analysis(self, waveform: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """One timeline window (samples,) -> probabilities (1, num_classes) and speech flag (1,)."""
-        return self._waveform_probabilities(waveform)[None], np.array([self._is_speech(waveform)])
+    def _window_analysis(self, waveform: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One timeline window (samples,) -> probabilities (1, num_classes), speech flag (1,), values (1, D)."""
+        used = waveform if self.card.max_samples is None else waveform[: self.card.max_samples]
+        probabilities, values = self._outputs([self._windows(used, "waveform")])
+        return probabilities, np.array([self._is_speech(waveform)]), values
 
     def timeline(
         self, path: str | os.PathLike, *, window: float = 3.0, hop: float = 1.0

@@ -59,29 +59,44 @@ AnyRecognizer = Any
 @dataclass(frozen=True)
 class TimelineEntry:
     """One window of a long recording: start/end in seconds, predicted label (:data:`NO_SPEECH` when the window
-    holds no speech), class probabilities, and whether the speech gate found speech."""
+    holds no speech; ``""`` for a regression model), class probabilities, whether the speech gate found speech,
+    and the dimension values on [0, 1] of a model of dimensions (:mod:`serkit.runtime.task`; ``()`` otherwise)."""
 
     start: float
     end: float
     label: str
     probabilities: tuple[float, ...]
     speech: bool = True
+    values: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
 class Segment:
-    """One speech region of a recording: start/end in seconds, the predicted label and class probabilities."""
+    """One speech region of a recording: start/end in seconds, the predicted label and class probabilities (and
+    the dimension values on [0, 1] of a model of dimensions, ``()`` otherwise)."""
 
     start: float
     end: float
     label: str
     probabilities: tuple[float, ...]
+    values: tuple[float, ...] = ()
+
+
+def _label(recognizer: AnyRecognizer, probabilities, speech: bool) -> str:
+    """The most probable class, :data:`NO_SPEECH` without speech, ``""`` for a model without classes."""
+    if not speech:
+        return NO_SPEECH
+    return recognizer.classes_[int(np.argmax(probabilities))] if len(recognizer.classes_) else ""
+
+
+def _has_dimensions(recognizer: AnyRecognizer) -> bool:
+    return bool(getattr(recognizer, "dimensions_", None))
 
 
 def file_timeline(
     path: str | os.PathLike,
     sample_rate: int,
-    analyse: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    analyse: Callable[[np.ndarray], tuple[np.ndarray, ...]],
     labels_from: Callable[[np.ndarray, np.ndarray], list[str]],
     *,
     window: float,
@@ -91,7 +106,8 @@ def file_timeline(
 
     Reads only ``window`` seconds at a time from disk (at ``sample_rate``); the last, shorter window is kept if it is
     at least half a window long. ``analyse(waveform (samples,))`` gives the window's probabilities (1, num_classes)
-    and speech flag (1,); ``labels_from`` turns them into its label (``no_speech`` without speech).
+    and speech flag (1,), and optionally its dimension values (1, D); ``labels_from`` turns the first two into its
+    label (``no_speech`` without speech).
 
     Raises:
         ValueError: ``window`` or ``hop`` not positive. AudioError: the file cannot be read.
@@ -104,13 +120,16 @@ def file_timeline(
         length = min(window, total - start)
         if length < window / 2 and start > 0:
             break
-        probabilities, speech = analyse(audio_io.load(path, sample_rate, offset=start, max_duration=length))
+        probabilities, speech, *values = analyse(
+            audio_io.load(path, sample_rate, offset=start, max_duration=length)
+        )
         yield TimelineEntry(
             round(start, 3),
             round(start + length, 3),
             labels_from(probabilities, speech)[0],
             tuple(float(p) for p in probabilities[0]),
             bool(speech[0]),
+            tuple(float(v) for v in values[0][0]) if values else (),
         )
         start += hop
 
@@ -161,15 +180,21 @@ def file_segments(recognizer: AnyRecognizer, path: str | os.PathLike, *, vad: Si
     regions = vad.file_regions(path)
     if not regions:
         return []
-    probabilities, _ = recognizer.analyse_sources(region_sources(recognizer, path, regions))
+    sources = region_sources(recognizer, path, regions)
+    if _has_dimensions(recognizer):
+        probabilities, values, _ = recognizer.analyse_sources_outputs(sources)
+    else:
+        probabilities, _ = recognizer.analyse_sources(sources)
+        values = np.zeros((len(probabilities), 0))
     return [
         Segment(
             round(region.seconds()[0], 3),
             round(region.seconds()[1], 3),
-            recognizer.classes_[int(row.argmax())],
+            _label(recognizer, row, True),
             tuple(float(p) for p in row),
+            tuple(float(v) for v in value),
         )
-        for region, row in zip(regions, probabilities)
+        for region, row, value in zip(regions, probabilities, values)
     ]
 
 
@@ -190,5 +215,5 @@ def vad_timeline(
                 break
             covered += min(end, entry.end) - max(start, entry.start)
         speech = covered >= SPEECH_MIN_FRACTION * (entry.end - entry.start)
-        label = recognizer.classes_[int(np.argmax(entry.probabilities))] if speech else NO_SPEECH
+        label = _label(recognizer, entry.probabilities, speech)
         yield dataclasses.replace(entry, label=label, speech=speech)

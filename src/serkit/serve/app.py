@@ -19,13 +19,20 @@ Endpoints (every error is JSON ``{"error": "<what is wrong and the fix>"}`` with
        "segments": [{"start": 1.02, "end": 2.75, "label": "angry",
                      "probabilities": {"neutral": 0.1, ...}}, ...]}      # only with segments=true ([]: no speech)
 
-  ``label`` is ``no_speech`` (and ``no_speech`` true) when the energy gate finds no speech. Status 400: no
+  ``label`` is ``no_speech`` (and ``no_speech`` true) when the energy gate finds no speech. A model of emotion
+  dimensions (``task: regression`` or ``multitask``, :mod:`serkit.runtime.task`) adds, to the answer and to each
+  timeline entry and segment, ``"dimensions": {"arousal": 3.4, ...}`` (the training corpus's rating scale, given
+  as ``"dimension_range": [1, 5]`` in the answer) and ``"dimensions_01": {"arousal": 0.6, ...}`` (the model's [0,
+  1] values); a regression model has no classes: ``label`` is null (``no_speech`` without speech) and
+  ``probabilities`` is ``{}``. Status 400: no
   ``file`` field, an empty, corrupt or too short upload; 413: larger than ``max_upload_mb`` or longer than
   ``max_seconds``; 415: not an audio format soundfile reads.
 - ``GET /health``: ``{"status": "ok", "model": ..., "runtime": "torch" | "onnx", "labels": [...],
-  "sample_rate": 16000, "timeline": true, "segments": true, "needs_text": false, "max_upload_mb": 20.0,
-  "max_seconds": 600.0}`` (``segments``: the VAD is installed and the model takes audio alone).
-- ``GET /labels``: ``{"labels": [...]}``, the order of the probabilities.
+  "task": "classification", "dimensions": [], "dimension_range": null, "sample_rate": 16000, "timeline": true,
+  "segments": true, "needs_text": false, "max_upload_mb": 20.0, "max_seconds": 600.0}`` (``segments``: the VAD is
+  installed and the model takes audio alone).
+- ``GET /labels``: ``{"labels": [...]}``, the order of the probabilities; for a model of dimensions also ``task``,
+  ``dimensions`` and ``dimension_range``.
 - ``GET /``: the page (:mod:`serkit.serve.page`): upload or record, bars of the probabilities, the timeline, the
   speech regions.
 
@@ -49,10 +56,12 @@ import threading
 from pathlib import Path
 
 from serkit.audio import io as audio_io
+from serkit.audio.speech import NO_SPEECH
 from serkit.audio.vad import SileroVad
 from serkit.core.errors import AudioError, ModelFileError, SerkitError, UnsupportedAudioFormatError
 from serkit.runtime import OnnxRecognizer
 from serkit.runtime.recordings import file_segments
+from serkit.runtime.task import ModelTask
 
 __all__ = ["UploadError", "create_app", "predict_file", "require_serve_packages"]
 
@@ -125,6 +134,24 @@ def _row(labels: list[str], probabilities) -> dict[str, float]:
     return {label: float(p) for label, p in zip(labels, probabilities)}
 
 
+def _task(recognizer) -> ModelTask:
+    """The task of any recogniser: back-ends without one (Hugging Face models) are classifiers."""
+    task = getattr(recognizer, "task", None)
+    return task if isinstance(task, ModelTask) else ModelTask("classification", tuple(recognizer.classes_))
+
+
+def _dimension_fields(task: ModelTask, values) -> dict:
+    """``dimensions`` (corpus scale) and ``dimensions_01`` (the [0, 1] values) of one row; ``{}`` for a classifier."""
+    if not task.has_dimensions:
+        return {}
+    return {"dimensions": task.named(task.to_corpus_scale(values)), "dimensions_01": task.named(values)}
+
+
+def _label(task: ModelTask, label: str) -> str | None:
+    """A label as the answer gives it: None for a regression model (no classes), unless there is no speech."""
+    return label if task.has_classes or label == NO_SPEECH else None
+
+
 def predict_file(
     recognizer,
     path: Path,
@@ -148,7 +175,7 @@ def predict_file(
             fusion model), 413 (longer than ``max_seconds``), 415 (not audio) or 501 (segments without the VAD),
             naming ``name`` and the fix.
     """
-    labels = list(recognizer.classes_)
+    labels, task = list(recognizer.classes_), _task(recognizer)
     if segments and not isinstance(vad, SileroVad):
         raise UploadError(501, f"segments=true: {vad or 'no VAD given'}")
     if (segments or timeline) and recognizer.needs_text:
@@ -170,13 +197,19 @@ def predict_file(
                 400, f"{name}: this model fuses audio with its transcript; send it in the form field `text`."
             )
         texts = [text] if recognizer.needs_text else None
-        probabilities, speech = recognizer.analyse([path], texts) if texts else recognizer.analyse([path])
+        if task.has_dimensions:
+            probabilities, values, speech = recognizer.analyse_outputs([path], texts)
+        else:
+            probabilities, speech = recognizer.analyse([path], texts) if texts else recognizer.analyse([path])
+            values = [()]
         answer = {
             "file": name,
-            "label": recognizer.labels_from(probabilities, speech)[0],
+            "label": _label(task, recognizer.labels_from(probabilities, speech)[0]),
             "speech": bool(speech[0]),
             "no_speech": not bool(speech[0]),
             "probabilities": _row(labels, probabilities[0]),
+            **_dimension_fields(task, values[0]),
+            **({"dimension_range": list(task.dimension_range)} if task.has_dimensions else {}),
             "duration_seconds": round(float(seconds), 3),
         }
         if timeline:
@@ -184,9 +217,10 @@ def predict_file(
                 {
                     "start": entry.start,
                     "end": entry.end,
-                    "label": entry.label,
+                    "label": _label(task, entry.label),
                     "speech": entry.speech,
                     "probabilities": _row(labels, entry.probabilities),
+                    **_dimension_fields(task, entry.values),
                 }
                 for entry in recognizer.timeline(path, window=window, hop=hop)
             ]
@@ -195,8 +229,9 @@ def predict_file(
                 {
                     "start": segment.start,
                     "end": segment.end,
-                    "label": segment.label,
+                    "label": _label(task, segment.label),
                     "probabilities": _row(labels, segment.probabilities),
+                    **_dimension_fields(task, segment.values),
                 }
                 for segment in file_segments(recognizer, path, vad=vad)
             ]
@@ -244,11 +279,15 @@ def create_app(
     max_bytes = round(max_upload_mb * 2**20)
     slots = threading.BoundedSemaphore(concurrency)
     vad = _load_vad()  # once: the session is shared (each call keeps its own recurrent state)
+    described = _task(recognizer).describe()
     info = {
         "status": "ok",
         "model": model_name,
         "runtime": "onnx" if isinstance(recognizer, OnnxRecognizer) else "torch",
         "labels": list(recognizer.classes_),
+        "task": described["task"],
+        "dimensions": described.get("dimensions", []),
+        "dimension_range": described.get("dimension_range"),
         "sample_rate": int(recognizer.sample_rate),
         "timeline": not recognizer.needs_text,
         "segments": isinstance(vad, SileroVad) and not recognizer.needs_text,
@@ -296,7 +335,9 @@ def create_app(
 
     @app.get("/labels")
     def labels() -> dict:
-        return {"labels": info["labels"]}
+        if not info["dimensions"]:
+            return {"labels": info["labels"]}
+        return {key: info[key] for key in ("labels", "task", "dimensions", "dimension_range")}
 
     @app.post("/predict")
     def predict(

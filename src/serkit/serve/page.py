@@ -3,14 +3,17 @@
 A person chooses an audio file or records from the microphone, the page posts it to ``/predict`` and draws the
 answer: the label, one bar per class (an SVG drawn by hand) and, for a model with a timeline, the probability of
 each class over time (one line per class, the winning label of each window as a coloured strip) and, if asked, a
-table of the speech regions the VAD found (start, end, label, its probability).
+table of the speech regions the VAD found (start, end, label, its probability). A model of emotion dimensions
+(``task`` in ``/health``) gets one bar per dimension (its [0, 1] value, labelled with the value on the corpus scale),
+their values in the regions' table and, for a regression model (no classes), the dimensions over time.
 
 Recording captures raw PCM with an AudioContext (a ScriptProcessorNode, available in every current browser) and
 encodes a 16-bit mono WAV in the page, because what MediaRecorder gives (WebM/Opus, Ogg/Opus) is not reliably
 readable by libsndfile. Microphones need a secure context: ``http://127.0.0.1`` and ``http://localhost`` are.
 
-Element ids the browser test reads: ``file`` (the file input), ``status``, ``label``, ``bars``, ``timeline``,
-``segments`` (the regions' table), ``error``; ``result`` gets ``data-state="done"`` when an answer is shown.
+Element ids the browser test reads: ``file`` (the file input), ``status``, ``label``, ``bars``, ``dimensions`` (the
+dimension bars, each ``rect`` with ``data-dimension`` and ``data-value``), ``timeline``, ``segments`` (the regions'
+table), ``error``; ``result`` gets ``data-state="done"`` when an answer is shown.
 """
 
 from __future__ import annotations
@@ -70,6 +73,7 @@ _PAGE = """<!doctype html>
   <div id="label"></div>
   <div class="muted" id="meta"></div>
   <svg id="bars" width="100%" height="0" role="img" aria-label="class probabilities"></svg>
+  <svg id="dimensions" width="100%" height="0" role="img" aria-label="emotion dimensions"></svg>
   <svg id="timeline" width="100%" height="0" role="img" aria-label="emotion timeline"></svg>
   <table id="segments" hidden></table>
 </div>
@@ -82,6 +86,10 @@ const COLORS = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948"
 const SVGNS = "http://www.w3.org/2000/svg";
 const $ = (id) => document.getElementById(id);
 const color = (label) => COLORS[Math.max(0, CFG.labels.indexOf(label)) % COLORS.length];
+const DIMS = CFG.dimensions || [];
+const dimColor = (name) => COLORS[(CFG.labels.length + DIMS.indexOf(name)) % COLORS.length];
+const scaleText = CFG.dimension_range ? CFG.dimension_range[0] + "-" + CFG.dimension_range[1] : "";
+const dimText = (values) => DIMS.map((d) => d + " " + values[d].toFixed(2)).join(", ");
 
 function el(name, attrs, text) {
   const node = document.createElementNS(SVGNS, name);
@@ -91,7 +99,9 @@ function el(name, attrs, text) {
 }
 
 function setup() {
-  $("model").textContent = "Model: " + CFG.model + " (" + CFG.runtime + "), classes: " + CFG.labels.join(", ");
+  $("model").textContent = "Model: " + CFG.model + " (" + CFG.runtime + ")" +
+    (CFG.labels.length ? ", classes: " + CFG.labels.join(", ") : "") +
+    (DIMS.length ? ", dimensions: " + DIMS.join(", ") + " (" + scaleText + ")" : "");
   $("limits").textContent = "Up to " + CFG.max_upload_mb + " MB and " + CFG.max_seconds + " s per file.";
   $("text-row").hidden = !CFG.needs_text;
   if (!CFG.timeline) {
@@ -146,12 +156,13 @@ async function send(blob, name) {
 
 function show(answer) {
   $("status").textContent = "";
-  $("label").textContent = answer.label;
-  $("label").style.color = answer.no_speech ? "#666" : color(answer.label);
+  $("label").textContent = answer.label === null ? dimText(answer.dimensions) : answer.label;
+  $("label").style.color = answer.no_speech || answer.label === null ? "#666" : color(answer.label);
   $("meta").textContent = answer.file + ", " + answer.duration_seconds.toFixed(1) + " s" +
     (answer.no_speech ? ": no speech found (silence or a very quiet recording)" : "");
   $("result").hidden = false;  // before drawing: a hidden SVG has no width
   drawBars(answer.probabilities);
+  drawDimensions(answer.dimensions, answer.dimensions_01);
   drawTimeline(answer.timeline || []);
   showSegments(answer.segments);
   $("result").dataset.state = "done";
@@ -171,6 +182,22 @@ function drawBars(probabilities) {
   svg.setAttribute("height", CFG.labels.length * rowHeight + 8);
 }
 
+function drawDimensions(values, unit) {  // one bar per dimension: its [0, 1] value, labelled on the corpus scale
+  const svg = $("dimensions");
+  svg.replaceChildren();
+  if (!DIMS.length || !values) { svg.setAttribute("height", 0); return; }
+  const rowHeight = 26, labelWidth = 110, width = svg.clientWidth || 600, barMax = width - labelWidth - 110;
+  DIMS.forEach((name, i) => {
+    const v = Math.max(0, Math.min(1, unit[name])), y = i * rowHeight + 4;
+    svg.append(el("text", { x: 0, y: y + 16 }, name));
+    svg.append(el("rect", { x: labelWidth, y: y, width: barMax, height: rowHeight - 8, fill: "#eee" }));
+    svg.append(el("rect", { x: labelWidth, y: y, width: Math.max(1, v * barMax), height: rowHeight - 8,
+                            fill: dimColor(name), "data-dimension": name, "data-value": values[name] }));
+    svg.append(el("text", { x: labelWidth + barMax + 6, y: y + 16 }, values[name].toFixed(2) + " (" + scaleText + ")"));
+  });
+  svg.setAttribute("height", DIMS.length * rowHeight + 8);
+}
+
 function drawTimeline(entries) {
   const svg = $("timeline");
   svg.replaceChildren();
@@ -178,26 +205,29 @@ function drawTimeline(entries) {
   const width = svg.clientWidth || 600, height = 220, left = 40, right = 10, top = 30, plot = 140;
   const end = entries[entries.length - 1].end;
   const x = (t) => left + (t / end) * (width - left - right);
-  const y = (p) => top + (1 - p) * plot;
+  const y = (p) => top + (1 - Math.max(0, Math.min(1, p))) * plot;  // a dimension's value may leave [0, 1]
   svg.append(el("text", { x: left, y: 14 }, "Emotion over time"));
   for (const p of [0, 0.5, 1]) {
     svg.append(el("line", { x1: left, x2: width - right, y1: y(p), y2: y(p), stroke: "#ddd" }));
     svg.append(el("text", { x: 4, y: y(p) + 4 }, p.toFixed(1)));
   }
-  CFG.labels.forEach((label) => {
-    const points = entries.map((e) => x((e.start + e.end) / 2) + "," + y(e.probabilities[label])).join(" ");
-    svg.append(el("polyline", { points: points, fill: "none", stroke: color(label), "stroke-width": 2 }));
+  // classes: their probabilities; a regression model: its dimensions' [0, 1] values
+  const series = CFG.labels.length ? CFG.labels : DIMS, paint = CFG.labels.length ? color : dimColor;
+  const value = (e, name) => CFG.labels.length ? e.probabilities[name] : e.dimensions_01[name];
+  series.forEach((name) => {
+    const points = entries.map((e) => x((e.start + e.end) / 2) + "," + y(value(e, name))).join(" ");
+    svg.append(el("polyline", { points: points, fill: "none", stroke: paint(name), "stroke-width": 2 }));
   });
   for (const e of entries) {  // the winning label of each window, as a strip under the plot
     const hop = entries.length > 1 ? entries[1].start - entries[0].start : e.end - e.start;
     svg.append(el("rect", { x: x(e.start), y: top + plot + 8, width: Math.max(1, x(e.start + hop) - x(e.start)),
-                            height: 12, fill: e.speech ? color(e.label) : "#ccc" }));
+                            height: 12, fill: e.speech ? (e.label ? color(e.label) : "#999") : "#ccc" }));
   }
   svg.append(el("text", { x: left, y: top + plot + 36 }, "0 s"));
   svg.append(el("text", { x: width - right - 50, y: top + plot + 36 }, end.toFixed(1) + " s"));
   let legendX = left + 60;
-  for (const label of CFG.labels) {
-    svg.append(el("rect", { x: legendX, y: top + plot + 27, width: 10, height: 10, fill: color(label) }));
+  for (const label of series) {
+    svg.append(el("rect", { x: legendX, y: top + plot + 27, width: 10, height: 10, fill: paint(label) }));
     svg.append(el("text", { x: legendX + 14, y: top + plot + 36 }, label));
     legendX += 24 + 8 * label.length;
   }
@@ -219,12 +249,14 @@ function showSegments(segments) {  // undefined: not asked for
     table.append(tr);
     return tr;
   };
-  row(["Speech region", "Label", "Probability"], "th");
-  if (!segments.length) row(["no speech found", "", ""], "td");
+  const extra = DIMS.length ? ["Dimensions (" + scaleText + ")"] : [];
+  row(["Speech region", "Label", "Probability", ...extra], "th");
+  if (!segments.length) row(["no speech found", "", "", ...extra.map(() => "")], "td");
   for (const s of segments) {
-    const tr = row([s.start.toFixed(2) + " - " + s.end.toFixed(2) + " s", s.label,
-                    (100 * s.probabilities[s.label]).toFixed(1) + " %"], "td");
-    tr.children[1].style.color = color(s.label);
+    const tr = row([s.start.toFixed(2) + " - " + s.end.toFixed(2) + " s", s.label || "",
+                    s.label ? (100 * s.probabilities[s.label]).toFixed(1) + " %" : "",
+                    ...(DIMS.length ? [dimText(s.dimensions)] : [])], "td");
+    if (s.label) tr.children[1].style.color = color(s.label);
   }
 }
 

@@ -117,7 +117,9 @@ class AugmentedChunkSet(ChunkSet):
         normalizer: Normalizer,
         seed: int,
     ) -> None:
-        super().__init__([], np.zeros(0, dtype=np.int64), base.targets, base.utterance_ids, base.extras)
+        super().__init__(
+            [], np.zeros(0, dtype=np.int64), base.targets, base.utterance_ids, base.extras, base.task
+        )
         if len(waveforms) != base.num_utterances or len(speakers) != base.num_utterances:
             raise ValueError(
                 f"{len(waveforms)} waveforms and {len(speakers)} speakers for {base.num_utterances} utterances."

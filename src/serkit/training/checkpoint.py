@@ -164,14 +164,18 @@ def model_from_checkpoint(checkpoint: dict[str, Any], path: str | os.PathLike) -
     from serkit.models import MODELS, create_model, model_class  # here: the registry imports every family
 
     name, args, labels = checkpoint["model_name"], checkpoint["model_args"], checkpoint["label_names"]
-    if not isinstance(labels, (list, tuple)) or not labels or not all(isinstance(x, str) for x in labels):
-        raise CheckpointError(f"{path}: label_names must be a non-empty list of class names, got {labels!r}.")
+    # the head's outputs: the classes, then the emotion dimensions of task regression / multitask
+    outputs = [*labels, *checkpoint.get("dimensions", [])] if isinstance(labels, (list, tuple)) else labels
+    if not isinstance(outputs, list) or not outputs or not all(isinstance(x, str) for x in outputs):
+        raise CheckpointError(
+            f"{path}: label_names (and dimensions) must be a non-empty list of names, got {labels!r}."
+        )
     if not isinstance(args, dict) or not isinstance(args.get("num_classes"), int):
         raise CheckpointError(f"{path}: model_args must be a dict with an integer num_classes, got {args!r}.")
-    if len(labels) != args["num_classes"]:
+    if len(outputs) != args["num_classes"]:
         raise CheckpointError(
-            f"{path}: label_names has {len(labels)} names ({', '.join(labels)}) but the model has "
-            f"num_classes={args['num_classes']} outputs; the metadata does not match the weights."
+            f"{path}: label_names and dimensions give {len(outputs)} names ({', '.join(outputs)}) but the model "
+            f"has num_classes={args['num_classes']} outputs; the metadata does not match the weights."
         )
     if not isinstance(name, str) or name.lower() not in MODELS:
         raise CheckpointError(

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
+from serkit.data.task import TaskSpec
 from serkit.models.base import SERModel
 from serkit.training.accelerator import eval_autocast
 
@@ -49,8 +50,11 @@ class ChunkSet(Dataset):
         chunk_utterance: (num_chunks,) index of the utterance each chunk belongs to.
         targets: (num_utterances,) class index per utterance (-1 = unlabelled), or for multi-label targets
             (num_utterances, num_classes) float 0/1 indicators.
+            Regression: (num_utterances, num_dimensions) float values on [0, 1], NaN = not rated; multitask:
+            (num_utterances, 1 + num_dimensions), the class index then the values (:mod:`serkit.data.task`).
         utterance_ids: ids, in utterance-index order.
         extras: per utterance, named arrays whose axis 0 varies (``{"text": (tokens,) ids}``); empty = none.
+        task: what the targets are (classification by default).
     """
 
     chunks: list[np.ndarray]
@@ -58,6 +62,7 @@ class ChunkSet(Dataset):
     targets: np.ndarray
     utterance_ids: Sequence[str]
     extras: list[dict[str, np.ndarray]] = field(default_factory=list)
+    task: TaskSpec = field(default_factory=TaskSpec)
 
     def __len__(self) -> int:
         return len(self.chunks)
@@ -78,9 +83,14 @@ class ChunkSet(Dataset):
     def chunk_targets(self) -> np.ndarray:
         return self.targets[self.chunk_utterance]
 
+    def chunk_classes(self) -> np.ndarray:
+        """(num_chunks,) class index of each chunk (single-label classification and multitask)."""
+        classes, _ = self.task.split_targets(self.targets)
+        return np.asarray(classes, dtype=np.int64)[self.chunk_utterance]
+
     @property
     def multi_label(self) -> bool:
-        return self.targets.ndim == 2
+        return self.task.kind == "classification" and self.targets.ndim == 2
 
 
 def pad_along_first(arrays: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -142,12 +152,13 @@ def make_loader(
     """
     generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
     sampler = None
-    if balanced and dataset.multi_label:
+    if balanced and (dataset.multi_label or dataset.task.kind == "regression"):
         raise ValueError(
-            "train.sampler=balanced needs one class per utterance; multi-label targets have several."
+            "train.sampler=balanced needs one class per utterance; multi-label targets have several and "
+            "regression (task: regression) has none."
         )
     if balanced:
-        chunk_targets = dataset.chunk_targets()
+        chunk_targets = dataset.chunk_classes()
         counts = np.bincount(chunk_targets[chunk_targets >= 0], minlength=1).astype(np.float64)
         weights = np.where(chunk_targets >= 0, 1.0 / np.maximum(counts[np.maximum(chunk_targets, 0)], 1), 0.0)
         sampler = WeightedRandomSampler(

@@ -35,8 +35,15 @@ from tqdm.auto import tqdm
 
 from serkit.config import TrainConfig
 from serkit.core.progress import progress_enabled
-from serkit.evaluation.metrics import metrics_from_logits
-from serkit.models.losses import CONTRASTIVE_LOSSES, LOSSES, balanced_class_weights, mixup
+from serkit.evaluation.outputs import metrics_from_outputs
+from serkit.models.losses import (
+    CONTRASTIVE_LOSSES,
+    DIMENSION_LOSSES,
+    LOSSES,
+    balanced_class_weights,
+    mixup,
+    task_objective,
+)
 from serkit.training.accelerator import describe_precision, make_accelerator
 from serkit.training.augment_features import SpecAugment
 from serkit.training.averaging import WeightAverage
@@ -94,17 +101,22 @@ class TrainOutcome:
 
 
 def selection_score(metrics: dict[str, Any], name: str) -> float:
-    """The number checkpoints are ranked by: a metric key, or ``wa_ua_mean`` ((WA+UA)/2, GLAM's rule)."""
-    if name == "wa_ua_mean":
+    """The number checkpoints are ranked by (higher is better): a metric key, ``wa_ua_mean`` ((WA+UA)/2, GLAM's
+    rule), or for regression ``ccc`` (mean over the dimensions), ``ccc_<dimension>``, ``pearson``; ``mae`` is
+    negated. A NaN score (e.g. CCC of constant predictions) ranks below every number."""
+    if name == "wa_ua_mean" and "ua" in metrics:
         return (metrics["wa"] + metrics["ua"]) / 2
     if name not in metrics or not isinstance(metrics[name], (int, float)):
-        valid = (
-            "label_accuracy, subset_accuracy, macro_f1, micro_f1, weighted_f1"
-            if "per_label" in metrics
-            else "ua, wa, macro_f1, weighted_f1 or wa_ua_mean"
+        valid = ["ua, wa, macro_f1, weighted_f1 or wa_ua_mean"] if "ua" in metrics else []
+        if "per_label" in metrics:
+            valid = ["label_accuracy, subset_accuracy, macro_f1, micro_f1, weighted_f1"]
+        if "dimensions" in metrics:
+            valid.append("ccc, pearson, mae or ccc_<dimension>")
+        raise ValueError(
+            f"train.select_metric={name!r} is not a metric of this task; use {' or '.join(valid)}."
         )
-        raise ValueError(f"train.select_metric={name!r} is not a metric of this task; use {valid}.")
-    return float(metrics[name])
+    score = float(metrics[name]) * (-1.0 if name.startswith("mae") else 1.0)
+    return -math.inf if math.isnan(score) else score
 
 
 def _evaluate(
@@ -124,9 +136,12 @@ def _evaluate(
     targets = torch.from_numpy(dataset.targets)
     if dataset.multi_label:
         loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets.float()).item()
-    else:
-        loss = torch.nn.functional.cross_entropy(logits, targets.long()).item()
-    metrics, _ = metrics_from_logits(dataset.targets, logits.numpy(), label_names)
+    else:  # the training objective of the task (its class part unsmoothed, unweighted)
+        objective = task_objective(
+            dataset.task, torch.nn.functional.cross_entropy, DIMENSION_LOSSES.get(config.dimension_loss)
+        )
+        loss = objective(logits, targets if dataset.task.has_dimensions else targets.long()).item()
+    metrics, _ = metrics_from_outputs(dataset.targets, logits.numpy(), label_names, dataset.task)
     return {**metrics, "loss": loss}
 
 
@@ -179,7 +194,17 @@ def train_one(
             "train.loss=bce is for multi-label targets (labels.target: mosei_emotions); "
             "use cross_entropy or focal for one class per utterance."
         )
-    weight = balanced_class_weights(train_set.chunk_targets(), num_classes) if config.class_weights else None
+    task = train_set.task
+    if task.kind != "classification" and (
+        config.mixup_alpha > 0 or config.contrastive_weight > 0 or config.loss == "bce"
+    ):
+        raise ValueError(
+            f"task={task.kind}: train.mixup_alpha, train.contrastive_weight and train.loss=bce are for "
+            "classification only; set them to 0 / cross_entropy."
+        )
+    if task.kind == "regression" and config.class_weights:
+        raise ValueError("train.class_weights weighs classes; task=regression has none (set it to false).")
+    weight = balanced_class_weights(train_set.chunk_classes(), num_classes) if config.class_weights else None
     loss_fn = LOSSES.get(config.loss)
     contrastive_fn = CONTRASTIVE_LOSSES.get(config.contrastive)
     loss_kwargs = {
@@ -187,6 +212,7 @@ def train_one(
         "gamma": config.focal_gamma,
         "label_smoothing": config.label_smoothing,  # mixup passes these on to both of its targets
     }
+    objective = task_objective(task, loss_fn, DIMENSION_LOSSES.get(config.dimension_loss), **loss_kwargs)
     steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
     trainable = [
         p for p in model.parameters() if p.requires_grad
@@ -277,7 +303,7 @@ def train_one(
                         embedding, targets, temperature=config.contrastive_temperature
                     )
                 else:
-                    loss = loss_fn(model(features, batch["lengths"], **extras), targets, **loss_kwargs)
+                    loss = objective(model(features, batch["lengths"], **extras), targets)
             optimizer.zero_grad(set_to_none=True)
             accelerator.backward(loss)
             if config.grad_clip:
@@ -302,15 +328,8 @@ def train_one(
         improved = config.select_on == "last"
         if val_set is not None and val_set.num_utterances:
             val = _evaluate(scored, val_set, config, label_names, accelerator.device, precision, eval_cache)
-            record.update(
-                val_loss=val["loss"],
-                val_macro_f1=val["macro_f1"],
-                **(
-                    {"val_wa": val["wa"], "val_ua": val["ua"]}
-                    if "ua" in val
-                    else {"val_label_accuracy": val["label_accuracy"]}
-                ),
-            )
+            shown = ("macro_f1", "wa", "ua", "label_accuracy", "ccc")  # those of the task
+            record.update(val_loss=val["loss"], **{f"val_{k}": float(val[k]) for k in shown if k in val})
         if select_set is not None:
             chosen = (
                 val

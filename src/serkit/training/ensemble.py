@@ -11,9 +11,8 @@ the best ensemble size **measured on the test set**. Here every member is a fini
 4. the test logits of those K members are averaged and reported: the usual summary (mean ± std over folds when
    there are several) plus scikit-learn's ``classification_report``.
 
-``select_on="test"`` reproduces the original's "Max ensemble accuracy": K is chosen on the test set, and
-every written report says so in a warning line. Multi-label members (multi-hot targets, MOSEI emotions) are
-averaged the same way and predicted positive where the mean logit is above 0.
+``select_on="test"`` reproduces the original's "Max ensemble accuracy" (K chosen on the test set; every report
+warns). Multi-label members (MOSEI emotions) are averaged alike, positive where the mean logit is above 0.
 """
 
 from __future__ import annotations
@@ -55,10 +54,7 @@ SELECT_ON = ("validation", "test")
 COMBINED = {"logits": "logits", "calibrated": "temperature-calibrated log-probabilities"}
 COMBINE = tuple(COMBINED)
 #: The warning line of a report whose ensemble size was chosen on the test set.
-SIZE_ON_TEST_WARNING = (
-    f"ENSEMBLE SIZE CHOSEN ON THE TEST SET (--select-on-test, the original's protocol). "
-    f"{TEST_SELECTION_WARNING}"
-)
+SIZE_ON_TEST_WARNING = f"ENSEMBLE SIZE CHOSEN ON THE TEST SET (--select-on-test, the original's protocol). {TEST_SELECTION_WARNING}"
 
 
 @dataclass
@@ -106,6 +102,8 @@ def load_member(run_dir: str | Path) -> Member:
             missing = [key for key in _KEYS if key not in data.files]
             if missing:
                 raise SerkitError(f"{path} lacks {missing}; it is not a serkit run's outputs file.")
+            if "dimensions" in data.files and data["dimensions"].size:  # task: regression / multitask
+                raise SerkitError(f"{path}: runs with dimensions are not ensembled yet (only classes are).")
             arrays = {key: data[key] for key in _KEYS}
     except ValueError as exc:  # object arrays need pickle: refused
         raise SerkitError(f"{path}: {exc}; serkit never unpickles outputs files.") from None

@@ -12,6 +12,7 @@ import numpy as np
 
 from serkit.core.errors import SerkitError
 from serkit.data.protocols import Fold
+from serkit.data.task import TaskSpec
 from serkit.features.normalize import Normalizer
 from serkit.training.data import ChunkSet
 from serkit.training.strategies import FoldSets
@@ -27,6 +28,7 @@ def chunk_set(
     chunks: dict[str, np.ndarray],
     targets: dict[str, int | np.ndarray],
     texts: dict[str, np.ndarray] | None = None,
+    task: TaskSpec | None = None,
 ) -> ChunkSet:
     ids = tuple(i for i in ids if i in chunks)
     pieces, owner = [], []
@@ -38,10 +40,10 @@ def chunk_set(
     values = [targets[i] for i in ids]
     labels = (
         np.stack(values).astype(np.float32)
-        if values and np.ndim(values[0]) == 1  # multi-label indicators
+        if values and np.ndim(values[0]) == 1  # multi-label indicators, dimension values (serkit.data.task)
         else np.asarray(values, dtype=np.int64)
     )
-    return ChunkSet(pieces, np.asarray(owner, dtype=np.int64), labels, ids, extras)
+    return ChunkSet(pieces, np.asarray(owner, dtype=np.int64), labels, ids, extras, task or TaskSpec())
 
 
 def fold_sets(
@@ -71,9 +73,15 @@ def fold_sets(
         except ValueError as exc:  # e.g. per-utterance statistics of one-frame functionals
             raise SerkitError(f"fold {fold.name}: {exc}") from None
 
-    train_set = chunk_set(fold.train, normalized(fold.train, prepared.train_chunks), data.targets, encoded)
-    val_set = chunk_set(fold.val, normalized(fold.val, prepared.eval_chunks), data.targets, encoded)
-    test_set = chunk_set(fold.test, normalized(fold.test, prepared.eval_chunks), data.targets, encoded)
+    train_set = chunk_set(
+        fold.train, normalized(fold.train, prepared.train_chunks), data.targets, encoded, data.task
+    )
+    val_set = chunk_set(
+        fold.val, normalized(fold.val, prepared.eval_chunks), data.targets, encoded, data.task
+    )
+    test_set = chunk_set(
+        fold.test, normalized(fold.test, prepared.eval_chunks), data.targets, encoded, data.task
+    )
     if test_set.num_utterances == 0:
         raise SerkitError(
             f"fold {fold.name}: the test part is empty after skipping unreadable or too-short audio."

@@ -27,12 +27,14 @@ logger = logging.getLogger(__name__)
 
 
 #: Keys that choose which runs to do, how fast and under which title, not what a run computes: a run folder can
-#: be continued with more seeds or folds, another thread or job count, cache folder, title or notes.
+#: be continued with more seeds or folds, another thread or job count, cache folder, title or notes, or with
+#: ``strict`` switched (it only gates the corpus checks at the start).
 _EXECUTION_KEYS = {
     ("name",),
     ("notes",),
     ("seeds",),
     ("cache_dir",),
+    ("strict",),
     ("runner",),
     ("protocol", "folds"),
     ("train", "threads"),

@@ -40,11 +40,15 @@ from serkit.config import ExperimentConfig
 from serkit.core.errors import SerkitError
 from serkit.core.torch_settings import configure_torch
 from serkit.core.values import write_yaml
+from serkit.data.check import precheck
 from serkit.data.corpora import fill_content_hashes, load_corpus
+from serkit.data.dimensions import dimension_matrix, dimension_scale
 from serkit.data.labels import LabelSet, apply_label_set
 from serkit.data.protocols import protocol_info, write_folds
+from serkit.data.task import TaskSpec
 from serkit.data.utterance import Utterance, read_manifest
 from serkit.evaluation.plots import plot_confusion_matrix, plot_training_curves, plot_tsne
+from serkit.evaluation.regression import plot_regression_scatter
 from serkit.evaluation.report import summarize_runs, write_summary
 from serkit.features.base import FeatureConfig, feature_from_dict
 from serkit.features.normalize import NORMALIZATION_NOTES
@@ -69,6 +73,34 @@ def class_index(label_set: LabelSet, utt: Utterance) -> int | np.ndarray:
     return label_set.index(utt.emotion if label_set.target == "emotion" else label_set.class_of(utt))
 
 
+def experiment_task(
+    config: ExperimentConfig, label_set: LabelSet | None, utterances: list[Utterance]
+) -> tuple[TaskSpec, dict[str, int | np.ndarray]]:
+    """The recipe's task (:mod:`serkit.data.task`) and every utterance's target (a class index, 0/1 indicators,
+    dimension values on [0, 1], or for multitask the class index followed by the values)."""
+    if config.task == "classification":
+        assert label_set is not None
+        task = TaskSpec.of_recipe("classification", label_set.labels)
+        return task, {u.id: class_index(label_set, u) for u in utterances}
+    try:
+        scale = dimension_scale(config.corpus.name, config.targets, config.target_range)
+    except ValueError as exc:
+        raise SerkitError(f"targets: {exc}") from None
+    classes = label_set.labels if label_set is not None else ()
+    task = TaskSpec.of_recipe(config.task, classes, config.targets, scale, config.dimension_weight)
+    try:
+        values = task.dimension_values(utterances)
+    except ValueError as exc:
+        raise SerkitError(f"targets: {exc}") from None
+    if task.kind == "regression":
+        return task, {u.id: row for u, row in zip(utterances, values)}
+    assert label_set is not None
+    return task, {
+        u.id: np.concatenate([[class_index(label_set, u)], row]).astype(np.float32)
+        for u, row in zip(utterances, values)
+    }
+
+
 def load_utterances(
     config: ExperimentConfig, *, feature: FeatureConfig | None = None
 ) -> tuple[list[Utterance], LabelSet, list[str]]:
@@ -77,6 +109,9 @@ def load_utterances(
     Args:
         feature: the recipe's resolved feature (:attr:`serkit.recipe.Recipe.feature`); built from
             ``config.features`` when not given.
+
+    Regression (``task: regression``) keeps the utterances rated on at least one of the recipe's ``targets``,
+    whatever their emotion, and returns no label set (None).
     """
     corpus = config.corpus
     reads_audio = (feature if feature is not None else feature_from_dict(config.features)).reads_audio
@@ -99,6 +134,8 @@ def load_utterances(
         )
     if any(not u.content_hash for u in utterances) and reads_audio:
         utterances = fill_content_hashes(utterances)
+    if config.task == "regression":
+        return _rated_utterances(config, utterances)
     label_set = resolve_label_set(config.labels, present={u.emotion for u in utterances})
     kept, left_out = apply_label_set(utterances, label_set)
     notes = []
@@ -114,6 +151,30 @@ def load_utterances(
             "check labels.set / labels.labels against `serkit corpus stats`."
         )
     return kept, label_set, notes
+
+
+def _rated_utterances(
+    config: ExperimentConfig, utterances: list[Utterance]
+) -> tuple[list[Utterance], None, list[str]]:
+    """Regression: the utterances rated on at least one target dimension (others left out, counted in a note)."""
+    try:
+        scale = dimension_scale(config.corpus.name, config.targets, config.target_range)
+        values = dimension_matrix(utterances, config.targets, scale)
+    except ValueError as exc:
+        raise SerkitError(f"targets: {exc}") from None
+    rated = ~np.isnan(values).all(axis=1)
+    kept = [u for u, keep in zip(utterances, rated) if keep]
+    if not kept:
+        raise SerkitError(
+            f"no utterance of corpus {config.corpus.name!r} is rated on {list(config.targets)}; check the "
+            "targets against the corpus's dimensions (serkit corpus stats) or use task: classification."
+        )
+    notes = [
+        f"dimensions: {', '.join(config.targets)} rescaled from [{scale.low:g}, {scale.high:g}] to [0, 1]"
+    ]
+    if len(kept) < len(utterances):
+        notes.append(f"left out as not rated on {', '.join(config.targets)}: {len(utterances) - len(kept)}")
+    return kept, None, notes
 
 
 def run_experiment(
@@ -150,11 +211,13 @@ def run_experiment(
     write_yaml(saved, config)
     recipe = resolve(config)
     utterances, label_set, notes = load_utterances(config, feature=recipe.feature)
+    precheck(utterances, strict=config.strict, where="train")  # logs corpus warnings; strict: true refuses
     # config.yaml keeps `auto` (so a rerun of the same recipe resumes); everything from here on uses the choice
     protocol, protocol_notes = recipe.protocol.choose(utterances)
     recipe = recipe.with_protocol(protocol)
     notes = [*config.notes, *protocol_notes, *notes]
-    data = ExperimentData(utterances, label_set, {u.id: class_index(label_set, u) for u in utterances})
+    task, targets = experiment_task(config, label_set, utterances)
+    data = ExperimentData(utterances, task, targets)
     cache_dir = Path(config.cache_dir or output_dir / "feature_cache")
     stages = build_stages(resolve_stages(recipe), cache_dir)
     info = protocol_info(protocol.name)
@@ -171,7 +234,7 @@ def run_experiment(
             )
         units += [Unit(f, seed, output_dir / "runs" / f.name / f"seed{seed}", not units) for f in folds]
     pending = [unit for unit in units if not (unit.run_dir / "metrics.json").is_file()]
-    jobs = choose_jobs(config, [stage.recipe for stage in stages], len(label_set.labels), len(pending))
+    jobs = choose_jobs(config, [stage.recipe for stage in stages], task.num_outputs, len(pending))
     done = (
         run_in_workers(config, protocol, stages, data, pending, cache_dir=cache_dir, jobs=jobs)
         if jobs > 1
@@ -234,7 +297,7 @@ def run_experiment(
     selection = "test" if "test" in selections else min(selections)
     summary = summarize_runs(
         with_timings(records, output_dir / "runs"),  # each run's wall and CPU time (its timing.json)
-        label_names=list(label_set.labels),
+        label_names=list(task.classes),
         protocol=protocol.name,
         protocol_info=info.to_dict(),
         selection=selection,
@@ -243,7 +306,7 @@ def run_experiment(
         transductive=any(stage.recipe.config.input.transductive for stage in stages),
     )
     write_summary(summary, output_dir)
-    _write_figures(summary, histories, output_dir, list(label_set.labels), config.seeds[0], config.train.tsne)
+    _write_figures(summary, histories, output_dir, list(task.classes), config.seeds[0], config.train.tsne)
     return summary
 
 
@@ -255,7 +318,9 @@ def _write_figures(
     seed: int,
     tsne: bool = True,
 ) -> None:
-    if summary["confusion"] is not None:  # multi-label runs have none
+    if summary.get("dimensions"):  # predicted against true values of every test utterance, all runs
+        _plot_dimensions(summary, output_dir)
+    if summary["confusion"] is not None:  # multi-label and regression runs have none
         plot_confusion_matrix(
             np.asarray(summary["confusion"]["normalized"]),
             label_names,
@@ -286,3 +351,23 @@ def _write_figures(
         ValueError
     ) as exc:  # e.g. identical embeddings: the run's results stand, only the figure is missing
         logger.warning("no t-SNE figure: %s", exc)
+
+
+def _plot_dimensions(summary: dict[str, Any], output_dir: Path) -> None:
+    """``dimensions.png``: predicted against true values of the test utterances of every run (predictions.csv)."""
+    dimensions = summary["dimensions"]
+    true, predicted = [], []
+    for run in summary["runs"]:
+        path = output_dir / "runs" / run["fold"] / f"seed{run['seed']}" / "outputs.npz"
+        if not path.is_file():
+            return
+        with np.load(path, allow_pickle=False) as outputs:
+            true.append(outputs["test_targets"][:, -len(dimensions) :])
+            predicted.append(outputs["test_logits"][:, -len(dimensions) :])
+    plot_regression_scatter(
+        np.concatenate(true),
+        np.concatenate(predicted),
+        dimensions,
+        output_dir / "dimensions.png",
+        title=f"{summary['title']} (all runs, values on [0, 1])",
+    )

@@ -30,10 +30,11 @@ from serkit.core.errors import AudioError, SerkitError
 from serkit.core.fileio import atomic_open, atomic_write_json, atomic_write_text
 from serkit.core.progress import progress_enabled
 from serkit.core.values import write_yaml
-from serkit.data.labels import LabelSet
 from serkit.data.protocols import Fold
+from serkit.data.task import TaskSpec
 from serkit.data.utterance import Utterance
-from serkit.evaluation.metrics import constant_prediction_metrics, metrics_from_logits
+from serkit.evaluation.metrics import constant_prediction_metrics
+from serkit.evaluation.outputs import metrics_from_outputs
 from serkit.features.pipeline import InputPipeline
 from serkit.features.text import TextInput
 from serkit.recipe import Recipe, TextSpec
@@ -93,11 +94,11 @@ class TextEncodings:
 
 @dataclass
 class ExperimentData:
-    """What every (fold, seed) run of an experiment shares: the utterances, their label set and class targets
-    (by utterance id) and the transcript encodings."""
+    """What every (fold, seed) run of an experiment shares: the utterances, the task (its classes and
+    dimensions, :mod:`serkit.data.task`), every utterance's target (by utterance id) and the transcript encodings."""
 
     utterances: list[Utterance]
-    label_set: LabelSet
+    task: TaskSpec
     targets: dict[str, int | np.ndarray]
     texts: TextEncodings = field(default_factory=TextEncodings)
     by_id: dict[str, Utterance] = field(init=False)
@@ -207,9 +208,18 @@ def _write_predictions(
     label_names: list[str],
     by_id: dict[str, Utterance],
 ) -> None:
+    """predictions.csv: ``utt_id, speaker``, then for classes ``true, predicted, p_<class>...`` and for dimensions
+    ``true_<dimension>, pred_<dimension>`` (values on [0, 1]; NaN true = not rated)."""
+    task = dataset.task
+    class_targets, true_values = task.split_targets(dataset.targets)
+    class_scores, values = task.split(probabilities)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["utt_id", "speaker", "true", "predicted", *[f"p_{name}" for name in label_names]])
+    header = ["utt_id", "speaker"]
+    if task.has_classes:
+        header += ["true", "predicted", *[f"p_{name}" for name in label_names]]
+    header += [f"{kind}_{name}" for name in task.dimensions for kind in ("true", "pred")]
+    writer.writerow(header)
 
     def names(row: int) -> tuple[str, str]:
         if dataset.multi_label:  # ;-joined present labels, predicted where the probability is above 0.5
@@ -217,12 +227,15 @@ def _write_predictions(
                 ";".join(n for n, t in zip(label_names, dataset.targets[row]) if t > 0.5),
                 ";".join(n for n, p in zip(label_names, probabilities[row]) if p > 0.5),
             )
-        return label_names[dataset.targets[row]], label_names[int(probabilities[row].argmax())]
+        return label_names[class_targets[row]], label_names[int(class_scores[row].argmax())]
 
     for row, utt_id in enumerate(dataset.utterance_ids):
-        writer.writerow(
-            [utt_id, by_id[utt_id].speaker, *names(row), *[f"{p:.6f}" for p in probabilities[row]]]
-        )
+        line = [utt_id, by_id[utt_id].speaker]
+        if task.has_classes:
+            line += [*names(row), *[f"{p:.6f}" for p in class_scores[row]]]
+        if task.has_dimensions:
+            line += [f"{v:.6f}" for pair in zip(true_values[row], values[row]) for v in pair]
+        writer.writerow(line)
     with atomic_open(path, "w", encoding="utf-8", newline="") as handle:
         handle.write(buffer.getvalue())
 
@@ -291,13 +304,13 @@ def _run_one(
 ) -> dict[str, Any]:
     """Train one stage of one (fold, seed) into ``run_dir`` and write its results; returns the run's record."""
     recipe, config = stage.recipe, stage.recipe.config
-    label_names = list(data.label_set.labels)
+    label_names = list(data.task.classes)
     text_input, encoded = data.texts.get(recipe.text, fold, data.by_id)
     sets, standardize = fold_sets(stage, fold, data, encoded)
     sets = augment_training(sets, stage.pipeline, config.augment, standardize, data.by_id, seed=seed)
     torch.manual_seed(seed)  # model initialisation depends on the seed only
     model = recipe.model.build(
-        num_classes=len(label_names),
+        num_classes=data.task.num_outputs,  # the head's outputs: the classes, then the dimensions
         num_features=stage.pipeline.num_features,
         num_frames=sets.train.chunks[0].shape[0],
         text_input=text_input,
@@ -315,6 +328,7 @@ def _run_one(
         "model_name": recipe.model.name,
         "model_args": model.model_args,
         "label_names": label_names,
+        **data.task.describe(),  # task, dimensions and their range: what the outputs are (serkit.inference)
         **stage.pipeline.describe(),
         "standardizer": standardize.to_dict(),
         **({"text": text_input.state()} if text_input is not None else {}),
@@ -374,7 +388,9 @@ def _run_one(
                 f"{earlier_notes[-1]}: {record.get('model_note', 'default initialisation')}",
             ]
         )
-    if "neutral" in label_names and not sets.test.multi_label:  # what predicting the majority-ish class gives
+    if (
+        "neutral" in label_names and data.task.kind == "classification" and not sets.test.multi_label
+    ):  # what predicting the majority-ish class gives
         record["reference"] = {"always_neutral": constant_prediction_metrics(sets.test.targets, label_names)}
     if earlier_stages:  # test metrics of every stage of a multi-stage recipe, the last one included
         record["stages"] = {**earlier_stages, "final": metrics}
@@ -397,17 +413,17 @@ def _evaluate_and_write(
 ) -> dict[str, Any]:
     """Test metrics of the selected weights, in the training precision (resolved); writes predictions.csv, outputs.npz (validation and test logits, for
     ensembles) and, for the run the t-SNE figure shows, embeddings.npz."""
-    label_names = list(data.label_set.labels)
+    label_names = list(data.task.classes)
     test_set, val_set = sets.test, sets.val
     logits, embeddings = utterance_logits(
         model, test_set, batch_size=batch_size, with_embeddings=keep_embeddings, precision=precision
     )
-    metrics, probabilities = metrics_from_logits(test_set.targets, logits.numpy(), label_names)
+    metrics, probabilities = metrics_from_outputs(test_set.targets, logits.numpy(), label_names, data.task)
     _write_predictions(run_dir / "predictions.csv", test_set, probabilities, label_names, data.by_id)
     val_logits = (
         utterance_logits(model, val_set, batch_size=batch_size, precision=precision)[0].numpy()
         if val_set.num_utterances
-        else np.zeros((0, len(label_names)), dtype=np.float32)
+        else np.zeros((0, data.task.num_outputs), dtype=np.float32)
     )
     with atomic_open(run_dir / "outputs.npz", "wb") as handle:  # logits for ensembles (serkit ensemble)
         np.savez(
@@ -419,6 +435,7 @@ def _evaluate_and_write(
             test_logits=logits.numpy(),
             test_targets=test_set.targets,
             label_names=np.array(label_names),
+            dimensions=np.array(data.task.dimensions, dtype=str),  # regression / multitask outputs
         )
     if keep_embeddings:  # only the run the t-SNE figure shows: GLAM embeddings are ~93 KB per utterance
         with atomic_open(run_dir / "embeddings.npz", "wb") as handle:

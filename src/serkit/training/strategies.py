@@ -175,6 +175,11 @@ class ClosedForm(Strategy):
         label_names: list[str],
         checkpoint_meta: dict[str, Any],
     ) -> Trained:
+        if sets.train.task.kind != "classification":
+            raise ValueError(
+                f"task={sets.train.task.kind}: the closed-form (scikit-learn) models classify; train the "
+                "dimensions with a network (e.g. model cnn_small, glam) or use task: classification."
+            )
         selection_set = {
             "validation": sets.val if sets.val.num_utterances else None,
             "test": sets.test,

@@ -8,10 +8,13 @@ Expected layout (exactly what the generator writes)::
 
     ROOT/README.txt                    says the corpus is synthetic
     ROOT/speakers.csv                  columns speaker, gender (male/female), base_f0_hz, formant_scale
+    ROOT/dimensions.csv                columns utterance, arousal, valence, dominance (1-5); optional
     ROOT/audio/SPEAKER_EMOTION_TAKE.flac   e.g. spk03_angry_005.flac
 
 Speaker and emotion come from the file name (the emotion is already a canonical serkit label and is kept as the
-corpus code too); gender comes from ``speakers.csv``. ``take`` is stored as an extra field.
+corpus code too); gender comes from ``speakers.csv``. ``take`` is stored as an extra field, and so are
+``arousal``, ``valence`` and ``dominance`` from ``dimensions.csv`` (1-5, the ``synthetic`` scale of
+:mod:`serkit.data.dimensions`). Corpora generated before that file existed load without them.
 """
 
 from __future__ import annotations
@@ -55,11 +58,38 @@ def read_speakers(path: Path) -> dict[str, str]:
     return genders
 
 
+def read_dimensions(path: Path) -> dict[str, dict[str, str]]:
+    """``utterance -> {arousal, valence, dominance}`` from ``dimensions.csv``; empty if the file is absent.
+
+    Raises:
+        CorpusLayoutError: a header without the four columns, or an utterance listed twice.
+    """
+    if not path.is_file():
+        return {}
+    columns = ("arousal", "valence", "dominance")
+    ratings: dict[str, dict[str, str]] = {}
+    with open(path, encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        if reader.fieldnames is None or not {"utterance", *columns} <= set(reader.fieldnames):
+            raise CorpusLayoutError(
+                f"synthetic: {path} needs a header with columns utterance, {', '.join(columns)} "
+                f"(found {reader.fieldnames}); regenerate the corpus."
+            )
+        for line_no, row in enumerate(reader, start=2):
+            if row["utterance"] in ratings:
+                raise CorpusLayoutError(
+                    f"synthetic: {path}:{line_no}: {row['utterance']} is listed twice; regenerate the corpus."
+                )
+            ratings[row["utterance"]] = {name: (row[name] or "").strip() for name in columns}
+    return ratings
+
+
 @register_corpus("synthetic")
 def load_synthetic(root: str | Path) -> list[Utterance]:
     """Load the synthetic corpus written by :func:`serkit.data.synthetic.generate_corpus` (no options)."""
     base = require_dir(root, "synthetic", _LAYOUT)
     genders = read_speakers(base / "speakers.csv")
+    ratings = read_dimensions(base / "dimensions.csv")
     audio_dir = require_dir(base / "audio", "synthetic", _LAYOUT)
     utterances = []
     for path in find_audio(audio_dir):
@@ -76,6 +106,11 @@ def load_synthetic(root: str | Path) -> list[Utterance]:
                 f"synthetic: {path} is by speaker {speaker!r}, who is not listed in "
                 f"{base / 'speakers.csv'}; regenerate the corpus into an empty folder."
             )
+        if ratings and path.stem not in ratings:
+            raise CorpusLayoutError(
+                f"synthetic: {path} has no row in {base / 'dimensions.csv'}; regenerate the corpus "
+                "into an empty folder."
+            )
         utterances.append(
             Utterance(
                 id=path.stem,
@@ -84,7 +119,7 @@ def load_synthetic(root: str | Path) -> list[Utterance]:
                 emotion=emotion,
                 label=emotion,
                 gender=genders[speaker],
-                extra={"take": take},
+                extra={"take": take, **ratings.get(path.stem, {})},
             )
         )
     return utterances
