@@ -91,3 +91,35 @@ def test_msp_podcast_recipe_trains_on_the_official_partitions(tmp_path: Path):
     assert summary["runs"][0]["num_utterances"] == 4  # Test1 only; Test2 is left out
     # valence is 4.0 for every file: its CCC is undefined (n/a), the others are numbers
     assert summary["metrics"]["ccc_valence"]["n"] == 0 and summary["metrics"]["ccc_arousal"]["n"] == 1
+
+
+def test_fusion_family_trains_classes_and_dimensions(tmp_path: Path):
+    """MAT (audio + words) with task: multitask on a fake IEMOCAP with transcripts."""
+
+    def write(path: Path, session: int, gender: str, turn: int, code: str) -> None:
+        write_tone(path, seconds=0.6, frequency=150.0 + 31 * turn + 7 * session + (gender == "M"))
+
+    def ratings(session: int, gender: str, turn: int, code: str) -> tuple[float, float, float]:
+        return 1.0 + 0.8 * CODES.index(code), _activation(turn), 3.0
+
+    root = fake_iemocap(
+        tmp_path / "iemocap",
+        sessions=3,
+        per_speaker=4,
+        codes=CODES,
+        write=write,
+        sentences=["I am so happy for you!", "Leave me alone.", "What did you just say?"],
+        ratings=ratings,
+    )
+    tiny = [
+        *(
+            f"model.args.{key}={value}"
+            for key, value in (("hidden_dim", 8), ("ff_dim", 12), ("num_heads", 2))
+        ),
+        *("model.args.num_layers=1", "model.args.word_dim=6", "features.n_mels=16", "input.max_seconds=0.5"),
+    ]
+    recipe = Path(__file__).resolve().parents[2] / "recipes" / "mat" / "iemocap_mat.yaml"
+    overrides = [f"corpus.root={root}", *FAST, *tiny, "task=multitask", "targets=[arousal, valence]"]
+    summary = run_experiment(load_experiment(recipe, overrides), tmp_path / "run")
+    assert summary["dimensions"] == ["arousal", "valence"] and summary["n_runs"] == 3
+    assert summary["metrics"]["ccc_arousal"]["n"] == 3 and "ua" in summary["metrics"]

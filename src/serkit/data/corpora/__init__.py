@@ -19,7 +19,7 @@ from __future__ import annotations
 import importlib
 import logging
 import pkgutil
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ __all__ = [
     "list_corpora",
     "load_corpus",
     "register_corpus",
+    "report_missing_audio",
     "require_dir",
 ]
 
@@ -76,6 +77,28 @@ def find_file(folder: Path, names: Iterable[str], listings: dict[Path, dict[str,
         )
     listing = listings[folder]
     return next((listing[name.lower()] for name in names if name.lower() in listing), None)
+
+
+def report_missing_audio(
+    corpus: str, missing: Sequence[str], policy: str, *, items: str, expected: str, hint: str = ""
+) -> None:
+    """What a loader does with labelled ``items`` (``segment(s)``, ``clip(s)``) whose audio file is missing, by its
+    ``missing_audio`` option (``policy``): ``error`` raises CorpusLayoutError naming them, where they were looked for
+    (``expected``) and the fix (``hint`` first, e.g. how to extract audio from videos); ``skip`` (left out) and
+    ``keep`` (kept with their expected path, for label- or text-only use) log a warning."""
+    if not missing:
+        return
+    examples = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
+    if policy == "error":
+        raise CorpusLayoutError(
+            f"{corpus}: no audio for {len(missing)} {items} ({examples}); looked for {expected}. {hint}"
+            "Complete the copy, or pass missing_audio=skip (leave them out) or missing_audio=keep (label- or "
+            "text-only use)."
+        )
+    action = "left out" if policy == "skip" else "kept with their expected path"
+    logger.warning(
+        "%s: %d %s have no audio file and were %s (e.g. %s).", corpus, len(missing), items, action, examples
+    )
 
 
 def fill_durations(utterances: list[Utterance], *, skip_unreadable: bool = False) -> list[Utterance]:

@@ -31,7 +31,7 @@ import re
 from pathlib import Path
 
 from serkit.core.errors import CorpusLayoutError
-from serkit.data.corpora import find_file, register_corpus, require_dir
+from serkit.data.corpora import find_file, register_corpus, report_missing_audio, require_dir
 from serkit.data.utterance import Utterance
 
 logger = logging.getLogger(__name__)
@@ -255,19 +255,13 @@ def _report(
     base: Path,
 ) -> None:
     """Raise for missing audio (``missing_audio=error``), log everything else that was left out or empty."""
-    if no_audio:
-        examples = ", ".join(no_audio[:5]) + (", ..." if len(no_audio) > 5 else "")
-        if missing_audio == "error":
-            raise CorpusLayoutError(
-                f"kemdy20: no {base}/wav/SessionNN/<Segment ID>.wav for {len(no_audio)} "
-                f"annotated segment(s) ({examples}). Complete the copy, or pass "
-                "missing_audio=skip (leave them out) or missing_audio=keep (text-only "
-                "use)."
-            )
-        action = "left out" if missing_audio == "skip" else "kept with their expected path"
-        logger.warning(
-            "kemdy20: %d segment(s) have no .wav and were %s (e.g. %s).", len(no_audio), action, examples
-        )
+    report_missing_audio(
+        "kemdy20",
+        no_audio,
+        missing_audio,
+        items="annotated segment(s)",
+        expected=f"{base}/wav/SessionNN/<Segment ID>.wav",
+    )
     if no_text:
         logger.warning(
             "kemdy20: %d segment(s) have no .txt transcript; their text is empty (e.g. %s).",

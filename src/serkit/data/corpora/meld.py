@@ -31,7 +31,7 @@ import logging
 from pathlib import Path
 
 from serkit.core.errors import CorpusLayoutError
-from serkit.data.corpora import find_file, register_corpus, require_dir
+from serkit.data.corpora import find_file, register_corpus, report_missing_audio, require_dir
 from serkit.data.utterance import Utterance
 
 logger = logging.getLogger(__name__)
@@ -231,26 +231,18 @@ def load_meld(
 
 
 def _report_missing(missing: list[str], searched: list[Path], videos_only: int, missing_audio: str) -> None:
-    examples = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
+    hint = (
+        f"{videos_only} of them exist only as .mp4 video: extract the audio first (e.g. `ffmpeg -i dia0_utt0.mp4 "
+        "-vn -ac 1 -ar 16000 dia0_utt0.wav`). "
+        if videos_only
+        else ""
+    )
     where = ", ".join(str(p) for p in dict.fromkeys(searched))
-    if missing_audio == "error":
-        hint = (
-            f" {videos_only} of them exist only as .mp4 video: extract the audio first (e.g. `ffmpeg -i "
-            "dia0_utt0.mp4 -vn -ac 1 -ar 16000 dia0_utt0.wav`)."
-            if videos_only
-            else ""
-        )
-        raise CorpusLayoutError(
-            f"meld: no audio (.wav/.flac) for {len(missing)} utterance(s) ({examples}); "
-            f"looked in {where}.{hint} Set audio_dir to the folder holding the per-split "
-            "audio folders, or pass missing_audio=skip (leave them out) or "
-            "missing_audio=keep (text-only use)."
-        )
-    action = "left out" if missing_audio == "skip" else "kept with their expected path (text-only use)"
-    logger.warning(
-        "meld: %d utterance(s) have no audio file and were %s (e.g. %s); looked in %s.",
-        len(missing),
-        action,
-        examples,
-        where,
+    report_missing_audio(
+        "meld",
+        missing,
+        missing_audio,
+        items="utterance(s)",
+        expected=f".wav/.flac files in {where}",
+        hint=hint + "Set audio_dir to the folder holding the per-split audio folders. ",
     )

@@ -33,7 +33,7 @@ import math
 from pathlib import Path
 
 from serkit.core.errors import CorpusLayoutError
-from serkit.data.corpora import find_file, register_corpus, require_dir
+from serkit.data.corpora import find_file, register_corpus, report_missing_audio, require_dir
 from serkit.data.utterance import Utterance
 
 logger = logging.getLogger(__name__)
@@ -229,19 +229,15 @@ def _report_missing(
     places: tuple[tuple[str, str], ...],
     missing_audio: str,
 ) -> None:
-    examples = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
-    if missing_audio == "error":
-        searched = ", ".join(f"ROOT/{folder}/{stem}.wav" for folder, stem in places)
-        raise CorpusLayoutError(
-            f"{corpus}: no audio for {len(missing)} clip(s) of {labels_path} "
-            f"({examples}) in {base}; looked for {searched} (.wav or .flac). Extract "
-            "the audio from the videos (e.g. `ffmpeg -i 1.mp4 -vn -ac 1 -ar 16000 "
-            "1.wav`), set audio_dir, or pass missing_audio=skip (leave them out) or "
-            "missing_audio=keep (text-only use)."
-        )
-    action = "left out" if missing_audio == "skip" else "kept with their expected path"
-    logger.warning(
-        "%s: %d clip(s) have no audio and were %s (e.g. %s).", corpus, len(missing), action, examples
+    searched = ", ".join(f"ROOT/{folder}/{stem}.wav" for folder, stem in places)
+    report_missing_audio(
+        corpus,
+        missing,
+        missing_audio,
+        items=f"clip(s) of {labels_path}",
+        expected=f"{searched} (.wav or .flac) in {base}",
+        hint="Extract the audio from the videos (e.g. `ffmpeg -i 1.mp4 -vn -ac 1 -ar 16000 1.wav`) or set "
+        "audio_dir. ",
     )
 
 

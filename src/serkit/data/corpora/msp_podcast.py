@@ -35,7 +35,7 @@ import re
 from pathlib import Path
 
 from serkit.core.errors import CorpusLayoutError
-from serkit.data.corpora import find_file, register_corpus, require_dir
+from serkit.data.corpora import find_file, register_corpus, report_missing_audio, require_dir
 from serkit.data.utterance import Utterance
 
 logger = logging.getLogger(__name__)
@@ -248,18 +248,13 @@ def _report(
     no_audio: list[str], missing_audio: str, other_tests: int, chosen: str, no_speaker: int, audio_dir: Path
 ) -> None:
     """Raise for missing audio (``missing_audio=error``), log what was left out."""
-    if no_audio:
-        examples = ", ".join(no_audio[:5]) + (", ..." if len(no_audio) > 5 else "")
-        if missing_audio == "error":
-            raise CorpusLayoutError(
-                f"msp_podcast: no file in {audio_dir} for {len(no_audio)} labelled segment(s) ({examples}). "
-                "Complete the copy, or pass missing_audio=skip (leave them out) or missing_audio=keep "
-                "(label-only use)."
-            )
-        action = "left out" if missing_audio == "skip" else "kept with their expected path"
-        logger.warning(
-            "msp_podcast: %d segment(s) have no audio and were %s (e.g. %s).", len(no_audio), action, examples
-        )
+    report_missing_audio(
+        "msp_podcast",
+        no_audio,
+        missing_audio,
+        items="labelled segment(s)",
+        expected=f"{audio_dir}/<FileName>",
+    )
     if other_tests:
         logger.info(
             "msp_podcast: left out %d segment(s) of the test sets other than %s.", other_tests, chosen
