@@ -22,6 +22,8 @@ TINY: dict[str, dict] = {
     "cnn_small": {"num_features": 26},
     "cnn_tiny": {"num_features": 26},
     "linear_svm": {"num_features": 12},
+    "linear_svr": {"num_features": 12},
+    "ridge": {"num_features": 12},
     "rbf_svm": {"num_features": 12},
     "glam": {},
     "resmulticonv3": {},

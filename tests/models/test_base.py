@@ -59,7 +59,12 @@ def test_built_model_is_its_declared_class_with_consistent_attributes(name):
 
 def test_the_declared_values_of_the_families():
     assert model_class("linear_svm").fits_in_closed_form
-    assert [n for n in list_models() if model_class(n).fits_in_closed_form] == ["linear_svm", "rbf_svm"]
+    assert [n for n in list_models() if model_class(n).fits_in_closed_form] == [
+        "linear_svm",
+        "linear_svr",
+        "rbf_svm",
+        "ridge",
+    ]
     assert {n for n in list_models() if model_class(n).takes_text_ids} == {"mat", "mnt", "mat_text"}
     assert {n for n in list_models() if model_class(n).takes_text_embeddings} == {
         "case_compressing",

@@ -14,6 +14,7 @@ attribute                default                meaning
 ``takes_text_ids``       False                  takes ``text (batch, tokens)`` int64 word ids + ``text_lengths``
 ``takes_text_embeddings`` False                 takes ``text (batch, tokens, text_dim)`` token embeddings
 ``fits_in_closed_form``  False                  trained by :meth:`fit_chunks` (scikit-learn), not by gradients
+``predicts_dimensions``  False                  a closed-form model fitting emotion dimensions, not classes
 ``initial_weight_args``  ()                     factory arguments that only load starting weights (a file); a
                                                 checkpoint's state dict supersedes them when the model is rebuilt
 ``init_note``            ""                     how the weights were initialised, for reports ("" = default)
@@ -107,6 +108,8 @@ class SERModel(nn.Module):
     takes_text_embeddings: ClassVar[bool] = False
     #: Trained by :meth:`fit_chunks` in one closed-form fit instead of the gradient loop.
     fits_in_closed_form: ClassVar[bool] = False
+    #: A closed-form model that regresses emotion dimensions (``task: regression``) instead of classifying.
+    predicts_dimensions: ClassVar[bool] = False
     #: Factory arguments that only choose starting weights (e.g. an ImageNet file): left out when a checkpoint
     #: rebuilds the model, since its state dict replaces them and the file need not exist there.
     initial_weight_args: ClassVar[tuple[str, ...]] = ()

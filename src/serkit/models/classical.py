@@ -38,6 +38,7 @@ __all__ = [
     "CLASS_WEIGHTS",
     "ClosedFormClassifier",
     "LinearSVMClassifier",
+    "feature_matrix",
     "linear_svm",
     "positive_floats",
     "utterance_vectors",
@@ -55,6 +56,20 @@ MAX_ITER = 10_000
 #: Bias of a class absent from the training part. LinearSVC has no hyperplane for it and never predicts it; a large
 #: negative (but finite, so softmax and cross-entropy stay finite) logit keeps torch's argmax equal to its predict.
 ABSENT_CLASS_BIAS = -1e4
+
+
+def feature_matrix(part: str, features: Any, num_features: int) -> np.ndarray:
+    """``features`` of one part (``train``, ``val``) as a float64 (num_utterances, num_features) matrix, or a
+    ValueError naming the part: another shape, or no utterance at all."""
+    x = np.asarray(features, dtype=np.float64)
+    if x.ndim != 2 or x.shape[1] != num_features:
+        raise ValueError(
+            f"{part} features must have shape (num_utterances, {num_features}), got {x.shape}; set the "
+            "model's num_features to the feature size."
+        )
+    if len(x) == 0:
+        raise ValueError(f"the {part} part is empty; there is nothing to fit or score.")
+    return x
 
 
 def utterance_vectors(dataset: ChunkData) -> np.ndarray:
@@ -280,19 +295,11 @@ class ClosedFormClassifier(SERModel):
         return scores
 
     def _check_data(self, part: str, features: Any, targets: Any) -> tuple[np.ndarray, np.ndarray]:
-        x = np.asarray(features, dtype=np.float64)
-        y = np.asarray(targets)
-        if x.ndim != 2 or x.shape[1] != self.num_features:
-            raise ValueError(
-                f"{part} features must have shape (num_utterances, {self.num_features}), got "
-                f"{x.shape}; set the model's num_features to the feature size."
-            )
+        x, y = feature_matrix(part, features, self.num_features), np.asarray(targets)
         if y.shape != (len(x),) or y.dtype.kind not in "iu":
             raise ValueError(
                 f"{part} targets must be {len(x)} integer class indices, got {y.dtype} of shape {y.shape}."
             )
-        if len(x) == 0:
-            raise ValueError(f"the {part} part is empty; there is nothing to fit or score.")
         if ((y < 0) | (y >= self.num_classes)).any():
             raise ValueError(
                 f"{part} targets must be in [0, {self.num_classes}), got values "

@@ -175,11 +175,7 @@ class ClosedForm(Strategy):
         label_names: list[str],
         checkpoint_meta: dict[str, Any],
     ) -> Trained:
-        if sets.train.task.kind != "classification":
-            raise ValueError(
-                f"task={sets.train.task.kind}: the closed-form (scikit-learn) models classify; train the "
-                "dimensions with a network (e.g. model cnn_small, glam) or use task: classification."
-            )
+        self._check_task(model, sets.train.task.kind)
         selection_set = {
             "validation": sets.val if sets.val.num_utterances else None,
             "test": sets.test,
@@ -196,6 +192,34 @@ class ClosedForm(Strategy):
         record = {"epoch": 1, **{k: v for k, v in fit_info.items() if isinstance(v, (int, float))}}
         outcome = TrainOutcome([{**record, **timing_record(seconds, 0.0, len(sets.train))}], best_epoch=1)
         return Trained(outcome, used_validation=selection_set is not None)
+
+    @staticmethod
+    def _check_task(model: SERModel, kind: str) -> None:
+        """Refuse a task the closed-form model does not fit: classes for classifiers, dimensions for regressors."""
+        from serkit.models import list_models, model_class  # the registry imports every family
+
+        closed_form = [name for name in list_models() if model_class(name).fits_in_closed_form]
+        regressors = ", ".join(name for name in closed_form if model_class(name).predicts_dimensions)
+        classifiers = ", ".join(name for name in closed_form if not model_class(name).predicts_dimensions)
+        name = model.model_name or type(model).__name__
+        if kind == "multitask":
+            raise ValueError(
+                f"task=multitask: the closed-form (scikit-learn) model {name} fits either classes ({classifiers}) or "
+                f"dimensions ({regressors}), not both; train multitask with a network (e.g. model glam) or use "
+                "task: classification or task: regression."
+            )
+        if kind == "regression" and not model.predicts_dimensions:
+            raise ValueError(
+                f"task=regression: the closed-form (scikit-learn) model {name} classifies; for emotion dimensions "
+                f"use a closed-form regressor ({regressors}) on the same features, or a network (e.g. model "
+                "cnn_small, glam)."
+            )
+        if kind == "classification" and model.predicts_dimensions:
+            raise ValueError(
+                f"task=classification: the closed-form (scikit-learn) model {name} regresses emotion dimensions; "
+                f"set task: regression with targets (e.g. [arousal, valence, dominance]), or classify with "
+                f"{classifiers}."
+            )
 
 
 def choose_strategy(model_class: type[SERModel], config: TrainConfig) -> Strategy:
