@@ -88,6 +88,15 @@ ROWS: tuple[Row, ...] = (
     ),
     Row("DCNN-BLSTMwA", "recipes/dcnn/ravdess_dcnn_blstm.yaml"),
     Row("cnn_small", "recipes/baselines/ravdess_cnn_small.yaml"),
+    Row(
+        "cnn_small with the recommended options",  # those of recipes/recommended/ravdess.yaml that apply
+        "recipes/baselines/ravdess_cnn_small.yaml",
+        (
+            *("input.hop=0.4", "input.eval_hop=0.4", "input.normalize=utterance", "seeds=[0]"),
+            *("train.label_smoothing=0.1", "train.ema_decay=0.998", "train.early_stopping=0"),
+            *("train.spec_time_masks=2", "train.spec_freq_masks=2", "train.spec_freq_width=3"),
+        ),
+    ),
 )
 
 
