@@ -175,3 +175,10 @@ def test_demo_runs_the_dimensional_path_from_the_command_line(tmp_path, capsys):
     assert "## Dimensions" in printed and "| valence |" in printed and "dimensions.png" in printed
     summary = json.loads((tmp_path / "d" / "run" / "summary.json").read_text())
     assert summary["dimensions"] == DIMENSIONS and summary["n_runs"] == 6
+
+
+def test_the_runtime_knows_the_tasks_a_recipe_can_have():
+    from serkit.config import TASKS
+    from serkit.runtime import task
+
+    assert task.TASKS == TASKS

@@ -27,10 +27,11 @@ from typing import Any
 
 import numpy as np
 
-from serkit.config import TASKS  # the kinds of task a model can have (``task`` of a recipe and a checkpoint)
-
 __all__ = ["SCALES", "TASKS", "ModelTask"]
 
+#: The kinds of task a model can have (``task`` of a checkpoint); :data:`serkit.config.TASKS` of a recipe is the same
+#: tuple (tested: the runtime imports nothing of the training side).
+TASKS = ("classification", "regression", "multitask")
 #: Where ``predict_dimensions`` puts the values: ``unit`` = [0, 1] as the model outputs them, ``corpus`` = the
 #: rating scale of the training corpus (``dimension_range``).
 SCALES = ("unit", "corpus")
