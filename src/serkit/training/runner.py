@@ -208,10 +208,10 @@ def run_experiment(
         move_old_run(output_dir)
     else:
         check_resumable(config, output_dir)
-    write_yaml(saved, config)
     recipe = resolve(config)
     utterances, label_set, notes = load_utterances(config, feature=recipe.feature)
     precheck(utterances, strict=config.strict, where="train")  # logs corpus warnings; strict: true refuses
+    write_yaml(saved, config)  # once the corpus is loaded and checked: a refused run leaves no recipe behind
     # config.yaml keeps `auto` (so a rerun of the same recipe resumes); everything from here on uses the choice
     protocol, protocol_notes = recipe.protocol.choose(utterances)
     recipe = recipe.with_protocol(protocol)
