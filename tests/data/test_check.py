@@ -197,7 +197,7 @@ def test_text_that_predicts_emotion_warns_but_shared_sentences_do_not(tmp_path: 
         dict(spec, text=("kids are talking", "dogs are sitting")[i % 2]) for i, spec in enumerate(_specs())
     ]
     code, found = _check(_write(tmp_path / "shared", shared), tmp_path / "2", "--no-audio")
-    assert code == 0 and found["text_carries_no_emotion"]["level"] == "info"
+    assert code == 0 and found["text_barely_predicts_emotion"]["level"] == "info"
 
 
 def test_output_inside_the_corpus_is_refused(tmp_path: Path, capsys):
@@ -233,7 +233,7 @@ def test_real_ravdess_is_clean(tmp_path: Path):
     code, found = _check(shared_corpus("ravdess"), tmp_path)
     assert code == 0, {i: found[i]["message"] for i in _problems(found)}
     assert found["duplicate_same_speaker"]["examples"] == ["03-01-03-01-02-01-07 = 03-01-03-01-02-02-07"]
-    assert found["text_carries_no_emotion"]["numbers"]["distinct_texts"] == 2
+    assert found["text_barely_predicts_emotion"]["numbers"]["distinct_texts"] == 2
 
 
 def test_emodb_copy_cut_to_2s_warns_about_durations():

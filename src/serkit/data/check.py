@@ -308,18 +308,17 @@ def _duplicates(groups: list[list[str]], by_id: Mapping[str, Utterance], kind: s
 
 
 def _text_accuracy(texts: list[str], labels: list[str]) -> float:
-    """Cross-validated accuracy of a bag-of-words classifier (word 1-2 grams, logistic regression) on the text."""
+    """Cross-validated accuracy of a bag-of-words classifier (word 1-2 grams, linear SVM) on the text; a linear
+    SVM because it fits MELD's 13,708 transcripts in a second where a logistic regression took 35 s."""
     from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
     from sklearn.pipeline import make_pipeline
+    from sklearn.svm import LinearSVC
 
     smallest = min(Counter(labels).values())
     if smallest < 2 or len(set(labels)) < 2:
         return 0.0
-    model = make_pipeline(
-        TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), LogisticRegression(max_iter=500)
-    )
+    model = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), LinearSVC(C=1.0))
     folds = StratifiedKFold(n_splits=min(5, smallest), shuffle=True, random_state=0)
     predicted = cross_val_predict(model, texts, labels, cv=folds)
     return float(np.mean(predicted == np.asarray(labels)))
@@ -369,10 +368,10 @@ def _transcripts(utterances: Sequence[Utterance]) -> list[Finding]:
     shared = int((repeated & (np.count_nonzero(counts, axis=1) > 1)).sum())
     return [
         Finding(
-            "text_carries_no_emotion",
+            "text_barely_predicts_emotion",
             "info",
-            f"Transcripts do not predict the emotion: {said}; {shared} sentence(s) are said in several emotions "
-            "(a corpus that reads the same sentences in every emotion is fine: the text carries no emotion).",
+            f"Transcripts predict the emotion little or no better than chance: {said}; {shared} sentence(s) are "
+            "said in several emotions (a corpus that reads the same sentences in every emotion is fine).",
             "",
             numbers,
         )
