@@ -11,6 +11,7 @@ import pytest
 import torch
 from conftest import write_tone
 from fake_iemocap import fake_iemocap
+from fake_msp_podcast import fake_msp_podcast
 from sklearn.linear_model import Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -311,18 +312,7 @@ def test_iemocap_recipe_runs_on_a_fake_release(tmp_path):
 def test_msp_podcast_recipe_runs_on_the_official_partitions(tmp_path):
     """recipes/dimensional/msp_podcast_egemaps_svr.yaml on a fake release whose valence is 4.0 everywhere: its
     validation CCC is undefined, so valence keeps the fixed C while arousal and dominance are chosen."""
-    rows, splits = [], ["Train"] * 12 + ["Development"] * 4 + ["Test1"] * 4 + ["Test2"] * 2
-    for index, split in enumerate(splits):
-        name = f"MSP-PODCAST_{index // 2 + 1:04d}_{index % 2 + 1:04d}.wav"
-        arousal = 1.0 + 6.0 * (index % 7) / 6
-        tone = tmp_path / "msp" / "Audios" / name
-        write_tone(tone, seconds=1.0 + 0.05 * index, frequency=120.0 + 40 * arousal + index)
-        rows.append(f"{name},N,{arousal:.1f},4.0,{2 + index % 3}.0,{100 + index % 5},Female,{split}")
-    labels = tmp_path / "msp" / "Labels" / "labels_consensus.csv"
-    labels.parent.mkdir(parents=True)
-    labels.write_text(
-        "FileName,EmoClass,EmoAct,EmoVal,EmoDom,SpkrID,Gender,Split_Set\n" + "\n".join(rows) + "\n"
-    )
+    fake_msp_podcast(tmp_path / "msp", seconds=1.0)
     overrides = [f"corpus.root={tmp_path / 'msp'}", "train.progress=false"]
     config = load_experiment(RECIPES / "msp_podcast_egemaps_svr.yaml", overrides)
     summary = run_experiment(config, tmp_path / "run")

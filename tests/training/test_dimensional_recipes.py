@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import write_tone
 from fake_iemocap import fake_iemocap
+from fake_msp_podcast import fake_msp_podcast
 
 from serkit.recipe import load_experiment
 from serkit.training.runner import run_experiment
@@ -71,18 +72,7 @@ def test_every_dimensional_recipe_resolves(name: str):
 
 def test_msp_podcast_recipe_trains_on_the_official_partitions(tmp_path: Path):
     """A fake release: 2 s tones whose pitch follows the arousal rating; Train / Development / Test1 / Test2."""
-    rows, splits = [], ["Train"] * 12 + ["Development"] * 4 + ["Test1"] * 4 + ["Test2"] * 2
-    for index, split in enumerate(splits):
-        name = f"MSP-PODCAST_{index // 2 + 1:04d}_{index % 2 + 1:04d}.wav"
-        arousal = 1.0 + 6.0 * (index % 7) / 6
-        tone = tmp_path / "msp" / "Audios" / name
-        write_tone(tone, seconds=2.0 + 0.05 * index, frequency=120.0 + 40 * arousal + index)
-        rows.append(f"{name},N,{arousal:.1f},4.0,{2 + index % 3}.0,{100 + index % 5},Female,{split}")
-    labels = tmp_path / "msp" / "Labels" / "labels_consensus.csv"
-    labels.parent.mkdir(parents=True)
-    labels.write_text(
-        "FileName,EmoClass,EmoAct,EmoVal,EmoDom,SpkrID,Gender,Split_Set\n" + "\n".join(rows) + "\n"
-    )
+    fake_msp_podcast(tmp_path / "msp", seconds=2.0)
     config = load_experiment(
         RECIPES / "msp_podcast_glam_dimensions.yaml", [f"corpus.root={tmp_path / 'msp'}", *FAST]
     )
