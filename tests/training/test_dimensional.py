@@ -18,6 +18,7 @@ from serkit.data.task import TaskSpec
 from serkit.evaluation.report import format_summary
 from serkit.models.losses import ccc_loss, dimension_mse, task_objective
 from serkit.recipe import load_experiment
+from serkit.training.checkpoint import load_checkpoint
 from serkit.training.runner import run_experiment
 from tests.training.tiny_runs import tiny_corpus, tiny_recipe
 
@@ -119,7 +120,7 @@ def test_regression_trains_reports_and_predicts(corpus, tmp_path):
     expected = dimension_matrix([utterances[r["utt_id"]] for r in rows], DIMENSIONS, scale)
     np.testing.assert_allclose(true, expected, atol=1e-5)
 
-    checkpoint = torch.load(run / "best.pt", weights_only=False)
+    checkpoint = load_checkpoint(run / "best.pt")  # weights_only: the task keys are plain values
     assert checkpoint["task"] == "regression" and checkpoint["dimensions"] == DIMENSIONS
     assert checkpoint["dimension_range"] == [scale.low, scale.high]
     report = format_summary(summary)

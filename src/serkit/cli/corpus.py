@@ -110,7 +110,7 @@ def _corpus_or_manifest(text: str) -> Path | str:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from serkit.core.errors import SerkitError
+    from serkit.core.errors import ManifestError, SerkitError
     from serkit.core.fileio import check_outputs, corpus_folder
     from serkit.core.options import parse_key_values
     from serkit.data.check import check_corpus
@@ -129,7 +129,12 @@ def _cmd_check(args: argparse.Namespace) -> int:
                 f"{target}: not a manifest CSV nor a folder holding manifest.csv; give a manifest, or the corpus "
                 f"name and its folder (`serkit corpus check NAME ROOT`, names: `serkit corpus list`)."
             )
-        utterances, title = read_manifest(manifest), str(manifest)
+        try:
+            utterances, title = read_manifest(manifest), str(manifest)
+        except ManifestError as exc:  # e.g. a list of the user's own recordings (path, speaker, emotion)
+            raise ManifestError(
+                f"{exc} A list of your own recordings is read by `serkit corpus check recordings {target}`."
+            ) from None
         # a manifest at the top of its corpus (audio below it): the report may not go into that folder either
         if any(
             Path(folder).is_relative_to(manifest.parent.resolve())
